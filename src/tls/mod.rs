@@ -1,0 +1,3 @@
+//! Certificates: parsing and judging what the upstream host presents.
+
+pub mod cert;
