@@ -1,1 +1,92 @@
-fn main() {}
+//! The `rdptap` command.
+
+use clap::Parser;
+use rdptap::cli::{config, proxy, Cli, Command};
+use tracing_subscriber::EnvFilter;
+
+fn main() {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    raise_fd_limit();
+    let code = match cli.command {
+        Command::Proxy(args) => {
+            let cfg = match config::resolve(&args) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("rdptap: {e}");
+                    std::process::exit(2);
+                }
+            };
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("rdptap: cannot start the runtime: {e}");
+                    std::process::exit(2);
+                }
+            };
+            match rt.block_on(proxy::run(cfg)) {
+                Ok(code) => code,
+                Err(e) => {
+                    eprintln!("rdptap: {}", e.0);
+                    2
+                }
+            }
+        }
+    };
+    std::process::exit(code);
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "rdptap=warn",
+        (false, 0) => "rdptap=info",
+        (false, 1) => "rdptap=debug",
+        (false, _) => "rdptap=trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .compact()
+        .init();
+}
+
+/// Each connection needs two descriptors; the common soft limit of 1024 caps rdptap at
+/// ~500 connections, so raise the soft limit to the hard limit.
+fn raise_fd_limit() {
+    #[cfg(unix)]
+    {
+        // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+        unsafe {
+            let mut lim = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+                return;
+            }
+            if lim.rlim_cur < lim.rlim_max {
+                let want = libc::rlimit {
+                    rlim_cur: lim.rlim_max,
+                    rlim_max: lim.rlim_max,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
+                    lim.rlim_cur = lim.rlim_max;
+                }
+            }
+            if lim.rlim_cur < 4096 {
+                tracing::warn!(
+                    "open-file limit is {}: rdptap can serve about {} connections at once; raise it with ulimit -n",
+                    lim.rlim_cur,
+                    lim.rlim_cur / 2
+                );
+            } else {
+                tracing::debug!("open-file limit: {}", lim.rlim_cur);
+            }
+        }
+    }
+}

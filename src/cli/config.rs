@@ -1,0 +1,251 @@
+//! Proxy settings: the TOML file merged under the command line, then checked.
+
+use super::{duration, ProxyArgs};
+use crate::record::jsonl::Target;
+use crate::relay::Endpoint;
+use serde::Deserialize;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A configuration error: which file and field, what is wrong, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The TOML file's keys; unknown keys are refused so typos do not pass silently.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    target: Option<String>,
+    connect: Option<String>,
+    listen: Option<String>,
+    allow_remote: Option<bool>,
+    linger: Option<String>,
+    connect_timeout: Option<String>,
+    idle_timeout: Option<String>,
+    events: Option<PathBuf>,
+    events_append: Option<bool>,
+    once: Option<bool>,
+}
+
+/// Checked settings for `rdptap proxy`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProxyConfig {
+    /// The host's name (for certificates and messages) and port.
+    pub target: Endpoint,
+    /// What to dial; the target itself unless --connect was given.
+    pub dial: Endpoint,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Linger after a one-sided close.
+    pub linger: Duration,
+    /// Upstream connect timeout.
+    pub connect_timeout: Duration,
+    /// Idle timeout, if any.
+    pub idle_timeout: Option<Duration>,
+    /// The event file, if any.
+    pub events: Option<Target>,
+    /// Exit after the first verdict.
+    pub once: bool,
+}
+
+/// The default listen address: 3389 is often taken on Windows by its own RDP service.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:13389";
+
+/// Merge the file (if any) under the command line and check every value.
+pub fn resolve(args: &ProxyArgs) -> Result<ProxyConfig, ConfigError> {
+    let (file, origin) = match &args.config {
+        Some(p) => (load(p)?, format!("{}", p.display())),
+        None => (FileConfig::default(), String::new()),
+    };
+    // Name the source of a bad value: the flag, or the file and key.
+    let src = |key: &str, from_cli: bool| -> String {
+        if from_cli {
+            format!("--{}", key.replace('_', "-"))
+        } else {
+            format!("{origin}: key '{key}'")
+        }
+    };
+    let target_s = args.target.clone().or(file.target.clone()).ok_or_else(|| {
+        ConfigError(
+            "no target host: give --target HOST[:PORT] (or 'target = \"HOST\"' in the config file)"
+                .into(),
+        )
+    })?;
+    let target = Endpoint::parse(&target_s, 3389).map_err(|e| {
+        ConfigError(format!(
+            "{}: {e}; expected HOST[:PORT], e.g. rdp-host.example.com:3389",
+            src("target", args.target.is_some())
+        ))
+    })?;
+    let dial = match args.connect.clone().or(file.connect.clone()) {
+        None => target.clone(),
+        Some(c) => {
+            let e = Endpoint::parse(&c, target.port).map_err(|e| {
+                ConfigError(format!(
+                    "{}: {e}; expected IP[:PORT], e.g. 10.0.0.5",
+                    src("connect", args.connect.is_some())
+                ))
+            })?;
+            if e.host.parse::<std::net::IpAddr>().is_err() {
+                return Err(ConfigError(format!(
+                    "{}: '{}' is not an IP address; --connect takes the address to dial, while --target keeps the name",
+                    src("connect", args.connect.is_some()),
+                    e.host
+                )));
+            }
+            e
+        }
+    };
+    let listen_s = args
+        .listen
+        .clone()
+        .or(file.listen.clone())
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+    let listen: SocketAddr = listen_s.parse().map_err(|_| {
+        ConfigError(format!(
+            "{}: '{listen_s}' is not an address:port; use e.g. 127.0.0.1:13389 or [::1]:13389",
+            src("listen", args.listen.is_some())
+        ))
+    })?;
+    let allow_remote = args.allow_remote || file.allow_remote.unwrap_or(false);
+    if !listen.ip().is_loopback() && !allow_remote {
+        return Err(ConfigError(format!(
+            "refusing to listen on {listen}: it is not a loopback address, and anyone who can reach it could use rdptap to reach {target}; add --allow-remote if that is what you want"
+        )));
+    }
+    let dur = |key: &str, cli: &Option<String>, f: &Option<String>| -> Result<Option<Duration>, ConfigError> {
+        match cli.clone().or(f.clone()) {
+            None => Ok(None),
+            Some(s) => duration::parse(&s)
+                .map(Some)
+                .map_err(|e| ConfigError(format!("{}: {e}", src(key, cli.is_some())))),
+        }
+    };
+    let linger = dur("linger", &args.linger, &file.linger)?.unwrap_or(Duration::from_secs(5));
+    let connect_timeout = dur("connect_timeout", &args.connect_timeout, &file.connect_timeout)?
+        .unwrap_or(Duration::from_secs(10));
+    if connect_timeout.is_zero() {
+        return Err(ConfigError(format!(
+            "{}: the connect timeout must be more than 0",
+            src("connect_timeout", args.connect_timeout.is_some())
+        )));
+    }
+    let idle_timeout = dur("idle_timeout", &args.idle_timeout, &file.idle_timeout)?
+        .filter(|d| !d.is_zero());
+    let events = args.events.clone().or(file.events.clone()).map(|p| {
+        if p.as_os_str() == "-" {
+            Target::Stdout
+        } else {
+            Target::File {
+                path: p,
+                append: args.events_append || file.events_append.unwrap_or(false),
+            }
+        }
+    });
+    Ok(ProxyConfig {
+        target,
+        dial,
+        listen,
+        linger,
+        connect_timeout,
+        idle_timeout,
+        events,
+        once: args.once || file.once.unwrap_or(false),
+    })
+}
+
+fn load(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError(format!(
+            "cannot read the config file {}: {e}",
+            path.display()
+        ))
+    })?;
+    toml::from_str(&text).map_err(|e| {
+        ConfigError(format!(
+            "{}: {}; see config/rdptap.toml for the accepted keys",
+            path.display(),
+            e.to_string().trim_end()
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(target: &str) -> ProxyArgs {
+        ProxyArgs {
+            target: Some(target.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let c = resolve(&args("host")).unwrap();
+        assert_eq!(c.target.port, 3389);
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.linger, Duration::from_secs(5));
+        assert_eq!(c.dial, c.target);
+    }
+
+    #[test]
+    fn remote_listen_needs_consent() {
+        let mut a = args("host");
+        a.listen = Some("0.0.0.0:13389".into());
+        let e = resolve(&a).unwrap_err();
+        assert!(e.0.contains("--allow-remote"), "{e}");
+        a.allow_remote = true;
+        assert!(resolve(&a).is_ok());
+    }
+
+    #[test]
+    fn file_values_yield_to_flags_and_unknown_keys_are_named() {
+        let dir = std::env::temp_dir().join(format!("rdptap-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("c.toml");
+        std::fs::write(&p, "target = \"filehost:3390\"\nlinger = \"2s\"\n").unwrap();
+        let mut a = ProxyArgs {
+            config: Some(p.clone()),
+            ..Default::default()
+        };
+        let c = resolve(&a).unwrap();
+        assert_eq!(c.target.host, "filehost");
+        assert_eq!(c.linger, Duration::from_secs(2));
+        a.linger = Some("1s".into());
+        assert_eq!(resolve(&a).unwrap().linger, Duration::from_secs(1));
+        std::fs::write(&p, "tagret = \"x\"\n").unwrap();
+        let e = resolve(&a).unwrap_err();
+        assert!(e.0.contains("tagret") && e.0.contains("c.toml"), "{e}");
+        std::fs::write(&p, "target = \"h\"\nlisten = \"nope\"\n").unwrap();
+        let e = resolve(&ProxyArgs {
+            config: Some(p),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(e.0.contains("key 'listen'"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn connect_must_be_an_address() {
+        let mut a = args("name.example");
+        a.connect = Some("other.example".into());
+        assert!(resolve(&a).unwrap_err().0.contains("not an IP address"));
+        a.connect = Some("127.0.0.2".into());
+        let c = resolve(&a).unwrap();
+        assert_eq!(c.dial.host, "127.0.0.2");
+        assert_eq!(c.target.host, "name.example");
+    }
+}

@@ -1,0 +1,279 @@
+//! `rdptap proxy`: accept clients, relay each to the host, print each verdict.
+
+use super::config::ProxyConfig;
+use crate::record::{console, jsonl, Recorder};
+use crate::relay::{self, RelayOptions, Resolver, SystemResolver};
+use crate::session::conn::{ConnInfo, Session};
+use crate::session::{Cause, TcpEvent};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+/// Why the proxy could not start.
+#[derive(Debug)]
+pub struct StartError(pub String);
+
+/// Verdict counts by cause, for the summary printed at exit.
+#[derive(Debug, Default)]
+struct Tally {
+    by_cause: BTreeMap<&'static str, u64>,
+    total: u64,
+}
+
+/// Run the proxy until Ctrl-C / SIGTERM (or the first verdict with --once).
+/// Returns the process exit status.
+pub async fn run(cfg: ProxyConfig) -> Result<i32, StartError> {
+    let listener = TcpListener::bind(cfg.listen).await.map_err(|e| {
+        let why = if e.kind() == std::io::ErrorKind::AddrInUse {
+            format!(
+                "the address is already in use (another rdptap, or a Remote Desktop service on that port?); choose another with --listen, e.g. --listen 127.0.0.1:{}",
+                cfg.listen.port().wrapping_add(1).max(1024)
+            )
+        } else {
+            e.to_string()
+        };
+        StartError(format!("cannot listen on {}: {why}", cfg.listen))
+    })?;
+    let (recorder, sink_thread) = match &cfg.events {
+        None => (Recorder::none(), None),
+        Some(t) => {
+            let out = jsonl::open(t).map_err(|e| {
+                let name = match t {
+                    jsonl::Target::Stdout => "standard output".to_string(),
+                    jsonl::Target::File { path, .. } => path.display().to_string(),
+                };
+                StartError(format!("cannot open the events file {name}: {e}; check the directory exists and is writable, or choose another with --events"))
+            })?;
+            let (tx, rx) = mpsc::unbounded_channel();
+            let h = std::thread::Builder::new()
+                .name("rdptap-events".into())
+                .spawn(move || jsonl::run(out, rx))
+                .map_err(|e| StartError(format!("cannot start the event writer: {e}")))?;
+            (Recorder::new(tx), Some(h))
+        }
+    };
+    announce(&cfg, &listener);
+    let roots = crate::tls::verify::system_roots();
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let (verdict_tx, mut verdict_rx) = mpsc::unbounded_channel::<Cause>();
+    let next_id = AtomicU64::new(1);
+    let resolver: Arc<dyn Resolver> = Arc::new(SystemResolver);
+    let cfg = Arc::new(cfg);
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut once_cause = None;
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            _ = &mut signal => {
+                tracing::info!("stopping: flushing traces");
+                break;
+            }
+            Some(cause) = verdict_rx.recv() => {
+                if cfg.once {
+                    once_cause = Some(cause);
+                    break;
+                }
+            }
+            accepted = listener.accept() => {
+                let (client, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of descriptors and the like: wait a moment instead of spinning.
+                        tracing::error!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                if cfg.once && next_id.load(Ordering::Relaxed) > 1 {
+                    // --once diagnoses one connection; later ones are refused by closing.
+                    drop(client);
+                    continue;
+                }
+                let id = next_id.fetch_add(1, Ordering::Relaxed);
+                let ctx = ConnCtx {
+                    cfg: cfg.clone(),
+                    recorder: recorder.clone(),
+                    roots: roots.clone(),
+                    resolver: resolver.clone(),
+                    shutdown: shutdown_rx.clone(),
+                    tally: tally.clone(),
+                    verdicts: verdict_tx.clone(),
+                };
+                tasks.spawn(handle(ctx, id, client, peer));
+            }
+        }
+    }
+    // Stop open connections; each still writes its verdict.
+    let _ = shutdown_tx.send(true);
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    let _ = tokio::time::timeout(Duration::from_secs(3), drain).await;
+    recorder.flush().await;
+    drop(recorder);
+    if let Some(h) = sink_thread {
+        let _ = tokio::task::spawn_blocking(move || h.join()).await;
+    }
+    print_summary(&tally.lock().unwrap_or_else(|p| p.into_inner()));
+    Ok(match once_cause {
+        Some(Cause::Ok) => 0,
+        Some(_) => 1,
+        None if cfg.once => 1,
+        None => 0,
+    })
+}
+
+struct ConnCtx {
+    cfg: Arc<ProxyConfig>,
+    recorder: Recorder,
+    roots: Arc<rustls::RootCertStore>,
+    resolver: Arc<dyn Resolver>,
+    shutdown: watch::Receiver<bool>,
+    tally: Arc<Mutex<Tally>>,
+    verdicts: mpsc::UnboundedSender<Cause>,
+}
+
+async fn handle(ctx: ConnCtx, id: u64, client: TcpStream, peer: std::net::SocketAddr) {
+    let started = Instant::now();
+    let cfg = &ctx.cfg;
+    let info = ConnInfo {
+        id,
+        target_name: cfg.target.host.clone(),
+        target_desc: if cfg.dial == cfg.target {
+            cfg.target.to_string()
+        } else {
+            format!("{} (dialled as {})", cfg.target, cfg.dial)
+        },
+        linger: cfg.linger,
+    };
+    let session = Session::new(info, started, ctx.recorder.clone(), ctx.roots.clone());
+    session.tcp(
+        None,
+        TcpEvent::Accepted {
+            client: peer.to_string(),
+            listen: cfg.listen.to_string(),
+        },
+    );
+    match relay::dial(&cfg.dial, ctx.resolver.as_ref(), cfg.connect_timeout).await {
+        Ok(server) => {
+            session.tcp(
+                None,
+                TcpEvent::UpstreamConnected {
+                    addr: server
+                        .peer_addr()
+                        .map(|a| a.to_string())
+                        .unwrap_or_else(|_| cfg.dial.to_string()),
+                    connect_ms: (started.elapsed().as_secs_f64() * 1e6).round() / 1e3,
+                },
+            );
+            let opts = RelayOptions {
+                linger: cfg.linger,
+                idle_timeout: cfg.idle_timeout,
+            };
+            relay::relay(client, server, session.clone(), opts, ctx.shutdown.clone(), started)
+                .await;
+        }
+        Err(error) => {
+            session.tcp(None, TcpEvent::UpstreamFailed { error });
+            // Close the client in an orderly way: it sees the same "connection closed"
+            // it would see from a host that went away.
+            drop(client);
+        }
+    }
+    let verdict = session.finish();
+    console::print(id, &verdict);
+    {
+        let mut t = ctx.tally.lock().unwrap_or_else(|p| p.into_inner());
+        *t.by_cause.entry(verdict.cause.id()).or_default() += 1;
+        t.total += 1;
+    }
+    let _ = ctx.verdicts.send(verdict.cause);
+}
+
+fn announce(cfg: &ProxyConfig, listener: &TcpListener) {
+    let addr = listener.local_addr().unwrap_or(cfg.listen);
+    let port = addr.port();
+    let dial = if cfg.dial == cfg.target {
+        String::new()
+    } else {
+        format!(" (dialling {})", cfg.dial)
+    };
+    eprintln!("rdptap listening on {addr}, relaying to {}{dial}", cfg.target);
+    let host = if addr.ip().is_loopback() {
+        "localhost".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    let ip = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    let ip = if ip.contains(':') { format!("[{ip}]") } else { ip };
+    eprintln!("  connect the client to rdptap:");
+    eprintln!("    mstsc /v:{host}:{port}");
+    eprintln!("    xfreerdp /v:{ip}:{port}");
+    let target_is_local = cfg.target.host == "localhost"
+        || cfg
+            .target
+            .host
+            .parse::<std::net::IpAddr>()
+            .map(|i| i.is_loopback())
+            .unwrap_or(false);
+    if addr.ip().is_loopback() && !target_is_local {
+        eprintln!(
+            "  note: pointing the client at localhost changes the failure itself: Kerberos asks for TERMSRV/localhost (and falls back to NTLM), and the host's certificate will not match the name. To keep the real name {}, map it to 127.0.0.x in the hosts file and listen there on 3389 (see README, \"Keeping the host's name\").",
+            cfg.target.host
+        );
+    }
+    match &cfg.events {
+        Some(jsonl::Target::Stdout) => eprintln!("  events: standard output (JSON Lines)"),
+        Some(jsonl::Target::File { path, append }) => eprintln!(
+            "  events: {} ({})",
+            path.display(),
+            if *append { "appending" } else { "truncated" }
+        ),
+        None => {}
+    }
+}
+
+fn print_summary(t: &Tally) {
+    let parts: Vec<String> = t.by_cause.iter().map(|(c, n)| format!("{c} {n}")).collect();
+    eprintln!(
+        "rdptap stopped: {} connection{} seen{}",
+        t.total,
+        if t.total == 1 { "" } else { "s" },
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!("; verdicts: {}", parts.join(", "))
+        }
+    );
+}
+
+/// Ctrl-C everywhere; SIGTERM too on Unix, so service managers stop rdptap cleanly.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,35 @@
+//! The verdict line on the console, in colour when stderr is a terminal.
+
+use crate::session::{Cause, Verdict};
+use std::io::IsTerminal;
+
+/// Render a verdict as the console shows it: one line, then the hint and warnings.
+pub fn render(conn: u64, v: &Verdict, colour: bool) -> String {
+    let (on, off) = if !colour {
+        ("", "")
+    } else if v.cause == Cause::Ok {
+        ("\x1b[1;32m", "\x1b[0m")
+    } else {
+        ("\x1b[1;31m", "\x1b[0m")
+    };
+    let mut s = format!(
+        "[conn {conn}] {on}{}{off} at {} (closed by {}, {}){}: {}\n    hint: {}",
+        v.cause.id(),
+        v.phase.id(),
+        v.closed_by,
+        v.close_kind,
+        if v.inferred { " [inferred]" } else { "" },
+        v.summary,
+        v.hint
+    );
+    for w in &v.warnings {
+        s.push_str(&format!("\n    warning: {} ({})", w.detail, w.cause.id()));
+    }
+    s
+}
+
+/// Print a verdict to stderr.
+pub fn print(conn: u64, v: &Verdict) {
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    eprintln!("{}", render(conn, v, colour));
+}

@@ -1,0 +1,197 @@
+//! One direction of the relay: read a chunk, show it to the observer, write it on.
+
+use super::end::{EndKind, StreamEnd};
+use super::Observer;
+use crate::decode::Dir;
+use bytes::BytesMut;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// Smallest read buffer; idle connections hold none at all (see [`pump`]).
+const MIN_READ: usize = 4 * 1024;
+/// Largest read buffer, reached after a few full reads in a bulk transfer.
+const MAX_READ: usize = 64 * 1024;
+
+/// What a pump tells its sibling (the opposite direction) when it stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sibling {
+    /// Still relaying.
+    Open,
+    /// Ended in an orderly way: the sibling keeps going until its own end or the linger.
+    Closed,
+    /// Ended by a reset or a failed write: the sibling must stop now.
+    Aborted,
+}
+
+/// Everything a pump needs besides its two socket halves.
+pub(crate) struct PumpCtx {
+    pub dir: Dir,
+    pub observer: Arc<dyn Observer>,
+    pub started: Instant,
+    pub linger: Duration,
+    pub idle: Option<Duration>,
+    /// Milliseconds since `started` of the last byte relayed in either direction.
+    pub last_activity: Arc<AtomicU64>,
+    pub me: watch::Sender<Sibling>,
+    pub sibling: watch::Receiver<Sibling>,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Relays `reader` to `writer` until the stream ends, and says how it ended.
+///
+/// The read buffer is allocated only once the socket is readable, so an idle connection
+/// holds no buffer memory; its size adapts between 4 and 64 KiB to the traffic.
+pub(crate) async fn pump(
+    mut ctx: PumpCtx,
+    reader: OwnedReadHalf,
+    mut writer: OwnedWriteHalf,
+) -> StreamEnd {
+    let mut bytes = 0u64;
+    let mut want = MIN_READ;
+    let mut sibling_closed = false;
+    let kind = loop {
+        let deadline = wait_deadline(&ctx, sibling_closed);
+        tokio::select! {
+            biased;
+            _ = ctx.shutdown.changed() => break EndKind::Shutdown,
+            changed = ctx.sibling.changed(), if !sibling_closed => {
+                match (changed, *ctx.sibling.borrow()) {
+                    (Err(_), _) | (Ok(()), Sibling::Closed) => sibling_closed = true,
+                    (Ok(()), Sibling::Aborted) => break EndKind::Aborted,
+                    (Ok(()), Sibling::Open) => {}
+                }
+                continue;
+            }
+            _ = sleep_until_opt(deadline), if deadline.is_some() => {
+                if sibling_closed {
+                    if idle_for(&ctx) >= ctx.linger {
+                        break EndKind::Linger;
+                    }
+                } else if let Some(idle) = ctx.idle {
+                    if idle_for(&ctx) >= idle {
+                        break EndKind::IdleTimeout;
+                    }
+                }
+                continue;
+            }
+            ready = reader.readable() => {
+                if let Err(e) = ready {
+                    break read_error(e);
+                }
+            }
+        }
+        let mut buf = BytesMut::with_capacity(want);
+        match reader.try_read_buf(&mut buf) {
+            Ok(0) => {
+                // Pass the FIN on; the other direction keeps flowing (half-close).
+                let _ = writer.shutdown().await;
+                break EndKind::Fin;
+            }
+            Ok(n) => {
+                want = next_size(want, n);
+                let chunk = buf.freeze();
+                bytes += n as u64;
+                ctx.last_activity
+                    .store(ctx.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+                ctx.observer.on_data(ctx.dir, &chunk);
+                if let Err(e) = writer.write_all(&chunk).await {
+                    break EndKind::WriteFailed {
+                        reset: is_reset(&e),
+                        error: e.to_string(),
+                    };
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => break read_error(e),
+        }
+    };
+    match kind {
+        EndKind::Rst | EndKind::WriteFailed { .. } | EndKind::Error { .. } => {
+            // Mirror a reset to the receiving side, as a direct connection would show it.
+            if matches!(kind, EndKind::Rst) {
+                let _ = writer.as_ref().set_zero_linger();
+            }
+            let _ = ctx.me.send(Sibling::Aborted);
+        }
+        _ => {
+            let _ = ctx.me.send(Sibling::Closed);
+        }
+    }
+    let end = StreamEnd {
+        kind,
+        after: ctx.started.elapsed(),
+        bytes,
+    };
+    ctx.observer.on_end(ctx.dir, &end);
+    end
+}
+
+/// When the current wait should be cut short to check the linger or idle timers.
+fn wait_deadline(ctx: &PumpCtx, sibling_closed: bool) -> Option<Instant> {
+    let limit = if sibling_closed {
+        Some(ctx.linger)
+    } else {
+        ctx.idle
+    }?;
+    let last = Duration::from_millis(ctx.last_activity.load(Ordering::Relaxed));
+    Some((ctx.started + last + limit).max(Instant::now() + Duration::from_millis(10)))
+}
+
+fn idle_for(ctx: &PumpCtx) -> Duration {
+    let last = Duration::from_millis(ctx.last_activity.load(Ordering::Relaxed));
+    ctx.started.elapsed().saturating_sub(last)
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Grow the buffer after full reads, shrink it after small ones.
+fn next_size(want: usize, got: usize) -> usize {
+    if got == want {
+        (want * 2).min(MAX_READ)
+    } else if got < want / 4 {
+        (want / 2).max(MIN_READ)
+    } else {
+        want
+    }
+}
+
+fn is_reset(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe
+    )
+}
+
+fn read_error(e: io::Error) -> EndKind {
+    if is_reset(&e) {
+        EndKind::Rst
+    } else {
+        EndKind::Error {
+            error: e.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_size;
+
+    #[test]
+    fn buffer_size_adapts() {
+        assert_eq!(next_size(4096, 4096), 8192);
+        assert_eq!(next_size(65536, 65536), 65536);
+        assert_eq!(next_size(65536, 100), 32768);
+        assert_eq!(next_size(4096, 10), 4096);
+    }
+}

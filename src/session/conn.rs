@@ -1,0 +1,236 @@
+//! The per-connection session: feeds relayed bytes to the decoders, keeps the timeline,
+//! moves through the phases, and produces the verdict when the connection ends.
+
+use crate::decode::rdp::RdpDecoder;
+use crate::decode::tls::TlsEvent;
+use crate::decode::x224::X224Event;
+use crate::decode::mcs::McsEvent;
+use crate::decode::{DecodeEvent, Decoded, Dir, Layer};
+use crate::record::{EventRecord, Recorder};
+use crate::relay::{Observer, StreamEnd};
+use crate::session::diagnose::{self, Inputs};
+use crate::session::{Phase, TcpEvent, Timeline, Verdict, What};
+use crate::tls::verify::{self, CertProblem};
+use bytes::Bytes;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio::time::Instant;
+
+/// Fixed facts about one connection.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// Connection number, from 1.
+    pub id: u64,
+    /// The host's name, as certificates should carry it.
+    pub target_name: String,
+    /// How to show the host in messages (name and address).
+    pub target_desc: String,
+    /// The linger time in force.
+    pub linger: Duration,
+}
+
+struct State {
+    decoder: RdpDecoder,
+    timeline: Timeline,
+    phase: Phase,
+    scratch: Vec<Decoded>,
+}
+
+/// One connection's session. It is the relay's [`Observer`].
+pub struct Session {
+    info: ConnInfo,
+    started: Instant,
+    recorder: Recorder,
+    roots: Arc<rustls::RootCertStore>,
+    state: Mutex<State>,
+}
+
+impl Session {
+    /// A session for a connection accepted at `started`.
+    pub fn new(
+        info: ConnInfo,
+        started: Instant,
+        recorder: Recorder,
+        roots: Arc<rustls::RootCertStore>,
+    ) -> Arc<Session> {
+        Arc::new(Session {
+            info,
+            started,
+            recorder,
+            roots,
+            state: Mutex::new(State {
+                decoder: RdpDecoder::new(),
+                timeline: Timeline::default(),
+                phase: Phase::TcpConnect,
+                scratch: Vec::new(),
+            }),
+        })
+    }
+
+    /// The connection number.
+    pub fn id(&self) -> u64 {
+        self.info.id
+    }
+
+    /// Record a socket-level fact.
+    pub fn tcp(&self, dir: Option<Dir>, ev: TcpEvent) {
+        let mut st = self.lock();
+        if matches!(ev, TcpEvent::Accepted { .. }) {
+            self.push(&mut st, None, What::Phase(Phase::TcpConnect));
+        }
+        self.push(&mut st, dir, What::Tcp(ev));
+    }
+
+    /// Diagnose the finished connection, record the verdict and return it.
+    pub fn finish(&self) -> Verdict {
+        let st = self.lock();
+        let tls = st.decoder.tls();
+        let verdict = diagnose::diagnose(&Inputs {
+            timeline: &st.timeline,
+            tls_stats: [tls.stats(Dir::C2S), tls.stats(Dir::S2C)],
+            target: &self.info.target_desc,
+            linger: self.info.linger,
+            duration: self.started.elapsed(),
+        });
+        let body = match serde_json::to_value(&verdict) {
+            Ok(Value::Object(mut m)) => {
+                m.insert("kind".into(), Value::String("verdict".into()));
+                m.insert("seq".into(), json!(st.timeline.entries.len()));
+                Value::Object(m)
+            }
+            _ => json!({"kind": "verdict"}),
+        };
+        self.recorder.event(EventRecord {
+            ts: OffsetDateTime::now_utc(),
+            conn: self.info.id,
+            dir: None,
+            layer: Layer::Session,
+            body,
+        });
+        verdict
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic elsewhere must not take the relay down with a poisoned lock.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Append to the timeline, send to the sinks and log notable entries.
+    fn push(&self, st: &mut State, dir: Option<Dir>, what: What) {
+        let at = self.started.elapsed();
+        let layer = what.layer();
+        let body = body_of(&what);
+        let seq = st.timeline.push(at, dir, what);
+        log_entry(self.info.id, dir, &st.timeline.entries[seq].what);
+        let mut body = body;
+        if let Value::Object(m) = &mut body {
+            m.insert("seq".into(), json!(seq));
+        }
+        self.recorder.event(EventRecord {
+            ts: OffsetDateTime::now_utc(),
+            conn: self.info.id,
+            dir,
+            layer,
+            body,
+        });
+    }
+
+    fn enter(&self, st: &mut State, p: Phase) {
+        if p > st.phase {
+            st.phase = p;
+            self.push(st, None, What::Phase(p));
+        }
+    }
+
+    fn on_decoded(&self, st: &mut State, d: Decoded) {
+        let phase = match &d.event {
+            DecodeEvent::X224(X224Event::ConnectionRequest { .. })
+            | DecodeEvent::X224(X224Event::PreconnectionPdu { .. }) => Some(Phase::X224),
+            DecodeEvent::Tls(TlsEvent::ClientHello { .. }) => Some(Phase::TlsHandshake),
+            DecodeEvent::Tls(TlsEvent::HandshakeDone) => Some(Phase::TlsSession),
+            DecodeEvent::Mcs(McsEvent::ConnectInitial { .. }) => Some(Phase::Mcs),
+            _ => None,
+        };
+        if let Some(p) = phase {
+            self.enter(st, p);
+        }
+        let chain = match &d.event {
+            DecodeEvent::Tls(TlsEvent::Certificate { chain }) if d.dir == Dir::S2C => {
+                Some(chain.clone())
+            }
+            _ => None,
+        };
+        self.push(st, Some(d.dir), What::Decoded(d.event));
+        if let Some(chain) = chain {
+            let now = OffsetDateTime::now_utc().unix_timestamp();
+            let problems = verify::assess(&chain, &self.info.target_name, now, &self.roots);
+            self.push(st, Some(Dir::S2C), What::CertAssessed(problems));
+        }
+    }
+}
+
+impl Observer for Session {
+    fn on_data(&self, dir: Dir, chunk: &Bytes) {
+        let mut st = self.lock();
+        if st.decoder.finished() {
+            return;
+        }
+        let mut out = std::mem::take(&mut st.scratch);
+        st.decoder.feed(dir, chunk, &mut out);
+        for d in out.drain(..) {
+            self.on_decoded(&mut st, d);
+        }
+        st.scratch = out;
+    }
+
+    fn on_end(&self, dir: Dir, end: &StreamEnd) {
+        let mut st = self.lock();
+        self.push(&mut st, Some(dir), What::Tcp(TcpEvent::StreamEnded { end: end.clone() }));
+    }
+}
+
+fn body_of(what: &What) -> Value {
+    match what {
+        What::Decoded(d) => serde_json::to_value(d).unwrap_or(Value::Null),
+        What::Tcp(t) => serde_json::to_value(t).unwrap_or(Value::Null),
+        What::Phase(p) => json!({"kind": "phase", "phase": p}),
+        What::CertAssessed(p) => json!({"kind": "cert_assessment", "findings": p}),
+    }
+}
+
+fn log_entry(conn: u64, dir: Option<Dir>, what: &What) {
+    let d = dir.map(|d| d.to_string()).unwrap_or_else(|| "---".into());
+    match what {
+        What::Decoded(DecodeEvent::Tls(TlsEvent::AppRecord { .. })) => {
+            tracing::trace!(conn, "{d} {}", describe(what))
+        }
+        What::Decoded(DecodeEvent::Error(_)) => tracing::warn!(conn, "{d} {}", describe(what)),
+        What::CertAssessed(p) if !p.is_empty() => {
+            tracing::warn!(conn, "{d} {}", describe(what))
+        }
+        What::Phase(_) => tracing::debug!(conn, "{d} {}", describe(what)),
+        _ => tracing::info!(conn, "{d} {}", describe(what)),
+    }
+}
+
+fn describe(what: &What) -> String {
+    match what {
+        What::Decoded(d) => diagnose::describe(d),
+        What::Phase(p) => format!("phase: {p}"),
+        What::CertAssessed(p) if p.is_empty() => "certificate: no problems found".into(),
+        What::CertAssessed(p) => {
+            let v: Vec<String> = p.iter().map(CertProblem::to_string).collect();
+            format!("certificate: {}", v.join("; "))
+        }
+        What::Tcp(TcpEvent::Accepted { client, .. }) => format!("client {client} connected"),
+        What::Tcp(TcpEvent::UpstreamConnected { addr, connect_ms }) => {
+            format!("connected to {addr} in {connect_ms:.1} ms")
+        }
+        What::Tcp(TcpEvent::UpstreamFailed { error }) => format!("upstream: {error}"),
+        What::Tcp(TcpEvent::StreamEnded { end }) => {
+            format!("stream {} after {} bytes", end.kind, end.bytes)
+        }
+    }
+}

@@ -1,0 +1,611 @@
+//! Turns a connection's timeline into exactly one verdict.
+//!
+//! Pure: no IO and no clock. Everything it needs is in the timeline, so it can be tested
+//! on hand-made timelines as well as recorded ones.
+
+mod close;
+pub mod nla;
+pub mod seen;
+
+use crate::decode::tls::RecordStats;
+use crate::decode::names::Protocols;
+use crate::decode::Dir;
+use crate::relay::ConnectError;
+use crate::session::{Cause, CloseKind, ClosedBy, Phase, Timeline, Verdict, Warning};
+use crate::tls::verify::CertProblem;
+pub use close::describe;
+use close::{first_close, side_end, Close};
+use seen::{At, Seen};
+use std::time::Duration;
+
+/// What `diagnose` looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct Inputs<'a> {
+    /// The connection's timeline.
+    pub timeline: &'a Timeline,
+    /// TLS record counters, [c2s, s2c] (they go on past the timeline's first records).
+    pub tls_stats: [RecordStats; 2],
+    /// How the host was named, for messages.
+    pub target: &'a str,
+    /// The linger time in force.
+    pub linger: Duration,
+    /// How long the connection lasted.
+    pub duration: Duration,
+}
+
+/// A cause with its text, before the common verdict fields are filled in.
+struct Finding {
+    cause: Cause,
+    summary: String,
+    hint: String,
+    inferred: bool,
+    evidence: Vec<At>,
+    /// Overrides for who closed and how, when the cause knows better.
+    closed: Option<(ClosedBy, CloseKind)>,
+}
+
+impl Finding {
+    fn new(cause: Cause, summary: String, hint: &str) -> Self {
+        Finding {
+            cause,
+            summary,
+            hint: hint.to_string(),
+            inferred: false,
+            evidence: Vec::new(),
+            closed: None,
+        }
+    }
+    fn evidence(mut self, at: impl IntoIterator<Item = At>) -> Self {
+        self.evidence.extend(at);
+        self
+    }
+    fn inferred(mut self) -> Self {
+        self.inferred = true;
+        self
+    }
+}
+
+/// The verdict on one finished connection.
+pub fn diagnose(input: &Inputs<'_>) -> Verdict {
+    let seen = Seen::scan(input.timeline);
+    let close = first_close(&seen);
+    let f = find(input, &seen, close.as_ref());
+    let (closed_by, close_kind) = f.closed.unwrap_or(match &close {
+        Some(c) => (c.by, c.kind),
+        None => (ClosedBy::None, CloseKind::Shutdown),
+    });
+    let mut problems = effective_problems(&seen.problems);
+    problems.retain(|p| p.cause_id() != f.cause.id());
+    let warnings = problems
+        .iter()
+        .map(|p| Warning {
+            cause: Cause::from_id(p.cause_id()).unwrap_or(Cause::CertUntrusted),
+            detail: p.to_string(),
+        })
+        .collect();
+    let mut evidence_at = f.evidence.clone();
+    if let Some(c) = &close {
+        evidence_at.push(c.at);
+    }
+    evidence_at.sort_by_key(|a| a.seq);
+    evidence_at.dedup_by_key(|a| a.seq);
+    let evidence = evidence_at
+        .iter()
+        .filter_map(|a| close::evidence(input.timeline, a.seq))
+        .collect();
+    Verdict {
+        phase: seen.phase.unwrap_or(Phase::TcpConnect),
+        cause: f.cause,
+        closed_by,
+        close_kind,
+        summary: f.summary,
+        hint: f.hint,
+        inferred: f.inferred,
+        warnings,
+        evidence,
+        client: side_end(&seen, Dir::C2S),
+        server: side_end(&seen, Dir::S2C),
+        duration_ms: ms(input.duration),
+    }
+}
+
+/// Certificate problems as reported: a self-signed certificate is untrusted by
+/// definition, so "untrusted" is dropped when "self-signed" explains it.
+fn effective_problems(p: &[CertProblem]) -> Vec<CertProblem> {
+    let self_signed = p.iter().any(|x| matches!(x, CertProblem::SelfSigned));
+    let mut out: Vec<CertProblem> = p
+        .iter()
+        .filter(|x| !(self_signed && matches!(x, CertProblem::Untrusted { .. })))
+        .cloned()
+        .collect();
+    out.sort_by_key(|x| x.rank());
+    out
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// Pick the cause, most decisive evidence first.
+fn find(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Finding {
+    if let Some(f) = upstream(seen) {
+        return f;
+    }
+    if let Some((at, dir, bytes)) = &seen.not_rdp {
+        return Finding::new(
+            Cause::ProtocolMismatch,
+            format!(
+                "the {} sent bytes that are not RDP (first bytes: {bytes}); rdptap relayed them unchanged",
+                dir.sender()
+            ),
+            "check that the client is an RDP client pointed at an RDP port (an RD Gateway client needs --gateway mode, a browser needs an HTTPS port)",
+        )
+        .evidence([*at]);
+    }
+    if let Some((at, code)) = seen.neg_failure {
+        let req = seen
+            .request
+            .map(|(_, p)| format!("; the client requested {p}"))
+            .unwrap_or_default();
+        return Finding::new(
+            Cause::NegotiationFailure,
+            format!("the server refused the negotiation with RDP_NEG_FAILURE {code}{req}"),
+            negotiation_hint(code),
+        )
+        .evidence(seen.request.map(|r| r.0).into_iter().chain([at]));
+    }
+    if let (Some((rat, req)), Some((cat, sel))) = (seen.request, seen.confirm) {
+        if !req.contains(sel) {
+            return Finding::new(
+                Cause::ProtocolMismatch,
+                format!("the server selected {sel}, which the client did not offer (it requested {req})"),
+                "the server ignored the client's offer; check the server's Security Layer setting and any device rewriting RDP on the path",
+            )
+            .evidence([rat, cat]);
+        }
+    }
+    if let Some(f) = implied_negotiation_failure(seen, close) {
+        return f;
+    }
+    if let Some(f) = tls_failure(seen, close) {
+        return f;
+    }
+    if let Some(f) = cert_rejected(seen, close) {
+        return f;
+    }
+    if let Some(f) = nla_failure(seen, close) {
+        return f;
+    }
+    if let Some(f) = orderly(input, seen, close) {
+        return f;
+    }
+    by_close(seen, close)
+}
+
+fn upstream(seen: &Seen) -> Option<Finding> {
+    let (at, err) = seen.upstream_failed.as_ref()?;
+    let (cause, hint) = match err {
+        ConnectError::Dns { .. } => (
+            Cause::UpstreamDnsFailed,
+            "check the host name, or give the address with --connect IP while keeping --target NAME",
+        ),
+        ConnectError::Refused { .. } => (
+            Cause::UpstreamRefused,
+            "check that Remote Desktop is enabled on the host and listening on that port, and that no firewall rejects it",
+        ),
+        ConnectError::Timeout { .. } => (
+            Cause::UpstreamTimeout,
+            "check that the host is up and reachable, and that no firewall silently drops the port",
+        ),
+        ConnectError::Other { .. } => (
+            Cause::UpstreamRefused,
+            "check the network path to the host (route, VPN, firewall)",
+        ),
+    };
+    let mut f = Finding::new(
+        cause,
+        format!("rdptap could not reach the host: {err}; the client's connection was closed"),
+        hint,
+    )
+    .evidence([*at]);
+    let kind = if cause == Cause::UpstreamTimeout {
+        CloseKind::Timeout
+    } else {
+        CloseKind::Error
+    };
+    f.closed = Some((ClosedBy::Proxy, kind));
+    Some(f)
+}
+
+fn negotiation_hint(code: crate::decode::names::NegFailureCode) -> &'static str {
+    use crate::decode::names::NegFailureCode as C;
+    match code {
+        C::SslNotAllowedByServer => "the server's Security Layer is 'RDP'; set it to 'Negotiate' or 'SSL', or let the client use standard RDP security",
+        C::SslRequiredByServer => "the server demands TLS; allow TLS on the client (mstsc: do not force RDP security; xfreerdp: /sec:tls)",
+        C::HybridRequiredByServer => "the server requires NLA; enable CredSSP on the client, or turn off 'Require NLA' on the host",
+        C::SslCertNotOnServer => "the host has no usable certificate for Remote Desktop; check its certificate store and the Remote Desktop certificate setting",
+        C::SslWithUserAuthRequiredByServer => "the server requires client certificates (smart card); use a client that supports it",
+        _ => "compare the client's requested protocols with the host's Security Layer setting",
+    }
+}
+
+/// Negotiation failures without RDP_NEG_FAILURE: some servers (xrdp among them) answer a
+/// TLS-only client by selecting standard RDP security, or a legacy client with an MCS
+/// Disconnect Provider Ultimatum; the client then gives up at once.
+fn implied_negotiation_failure(seen: &Seen, close: Option<&Close>) -> Option<Finding> {
+    use crate::decode::names::NegFailureCode;
+    let (rat, req) = seen.request?;
+    let (cat, sel) = seen.confirm?;
+    let close = close?;
+    // The client moved on (TLS or MCS) after the confirm: negotiation worked.
+    let client_moved_on = seen.client_hello.is_some() || seen.mcs_initial.is_some_and(|m| m.seq > cat.seq);
+    if sel == Protocols::RDP && req != Protocols::RDP && !client_moved_on && close.by == ClosedBy::Client {
+        let code = NegFailureCode::SslNotAllowedByServer;
+        let mut f = Finding::new(
+            Cause::NegotiationFailure,
+            format!(
+                "the server selected standard RDP security although the client requested only {req}, instead of sending RDP_NEG_FAILURE; this amounts to {code}; the client then closed (inferred)"
+            ),
+            negotiation_hint(code),
+        )
+        .inferred()
+        .evidence([rat, cat]);
+        f.closed = Some((close.by, close.kind));
+        return Some(f);
+    }
+    if sel != Protocols::RDP && req.0 & !sel.0 != 0 && !client_moved_on && close.by == ClosedBy::Client {
+        let mut f = Finding::new(
+            Cause::NegotiationFailure,
+            format!(
+                "the client requested {req}, the server selected {sel}, and the client closed without starting TLS (inferred: the client insists on a protocol the server did not choose{})",
+                if req.is_nla() && !sel.is_nla() { ", such as NLA, which this host does not offer" } else { "" }
+            ),
+            "make the client's security setting match the host's: enable NLA on the host, or allow TLS without NLA on the client",
+        )
+        .inferred()
+        .evidence([rat, cat]);
+        f.closed = Some((close.by, close.kind));
+        return Some(f);
+    }
+    if sel == Protocols::RDP && seen.dpu_from_server.is_some() && seen.mcs_response.is_none() {
+        let (dat, reason) = seen.dpu_from_server.clone()?;
+        let code = NegFailureCode::SslRequiredByServer;
+        let mut f = Finding::new(
+            Cause::NegotiationFailure,
+            format!(
+                "the client offered only standard RDP security and the server answered its MCS Connect Initial with a Disconnect Provider Ultimatum ({reason}); this amounts to {code} (inferred: the host requires TLS or NLA)"
+            ),
+            negotiation_hint(code),
+        )
+        .inferred()
+        .evidence([rat, cat, dat]);
+        f.closed = Some((ClosedBy::Server, close.kind));
+        return Some(f);
+    }
+    None
+}
+
+/// A fatal alert, or a version the client never offered.
+fn tls_failure(seen: &Seen, close: Option<&Close>) -> Option<Finding> {
+    if let Some((at, dir, desc)) = seen.fatal_alert {
+        let cert_alert = matches!(desc.0, 42..=46 | 48);
+        if dir == Dir::C2S && cert_alert && !effective_problems(&seen.problems).is_empty() {
+            // The client refused the certificate: say which problem it had.
+            return None;
+        }
+        let is_version = desc.0 == 70;
+        let mut f = Finding::new(
+            if is_version {
+                Cause::TlsVersionMismatch
+            } else {
+                Cause::TlsAlert
+            },
+            format!(
+                "the {} sent a fatal TLS alert {desc} during the TLS handshake{}",
+                dir.sender(),
+                offered_versions(seen)
+            ),
+            if is_version {
+                "client and server share no TLS version: enable TLS 1.2 on both (old hosts need the TLS 1.2 update), or check a policy that disables versions"
+            } else {
+                "compare the TLS versions and cipher suites both sides allow, and the host's certificate"
+            },
+        )
+        .evidence(seen.client_hello.into_iter().chain([at]));
+        let by = if dir == Dir::C2S {
+            ClosedBy::Client
+        } else {
+            ClosedBy::Server
+        };
+        f.closed = Some((by, CloseKind::TlsAlert));
+        return Some(f);
+    }
+    let (sat, v, _) = seen.server_hello?;
+    if !seen.client_versions.is_empty() && !seen.client_versions.contains(&v) {
+        let mut f = Finding::new(
+            Cause::TlsVersionMismatch,
+            format!("the server chose {v}, which the client did not offer{}", offered_versions(seen)),
+            "enable a TLS version both sides support (TLS 1.2 is the safe common choice)",
+        )
+        .evidence([sat]);
+        if let Some(c) = close {
+            f.closed = Some((c.by, c.kind));
+        }
+        return Some(f);
+    }
+    None
+}
+
+fn offered_versions(seen: &Seen) -> String {
+    if seen.client_versions.is_empty() {
+        return String::new();
+    }
+    let v: Vec<String> = seen.client_versions.iter().map(|v| v.to_string()).collect();
+    format!(" (the client offered {})", v.join(", "))
+}
+
+/// The client left during the handshake, or right after it without sending anything,
+/// and the certificate had a problem: that is what a user cancelling a certificate
+/// prompt looks like.
+fn cert_rejected(seen: &Seen, close: Option<&Close>) -> Option<Finding> {
+    let problems = effective_problems(&seen.problems);
+    let top = problems.first()?;
+    let close = close?;
+    let client_alert = matches!(seen.fatal_alert, Some((_, Dir::C2S, d)) if matches!(d.0, 42..=46 | 48));
+    if close.by != ClosedBy::Client && !client_alert {
+        return None;
+    }
+    let quick = match seen.handshake_done {
+        None => true,
+        Some(hs) => {
+            let sent_data = seen
+                .records
+                .iter()
+                .any(|r| r.dir == Dir::C2S && !r.alert_like && r.at.seq > hs.seq);
+            !sent_data && close.at.at.saturating_sub(hs.at) <= Duration::from_secs(2)
+        }
+    };
+    if !quick {
+        return None;
+    }
+    let cause = Cause::from_id(top.cause_id())?;
+    let when = if seen.handshake_done.is_some() {
+        "right after the TLS handshake, before sending any data"
+    } else {
+        "during the TLS handshake"
+    };
+    let mut f = Finding::new(
+        cause,
+        format!("{top}; the client closed {when} (inferred: it did not accept the certificate)"),
+        cert_hint(top),
+    )
+    .inferred()
+    .evidence(seen.cert.into_iter().chain(seen.problems_at));
+    if client_alert {
+        f.closed = Some((ClosedBy::Client, CloseKind::TlsAlert));
+    }
+    Some(f)
+}
+
+fn cert_hint(p: &CertProblem) -> &'static str {
+    match p {
+        CertProblem::Expired { .. } => "renew the host's Remote Desktop certificate (or delete it so the host makes a new self-signed one)",
+        CertProblem::NotYetValid { .. } => "check the clocks of host and client, or the certificate's start date",
+        CertProblem::NameMismatch { .. } => "connect with the name the certificate carries, or reissue it with the name clients use (see the hosts-file method in the README)",
+        CertProblem::WrongUsage { .. } => "reissue the certificate with the Server Authentication EKU (or the Remote Desktop Authentication OID)",
+        CertProblem::Untrusted { .. } => "trust the issuing CA on the client, or deploy a certificate from a CA the client trusts",
+        CertProblem::SelfSigned => "deploy a CA-issued certificate on the host, or accept the self-signed one on the client",
+    }
+}
+
+fn nla_failure(seen: &Seen, close: Option<&Close>) -> Option<Finding> {
+    let sel = seen.selected()?;
+    let hs = seen.handshake_done?;
+    let close = close?;
+    if !sel.is_nla() || !matches!(close.by, ClosedBy::Client | ClosedBy::Server) {
+        return None;
+    }
+    let hybrid_ex = sel.contains(crate::decode::names::Protocols::HYBRID_EX);
+    let flights = nla::flights(seen, close.at.at);
+    let needed = nla::rounds_needed(hybrid_ex);
+    let closer = if close.by == ClosedBy::Client {
+        Dir::C2S
+    } else {
+        Dir::S2C
+    };
+    let overhead = nla::aead_overhead(seen.tls_version(), seen.server_hello.map(|s| s.2));
+    if hybrid_ex && flights.len() == needed {
+        let last = flights.last()?;
+        if last.dir == Dir::S2C
+            && last.records.len() == 1
+            && nla::is_early_auth_sized(last.records[0].len, overhead)
+        {
+            return Some(
+                Finding::new(
+                    Cause::EarlyAuthDenied,
+                    format!(
+                        "the {} closed right after the server's 4-byte Early User Authorization Result (inferred: access denied — the user authenticated but may not log on through Remote Desktop)",
+                        closer.sender()
+                    ),
+                    "check that the user is in 'Remote Desktop Users' and has 'Allow log on through Remote Desktop Services' on the host",
+                )
+                .inferred()
+                .evidence([hs, last.records[0].at]),
+            );
+        }
+    }
+    if flights.len() >= needed {
+        return None;
+    }
+    let summary = match flights.last() {
+        None => format!(
+            "the {} closed right after the TLS handshake, before CredSSP began (inferred: NLA never started)",
+            closer.sender()
+        ),
+        Some(last) => {
+            let i = flights.len() - 1;
+            format!(
+                "the {} closed right after the {}'s {} (inferred: {}); CredSSP round {} of {}",
+                closer.sender(),
+                last.dir.sender(),
+                nla::describe(i, last),
+                nla::meaning(i, closer, last.dir),
+                i + 1,
+                needed
+            )
+        }
+    };
+    let ev: Vec<At> = flights
+        .last()
+        .map(|f| f.records.iter().map(|r| r.at).collect())
+        .unwrap_or_default();
+    Some(
+        Finding::new(
+            Cause::CredsspFailed,
+            summary,
+            "check the user name, password and domain, whether the account is locked, disabled or expired, and the host's event log (Security 4625); NLA runs inside TLS, so rdptap infers the round from record sizes",
+        )
+        .inferred()
+        .evidence([hs].into_iter().chain(ev)),
+    )
+}
+
+/// The connection got as far as rdptap can see, then closed in an orderly way.
+fn orderly(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Option<Finding> {
+    let close = close?;
+    if close.kind != CloseKind::Fin || !matches!(close.by, ClosedBy::Client | ClosedBy::Server) {
+        return None;
+    }
+    // The other side may close too, or stay silent until the linger: not a reset.
+    let other = if close.by == ClosedBy::Client {
+        Dir::S2C
+    } else {
+        Dir::C2S
+    };
+    if let Some((_, e)) = &seen.ends[other.idx()] {
+        if matches!(e.kind, crate::relay::EndKind::Rst) {
+            return None;
+        }
+    }
+    let closer = if close.by == ClosedBy::Client {
+        Dir::C2S
+    } else {
+        Dir::S2C
+    };
+    let sel = seen.selected();
+    let stats = input.tls_stats;
+    let mut what = if seen.handshake_done.is_some() {
+        let v = seen
+            .tls_version()
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "TLS".into());
+        let nla = if sel.is_some_and(|p| p.is_nla()) {
+            "; CredSSP completed (inferred from record sizes)"
+        } else {
+            ""
+        };
+        format!(
+            "{v} session established ({} selected){nla}; {} encrypted records from the client and {} from the server",
+            sel.unwrap_or_default(),
+            stats[0].app_records,
+            stats[1].app_records
+        )
+    } else if let Some((_, 0, _)) = seen.mcs_response {
+        "standard RDP security: MCS connect succeeded".to_string()
+    } else {
+        return None;
+    };
+    let alert_before = seen
+        .records
+        .iter()
+        .rev()
+        .find(|r| r.dir == closer && r.at.at <= close.at.at)
+        .is_some_and(|r| r.alert_like);
+    what.push_str(&format!(
+        "; then the {} closed in an orderly way{}",
+        closer.sender(),
+        if alert_before {
+            " (FIN after one alert-sized record: close_notify, inferred)"
+        } else {
+            " (FIN)"
+        }
+    ));
+    match &seen.ends[other.idx()] {
+        Some((_, e)) if matches!(e.kind, crate::relay::EndKind::Linger) => what.push_str(&format!(
+            "; the {} stayed silent and was closed after the {} s linger",
+            other.sender(),
+            input.linger.as_secs_f64()
+        )),
+        Some((_, e)) if matches!(e.kind, crate::relay::EndKind::Fin) => {
+            what.push_str(&format!("; the {} closed too", other.sender()))
+        }
+        _ => {}
+    }
+    what.push_str(". The rest was encrypted: --intercept shows more");
+    Some(Finding::new(Cause::Ok, what, "nothing to fix on the path rdptap can see; if the user still saw an error, run with --intercept to see inside TLS").evidence(seen.handshake_done))
+}
+
+/// No more specific cause: report who closed, and how far the connection got.
+fn by_close(seen: &Seen, close: Option<&Close>) -> Finding {
+    let phase = seen.phase.unwrap_or(Phase::TcpConnect);
+    let Some(close) = close else {
+        return Finding::new(
+            Cause::ProxyShutdown,
+            format!("the connection was still open in the {phase} phase when rdptap stopped"),
+            "nothing was wrong on the wire; the connection was cut by stopping rdptap",
+        );
+    };
+    let cause = match (close.by, close.kind) {
+        (ClosedBy::Server, CloseKind::Rst) => Cause::ServerReset,
+        (ClosedBy::Server, _) => Cause::ServerClosed,
+        (ClosedBy::Client, CloseKind::Rst) => Cause::ClientReset,
+        (ClosedBy::Client, _) => Cause::ClientClosed,
+        (_, CloseKind::Shutdown) => Cause::ProxyShutdown,
+        _ => Cause::IdleTimeout,
+    };
+    let after = last_seen(seen);
+    let summary = match cause {
+        Cause::ProxyShutdown => format!("rdptap was stopped during the {phase} phase{after}"),
+        Cause::IdleTimeout => format!("nothing moved in either direction past the idle timeout, in the {phase} phase{after}"),
+        _ => format!(
+            "the {} {} during the {phase} phase{after}, after {} bytes from the client and {} from the server",
+            close.by,
+            if close.kind == CloseKind::Rst { "reset the connection" } else { "closed the connection" },
+            side_end(seen, Dir::C2S).bytes,
+            side_end(seen, Dir::S2C).bytes
+        ),
+    };
+    let hint = match (cause, phase) {
+        (Cause::ServerClosed | Cause::ServerReset, Phase::X224) => "the host dropped the connection before negotiating: check that it is an RDP host, and for a load balancer or broker in front of it",
+        (Cause::ServerClosed | Cause::ServerReset, Phase::TlsHandshake) => "the host dropped the TLS handshake: compare the TLS versions and cipher suites both sides allow (old hosts need the TLS 1.2 update)",
+        (Cause::ServerClosed | Cause::ServerReset, _) => "check the host's event log (TerminalServices-RemoteConnectionManager, Security) at this time; run with --intercept to see inside TLS",
+        (Cause::ClientClosed | Cause::ClientReset, _) => "check what the client reported to the user; a client that gives up right after the handshake usually rejected the certificate",
+        (Cause::IdleTimeout, _) => "raise --idle-timeout, or check why neither side sent anything",
+        _ => "nothing was wrong on the wire; the connection was cut by stopping rdptap",
+    };
+    Finding::new(cause, summary, hint)
+}
+
+/// ", after the ServerHello" and the like: the last decoded step before the close.
+fn last_seen(seen: &Seen) -> String {
+    let steps: [(Option<usize>, &str); 8] = [
+        (seen.request.map(|r| r.0.seq), "the client's Connection Request"),
+        (seen.confirm.map(|r| r.0.seq), "the server's Connection Confirm"),
+        (seen.client_hello.map(|r| r.seq), "the ClientHello"),
+        (seen.server_hello.map(|r| r.0.seq), "the ServerHello"),
+        (seen.cert.map(|r| r.seq), "the server's Certificate"),
+        (seen.handshake_done.map(|r| r.seq), "the end of the TLS handshake"),
+        (seen.mcs_initial.map(|r| r.seq), "the MCS Connect Initial"),
+        (seen.mcs_response.as_ref().map(|r| r.0.seq), "the MCS Connect Response"),
+    ];
+    steps
+        .iter()
+        .filter_map(|(s, n)| s.map(|s| (s, *n)))
+        .max_by_key(|(s, _)| *s)
+        .map(|(_, n)| format!(", after {n}"))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;
+

@@ -1,0 +1,164 @@
+//! A one-pass digest of a timeline: the facts `diagnose` reasons about.
+
+use crate::decode::mcs::McsEvent;
+use crate::decode::names::{NegFailureCode, Protocols};
+use crate::decode::tls::{AlertDescription, CipherSuite, TlsEvent, TlsVersion};
+use crate::decode::x224::X224Event;
+use crate::decode::{DecodeEvent, Dir};
+use crate::relay::{ConnectError, StreamEnd};
+use crate::session::{Phase, TcpEvent, Timeline, What};
+use crate::tls::verify::CertProblem;
+use std::time::Duration;
+
+/// Where and when something was seen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct At {
+    pub seq: usize,
+    pub at: Duration,
+}
+
+/// One encrypted record after the handshake.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rec {
+    pub at: At,
+    pub dir: Dir,
+    pub len: u16,
+    pub alert_like: bool,
+}
+
+/// Everything `diagnose` needs, gathered in one pass.
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub phase: Option<Phase>,
+    pub upstream_failed: Option<(At, ConnectError)>,
+    pub not_rdp: Option<(At, Dir, String)>,
+    pub request: Option<(At, Protocols)>,
+    pub confirm: Option<(At, Protocols)>,
+    pub neg_failure: Option<(At, NegFailureCode)>,
+    pub client_versions: Vec<TlsVersion>,
+    pub client_hello: Option<At>,
+    pub server_hello: Option<(At, TlsVersion, CipherSuite)>,
+    pub cert: Option<At>,
+    pub cert_hidden: bool,
+    pub problems: Vec<CertProblem>,
+    pub problems_at: Option<At>,
+    pub fatal_alert: Option<(At, Dir, AlertDescription)>,
+    pub handshake_done: Option<At>,
+    pub records: Vec<Rec>,
+    pub mcs_response: Option<(At, u8, String)>,
+    pub mcs_initial: Option<At>,
+    pub dpu_from_server: Option<(At, String)>,
+    pub decode_errors: Vec<(At, Dir, String)>,
+    pub ends: [Option<(At, StreamEnd)>; 2],
+}
+
+impl Seen {
+    /// Digest a timeline.
+    pub fn scan(t: &Timeline) -> Seen {
+        let mut s = Seen::default();
+        for e in &t.entries {
+            let at = At {
+                seq: e.seq,
+                at: e.at,
+            };
+            match &e.what {
+                What::Phase(p) => s.phase = Some(s.phase.map_or(*p, |q| q.max(*p))),
+                What::CertAssessed(p) => {
+                    s.problems = p.clone();
+                    s.problems_at = Some(at);
+                }
+                What::Tcp(TcpEvent::UpstreamFailed { error }) => {
+                    s.upstream_failed = Some((at, error.clone()))
+                }
+                What::Tcp(TcpEvent::StreamEnded { end }) => {
+                    if let Some(d) = e.dir {
+                        s.ends[d.idx()] = Some((at, end.clone()));
+                    }
+                }
+                What::Tcp(_) => {}
+                What::Decoded(d) => s.decoded(at, e.dir.unwrap_or(Dir::C2S), d),
+            }
+        }
+        s
+    }
+
+    fn decoded(&mut self, at: At, dir: Dir, d: &DecodeEvent) {
+        match d {
+            DecodeEvent::X224(x) => match x {
+                X224Event::NotRdp { first_bytes } => {
+                    self.not_rdp.get_or_insert((at, dir, first_bytes.clone()));
+                }
+                X224Event::ConnectionRequest {
+                    requested_protocols,
+                    ..
+                } => self.request = Some((at, requested_protocols.unwrap_or(Protocols::RDP))),
+                X224Event::ConnectionConfirm {
+                    selected_protocol, ..
+                } => self.confirm = Some((at, selected_protocol.unwrap_or(Protocols::RDP))),
+                X224Event::NegotiationFailure { code } => self.neg_failure = Some((at, *code)),
+                _ => {}
+            },
+            DecodeEvent::Tls(t) => match t {
+                TlsEvent::ClientHello { versions, .. } => {
+                    self.client_hello.get_or_insert(at);
+                    self.client_versions = versions.clone();
+                }
+                TlsEvent::ServerHello {
+                    version,
+                    cipher_suite,
+                    hello_retry_request,
+                    ..
+                } => {
+                    if !hello_retry_request || self.server_hello.is_none() {
+                        self.server_hello = Some((at, *version, *cipher_suite));
+                    }
+                }
+                TlsEvent::Certificate { .. } => self.cert = Some(at),
+                TlsEvent::CertificateHidden { .. } => self.cert_hidden = true,
+                TlsEvent::Alert { level, description } => {
+                    if level.0 == 2 && self.fatal_alert.is_none() {
+                        self.fatal_alert = Some((at, dir, *description));
+                    }
+                }
+                TlsEvent::HandshakeDone => {
+                    self.handshake_done.get_or_insert(at);
+                }
+                TlsEvent::AppRecord { len, .. } => self.records.push(Rec {
+                    at,
+                    dir,
+                    len: *len,
+                    alert_like: false,
+                }),
+                TlsEvent::EncryptedAlertLikely { len } => self.records.push(Rec {
+                    at,
+                    dir,
+                    len: *len,
+                    alert_like: true,
+                }),
+            },
+            DecodeEvent::Mcs(m) => match m {
+                McsEvent::ConnectInitial { .. } => self.mcs_initial = Some(at),
+                McsEvent::ConnectResponse {
+                    result,
+                    result_code,
+                    ..
+                } => self.mcs_response = Some((at, *result_code, result.clone())),
+                McsEvent::DisconnectProviderUltimatum { reason } if dir == Dir::S2C => {
+                    self.dpu_from_server.get_or_insert((at, reason.clone()));
+                }
+                _ => {}
+            },
+            DecodeEvent::Error(e) => self.decode_errors.push((at, dir, e.reason.clone())),
+        }
+    }
+
+    /// The selected protocol, once the server confirmed one.
+    pub fn selected(&self) -> Option<Protocols> {
+        self.confirm.map(|(_, p)| p)
+    }
+
+    /// The negotiated TLS version.
+    pub fn tls_version(&self) -> Option<TlsVersion> {
+        self.server_hello.map(|(_, v, _)| v)
+    }
+}

@@ -1,0 +1,69 @@
+//! The one verdict per connection.
+
+use crate::decode::{Dir, Layer};
+use crate::session::{Cause, CloseKind, ClosedBy, Phase};
+use serde::Serialize;
+
+/// An event a verdict rests on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evidence {
+    /// The entry's position in the connection's timeline (and event file order).
+    pub seq: usize,
+    /// Milliseconds since the client connected.
+    pub at_ms: f64,
+    /// The direction, if any.
+    pub dir: Option<Dir>,
+    /// The layer.
+    pub layer: Layer,
+    /// What the event says, briefly.
+    pub what: String,
+}
+
+/// A finding that did not end the connection.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Warning {
+    /// The cause identifier this finding would have as a cause.
+    pub cause: Cause,
+    /// The finding in plain English.
+    pub detail: String,
+}
+
+/// How one side's stream ended, as recorded in the verdict.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SideEnd {
+    /// fin, rst, timeout, error or shutdown; None if the side never ended.
+    pub close_kind: Option<CloseKind>,
+    /// Milliseconds since the client connected.
+    pub after_ms: Option<f64>,
+    /// Bytes this side sent through rdptap.
+    pub bytes: u64,
+}
+
+/// The verdict on one connection.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    /// The last phase reached.
+    pub phase: Phase,
+    /// Why it ended.
+    pub cause: Cause,
+    /// Who closed first.
+    pub closed_by: ClosedBy,
+    /// How the first close happened.
+    pub close_kind: CloseKind,
+    /// One line with the facts.
+    pub summary: String,
+    /// What to check next.
+    pub hint: String,
+    /// True when the cause is inferred from traffic shape rather than seen.
+    pub inferred: bool,
+    /// Findings that did not end the connection.
+    pub warnings: Vec<Warning>,
+    /// The events the verdict rests on.
+    pub evidence: Vec<Evidence>,
+    /// How the client's stream ended.
+    pub client: SideEnd,
+    /// How the server's stream ended.
+    pub server: SideEnd,
+    /// Connection duration in milliseconds.
+    pub duration_ms: f64,
+}
