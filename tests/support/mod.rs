@@ -6,6 +6,8 @@
 //! this module, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs;
