@@ -130,9 +130,7 @@ impl NegFailureCode {
             Self::SslCertNotOnServer => "SSL_CERT_NOT_ON_SERVER".into(),
             Self::InconsistentFlags => "INCONSISTENT_FLAGS".into(),
             Self::HybridRequiredByServer => "HYBRID_REQUIRED_BY_SERVER".into(),
-            Self::SslWithUserAuthRequiredByServer => {
-                "SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER".into()
-            }
+            Self::SslWithUserAuthRequiredByServer => "SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER".into(),
             Self::Other(o) => format!("unknown failure code {o}"),
         }
     }
@@ -147,7 +145,9 @@ impl NegFailureCode {
                 "the server allows only standard RDP security but the client demanded TLS or NLA"
             }
             Self::SslCertNotOnServer => "the server has no usable TLS certificate",
-            Self::InconsistentFlags => "the client's requested protocols are an invalid combination",
+            Self::InconsistentFlags => {
+                "the client's requested protocols are an invalid combination"
+            }
             Self::HybridRequiredByServer => {
                 "the server requires NLA (CredSSP) but the client did not offer it"
             }
@@ -203,6 +203,138 @@ pub const NEG_RSP_FLAGS: &[(u32, &str)] = &[
     (0x10, "REDIRECTED_AUTHENTICATION_MODE_SUPPORTED"),
 ];
 
+/// The RDP version number carried in client/server core data (TS_UD_CS_CORE/SC_CORE),
+/// e.g. "RDP 10.7"; unknown values are shown in hex.
+pub fn rdp_version_name(v: u32) -> String {
+    let name = match v {
+        0x0008_0001 => "RDP 4.0",
+        // One value covers every release from 5.0 to 8.1, so keep the raw value visible.
+        0x0008_0004 => "RDP 5.0+ (0x00080004)",
+        0x0008_0005 => "RDP 10.0",
+        0x0008_0006 => "RDP 10.1",
+        0x0008_0007 => "RDP 10.2",
+        0x0008_0008 => "RDP 10.3",
+        0x0008_0009 => "RDP 10.4",
+        0x0008_000A => "RDP 10.5",
+        0x0008_000B => "RDP 10.6",
+        0x0008_000C => "RDP 10.7",
+        0x0008_000D => "RDP 10.8",
+        0x0008_000E => "RDP 10.9",
+        0x0008_000F => "RDP 10.10",
+        0x0008_0010 => "RDP 10.11",
+        0x0008_0011 => "RDP 10.12",
+        _ => return format!("unknown RDP version 0x{v:08x}"),
+    };
+    name.to_string()
+}
+
+/// T.125 Connect-Response `Result` names, indexed by value.
+pub const MCS_RESULTS: [&str; 16] = [
+    "rt-successful",
+    "rt-domain-merging",
+    "rt-domain-not-hierarchical",
+    "rt-no-such-channel",
+    "rt-no-such-domain",
+    "rt-no-such-user",
+    "rt-not-admitted",
+    "rt-other-user-id",
+    "rt-parameters-unacceptable",
+    "rt-token-not-available",
+    "rt-token-not-possessed",
+    "rt-too-many-channels",
+    "rt-too-many-tokens",
+    "rt-too-many-users",
+    "rt-unspecified-failure",
+    "rt-user-rejected",
+];
+
+/// The T.125 name of a Connect-Response result, e.g. "rt-successful".
+pub fn mcs_result_name(v: u8) -> String {
+    match MCS_RESULTS.get(usize::from(v)) {
+        Some(n) => (*n).to_string(),
+        None => format!("rt-unknown-{v}"),
+    }
+}
+
+/// T.125 Disconnect Provider Ultimatum `Reason` names, indexed by value.
+pub const MCS_REASONS: [&str; 5] = [
+    "rn-domain-disconnected",
+    "rn-provider-initiated",
+    "rn-token-purged",
+    "rn-user-requested",
+    "rn-channel-purged",
+];
+
+/// The T.125 name of a Disconnect Provider Ultimatum reason, e.g. "rn-user-requested".
+pub fn mcs_reason_name(v: u8) -> String {
+    match MCS_REASONS.get(usize::from(v)) {
+        Some(n) => (*n).to_string(),
+        None => format!("rn-unknown-{v}"),
+    }
+}
+
+/// Client core data earlyCapabilityFlags (MS-RDPBCGR 2.2.1.3.2).
+pub const EARLY_CAPABILITY_FLAGS: &[(u32, &str)] = &[
+    (0x0001, "SUPPORT_ERRINFO_PDU"),
+    (0x0002, "WANT_32BPP_SESSION"),
+    (0x0004, "SUPPORT_STATUSINFO_PDU"),
+    (0x0008, "STRONG_ASYMMETRIC_KEYS"),
+    (0x0020, "VALID_CONNECTION_TYPE"),
+    (0x0040, "SUPPORT_MONITOR_LAYOUT_PDU"),
+    (0x0080, "SUPPORT_NETCHAR_AUTODETECT"),
+    (0x0100, "SUPPORT_DYNVC_GFX_PROTOCOL"),
+    (0x0200, "SUPPORT_DYNAMIC_TIME_ZONE"),
+    (0x0400, "SUPPORT_HEARTBEAT_PDU"),
+    (0x0800, "SUPPORT_SKIP_CHANNELJOIN"),
+];
+
+/// Renders wire bytes that should be ASCII/ANSI text, keeping at most `max_chars`.
+///
+/// Invalid UTF-8 becomes U+FFFD and control characters are escaped, so a hostile peer
+/// cannot smuggle terminal escapes or newlines into our output.
+pub fn wire_text(bytes: &[u8], max_chars: usize) -> String {
+    // Look at no more bytes than `max_chars` characters can need (UTF-8 is <= 4 bytes).
+    let window = bytes.get(..max_chars.saturating_mul(4)).unwrap_or(bytes);
+    escape_chars(String::from_utf8_lossy(window).chars(), max_chars)
+}
+
+/// Renders UTF-16LE wire text up to its first NUL, keeping at most `max_chars`.
+pub fn utf16_text(bytes: &[u8], max_chars: usize) -> String {
+    let units = bytes
+        .chunks_exact(2)
+        .map(|c| {
+            u16::from_le_bytes([
+                c.first().copied().unwrap_or(0),
+                c.get(1).copied().unwrap_or(0),
+            ])
+        })
+        .take_while(|&u| u != 0);
+    let chars = char::decode_utf16(units).map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER));
+    escape_chars(chars, max_chars)
+}
+
+/// Collects up to `max_chars` characters, escaping control characters.
+fn escape_chars(chars: impl Iterator<Item = char>, max_chars: usize) -> String {
+    let mut out = String::new();
+    for c in chars.take(max_chars) {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The first `max` bytes as space-separated lowercase hex, e.g. "16 03 01".
+pub fn hex_prefix(bytes: &[u8], max: usize) -> String {
+    let head = bytes.get(..max).unwrap_or(bytes);
+    head.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,5 +355,45 @@ mod tests {
             "SSL_NOT_ALLOWED_BY_SERVER"
         );
         assert_eq!(NegFailureCode::from_u32(99).code(), 99);
+    }
+
+    #[test]
+    fn version_names() {
+        assert_eq!(rdp_version_name(0x0008_000C), "RDP 10.7");
+        assert_eq!(rdp_version_name(0x0008_0011), "RDP 10.12");
+        assert_eq!(rdp_version_name(0x0008_0004), "RDP 5.0+ (0x00080004)");
+        assert_eq!(
+            rdp_version_name(0x0008_0099),
+            "unknown RDP version 0x00080099"
+        );
+    }
+
+    #[test]
+    fn mcs_names() {
+        assert_eq!(mcs_result_name(0), "rt-successful");
+        assert_eq!(mcs_result_name(15), "rt-user-rejected");
+        assert_eq!(mcs_result_name(16), "rt-unknown-16");
+        assert_eq!(mcs_reason_name(3), "rn-user-requested");
+        assert_eq!(mcs_reason_name(7), "rn-unknown-7");
+    }
+
+    #[test]
+    fn text_rendering_is_bounded_and_escaped() {
+        assert_eq!(wire_text(b"labuser", 255), "labuser");
+        assert_eq!(wire_text(b"a\x1b[2Jb\n", 255), "a\\u{1b}[2Jb\\n");
+        assert_eq!(wire_text(&[b'x'; 1000], 255).len(), 255);
+        assert_eq!(wire_text(&[0xff, b'a'], 10), "\u{fffd}a");
+        let name: Vec<u8> = "PC\u{e9}1"
+            .encode_utf16()
+            .flat_map(|u| u.to_le_bytes())
+            .collect();
+        let mut padded = name.clone();
+        padded.resize(32, 0);
+        assert_eq!(utf16_text(&padded, 16), "PC\u{e9}1");
+        assert_eq!(utf16_text(&[0x41, 0x00, 0x00, 0xd8], 16), "A\u{fffd}");
+        assert_eq!(utf16_text(&[0x41, 0x00, 0x00, 0x00, 0x42, 0x00], 16), "A");
+        assert_eq!(utf16_text(&[0x00, 0xd8, 0x41], 16), "\u{fffd}");
+        assert_eq!(hex_prefix(&[0x16, 0x03, 0x01], 16), "16 03 01");
+        assert_eq!(hex_prefix(&[0u8; 40], 16).len(), 16 * 3 - 1);
     }
 }

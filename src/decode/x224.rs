@@ -1,8 +1,9 @@
 //! X.224 (class 0) connection setup PDUs carried in TPKT: Connection Request/Confirm,
 //! Disconnect Request, and the optional preconnection PDU that precedes them.
 
-use super::names::Protocols;
-use super::names::NegFailureCode;
+use super::names::{self, NegFailureCode, Protocols};
+use super::reassembly::Hint;
+use super::tpkt::{TPKT_HEADER_LEN, TPKT_VERSION};
 use serde::Serialize;
 
 /// What the X.224 decoder saw.
@@ -50,4 +51,624 @@ pub enum X224Event {
         /// Up to the first 16 bytes, in hex.
         first_bytes: String,
     },
+}
+
+/// The smallest preconnection PDU (V1: cbSize, flags, version, id).
+const PCB_MIN: usize = 16;
+/// A sanity cap on cbSize: real blobs are a VM GUID or a short string, and the cap keeps
+/// a misread length from making us wait for (or buffer) megabytes.
+const PCB_MAX: usize = 8192;
+/// Longest preconnection blob we render, in characters.
+const PCB_BLOB_MAX_CHARS: usize = 512;
+/// Longest cookie we keep; FreeRDP refuses longer ones too.
+const COOKIE_MAX_CHARS: usize = 255;
+/// Longest routing token we keep (they carry a host, port or collection name).
+const TOKEN_MAX_CHARS: usize = 512;
+/// CR/CC/DR fixed header: LI, code, DST-REF, SRC-REF, class/reason.
+const FIXED_HEADER_LEN: usize = 7;
+/// Length of every RDP_NEG_* structure after the cookie or in the CC.
+const NEG_LEN: usize = 8;
+/// Length of RDP_NEG_CORRELATION_INFO.
+const CORRELATION_LEN: usize = 36;
+
+/// The ANSI prefix of the `mstshash` cookie line.
+const COOKIE_PREFIX: &[u8] = b"Cookie: mstshash=";
+/// Routing token prefixes (load balancer, session broker, AVD-style).
+const TOKEN_PREFIXES: [&[u8]; 3] = [b"Cookie: msts=", b"tsv://", b"mth://"];
+
+/// One X.224 TPDU from a whole TPKT frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tpdu<'a> {
+    /// A connection-setup TPDU, decoded.
+    Event(X224Event),
+    /// A Data TPDU: the user data after the 3-byte DT header (MCS or security PDUs).
+    Data(&'a [u8]),
+}
+
+/// Frames a preconnection PDU: its first u32 (LE) is the total length.
+pub fn preconnection_hint(buf: &[u8]) -> Hint {
+    let Some(size) = le_u32(buf, 0) else {
+        return Hint::Incomplete;
+    };
+    let Some(size) = usize::try_from(size)
+        .ok()
+        .filter(|s| (PCB_MIN..=PCB_MAX).contains(s))
+    else {
+        return Hint::Invalid(format!(
+            "preconnection PDU size {size} is outside the plausible {PCB_MIN}..={PCB_MAX} bytes"
+        ));
+    };
+    if size <= buf.len() {
+        Hint::Frame(size)
+    } else {
+        Hint::Needs(size)
+    }
+}
+
+/// True when the stream plausibly starts with a preconnection PDU rather than TPKT.
+///
+/// It wants the whole 16-byte V1 header and a consistent cbSize/version pair, and
+/// says false when unsure, so that a non-RDP stream is reported as such instead.
+pub fn looks_like_preconnection(buf: &[u8]) -> bool {
+    if buf.first() == Some(&TPKT_VERSION) || buf.len() < PCB_MIN {
+        return false;
+    }
+    let (Some(size), Some(version)) = (le_u32(buf, 0), le_u32(buf, 8)) else {
+        return false;
+    };
+    let Ok(size) = usize::try_from(size) else {
+        return false;
+    };
+    match version {
+        // MS-RDPEPS: V1 is always exactly 16 bytes; V2 is 18 bytes plus the blob.
+        1 => size == PCB_MIN,
+        2 => (PCB_MIN + 2..=PCB_MAX).contains(&size),
+        _ => false,
+    }
+}
+
+/// Decodes a whole preconnection PDU (RDP_PRECONNECTION_PDU_V1 or _V2, MS-RDPEPS).
+pub fn decode_preconnection(frame: &[u8]) -> Result<X224Event, String> {
+    let (Some(size), Some(_flags), Some(version), Some(id)) = (
+        le_u32(frame, 0),
+        le_u32(frame, 4),
+        le_u32(frame, 8),
+        le_u32(frame, 12),
+    ) else {
+        return Err(format!(
+            "preconnection PDU is {} bytes, shorter than the 16-byte header",
+            frame.len()
+        ));
+    };
+    // Only look inside the PDU's own cbSize, even if the caller passed more.
+    let end = usize::try_from(size).unwrap_or(usize::MAX).min(frame.len());
+    let pdu = frame.get(..end).unwrap_or(frame);
+    let blob = match version {
+        1 => None,
+        2 => {
+            let Some(cch) = le_u16(pdu, 16) else {
+                return Err("preconnection PDU V2 is too short to hold cchPCB".to_string());
+            };
+            let want = usize::from(cch).saturating_mul(2);
+            let Some(raw) = pdu.get(18..18 + want) else {
+                return Err(format!(
+                    "preconnection PDU V2 blob of {cch} characters does not fit in {} bytes",
+                    pdu.len()
+                ));
+            };
+            Some(names::utf16_text(raw, PCB_BLOB_MAX_CHARS))
+        }
+        v => return Err(format!("unknown preconnection PDU version {v}")),
+    };
+    Ok(X224Event::PreconnectionPdu { version, id, blob })
+}
+
+/// Decodes the X.224 TPDU in a whole TPKT frame (header included).
+pub fn decode_tpdu(frame: &[u8]) -> Result<Tpdu<'_>, String> {
+    let body = tpkt_body(frame)?;
+    let (Some(&li), Some(&code)) = (body.first(), body.get(1)) else {
+        return Err(format!(
+            "TPKT frame of {} bytes is too short to hold an X.224 header",
+            frame.len()
+        ));
+    };
+    let li = usize::from(li);
+    if li + 1 > body.len() {
+        return Err(format!(
+            "X.224 length indicator {li} runs past the {}-byte TPDU",
+            body.len()
+        ));
+    }
+    // The low nibble of CR/CC carries the credit (always 0 in class 0); only the high
+    // nibble names the TPDU.
+    match code & 0xf0 {
+        0xe0 => {
+            let data = after_fixed_header(body, li, "Connection Request")?;
+            connection_request(data).map(Tpdu::Event)
+        }
+        0xd0 => {
+            let data = after_fixed_header(body, li, "Connection Confirm")?;
+            connection_confirm(data).map(Tpdu::Event)
+        }
+        0x80 => {
+            after_fixed_header(body, li, "Disconnect Request")?;
+            Ok(Tpdu::Event(X224Event::DisconnectRequest))
+        }
+        0xf0 => {
+            if li != 2 {
+                return Err(format!(
+                    "X.224 Data TPDU has length indicator {li}, expected 2"
+                ));
+            }
+            Ok(Tpdu::Data(body.get(3..).unwrap_or(&[])))
+        }
+        0x70 => Err("X.224 TPDU Error (ER, code 0x70): the peer rejected a TPDU".to_string()),
+        _ => Err(format!("unsupported X.224 TPDU code 0x{code:02x}")),
+    }
+}
+
+/// The NotRdp event for a stream that starts with these bytes.
+pub fn not_rdp(buf: &[u8]) -> X224Event {
+    X224Event::NotRdp {
+        first_bytes: names::hex_prefix(buf, 16),
+    }
+}
+
+/// The TPDU bytes of a TPKT frame: after the header, up to the TPKT length.
+fn tpkt_body(frame: &[u8]) -> Result<&[u8], String> {
+    match frame.first() {
+        Some(&TPKT_VERSION) => {}
+        Some(b) => return Err(format!("not a TPKT frame: first byte 0x{b:02x}")),
+        None => return Err("empty TPKT frame".to_string()),
+    }
+    let (Some(&hi), Some(&lo)) = (frame.get(2), frame.get(3)) else {
+        return Err(format!("TPKT frame of {} bytes has no length", frame.len()));
+    };
+    let len = usize::from(u16::from_be_bytes([hi, lo]));
+    if len < TPKT_HEADER_LEN {
+        return Err(format!("TPKT length {len} is shorter than its header"));
+    }
+    // Trailing bytes beyond the TPKT length belong to the next frame, not to this TPDU.
+    frame.get(TPKT_HEADER_LEN..len).ok_or_else(|| {
+        format!(
+            "TPKT length {len} exceeds the {} bytes available",
+            frame.len()
+        )
+    })
+}
+
+/// The variable part after a CR/CC/DR fixed header.
+///
+/// RDP puts the cookie and negotiation structures in the variable part, so LI normally
+/// covers the whole TPDU; we read to the end of the TPKT anyway so that a client with a
+/// miscounted LI is still shown for what it sent.
+fn after_fixed_header<'a>(body: &'a [u8], li: usize, what: &str) -> Result<&'a [u8], String> {
+    if li + 1 < FIXED_HEADER_LEN {
+        return Err(format!(
+            "X.224 {what} length indicator {li} is shorter than the 6-byte fixed header"
+        ));
+    }
+    Ok(body.get(FIXED_HEADER_LEN..).unwrap_or(&[]))
+}
+
+/// Parses the CR variable part: cookie or routing token, RDP_NEG_REQ, correlation info.
+fn connection_request(data: &[u8]) -> Result<X224Event, String> {
+    let mut cookie = None;
+    let mut routing_token = None;
+    let mut rest = data;
+    if let Some((line, after)) = text_line(data)? {
+        if let Some(value) = line.strip_prefix(COOKIE_PREFIX) {
+            cookie = Some(names::wire_text(value, COOKIE_MAX_CHARS));
+        } else {
+            // Known routing-token prefixes and any other text line alike: the client sent
+            // it, the server will try to use it, so it is worth showing.
+            routing_token = Some(names::wire_text(line, TOKEN_MAX_CHARS));
+        }
+        rest = after;
+    }
+
+    let mut neg_flags = Vec::new();
+    let mut requested_protocols = None;
+    let mut correlation_id = None;
+    if !rest.is_empty() {
+        let neg = neg_struct(rest, "Connection Request")?;
+        if neg.kind != 0x01 {
+            return Err(format!(
+                "Connection Request carries negotiation type 0x{:02x}, expected RDP_NEG_REQ (0x01)",
+                neg.kind
+            ));
+        }
+        neg_flags = names::flag_names(u32::from(neg.flags), names::NEG_REQ_FLAGS);
+        requested_protocols = Some(Protocols(neg.value));
+        let tail = rest.get(NEG_LEN..).unwrap_or(&[]);
+        // Correlation info is optional even when the flag says it is present; a client
+        // that sets the flag and omits it is still shown, just without the id.
+        if tail.len() >= CORRELATION_LEN && tail.first() == Some(&0x06) {
+            correlation_id = tail.get(4..20).map(format_guid);
+        }
+    }
+    Ok(X224Event::ConnectionRequest {
+        cookie,
+        routing_token,
+        neg_flags,
+        requested_protocols,
+        correlation_id,
+    })
+}
+
+/// Parses the CC variable part: RDP_NEG_RSP, RDP_NEG_FAILURE, or nothing.
+fn connection_confirm(data: &[u8]) -> Result<X224Event, String> {
+    if data.is_empty() {
+        // A legacy server that knows nothing of negotiation: standard RDP security.
+        return Ok(X224Event::ConnectionConfirm {
+            selected_protocol: None,
+            neg_flags: Vec::new(),
+        });
+    }
+    let neg = neg_struct(data, "Connection Confirm")?;
+    match neg.kind {
+        0x02 => Ok(X224Event::ConnectionConfirm {
+            selected_protocol: Some(Protocols(neg.value)),
+            neg_flags: names::flag_names(u32::from(neg.flags), names::NEG_RSP_FLAGS),
+        }),
+        0x03 => Ok(X224Event::NegotiationFailure {
+            code: NegFailureCode::from_u32(neg.value),
+        }),
+        k => Err(format!(
+            "Connection Confirm carries negotiation type 0x{k:02x}, expected RDP_NEG_RSP (0x02) or RDP_NEG_FAILURE (0x03)"
+        )),
+    }
+}
+
+/// An RDP_NEG_REQ / RDP_NEG_RSP / RDP_NEG_FAILURE header and its u32 value.
+struct NegStruct {
+    kind: u8,
+    flags: u8,
+    value: u32,
+}
+
+/// Reads the 8-byte negotiation structure at the start of `data`.
+fn neg_struct(data: &[u8], what: &str) -> Result<NegStruct, String> {
+    let (Some(&kind), Some(&flags), Some(len), Some(value)) =
+        (data.first(), data.get(1), le_u16(data, 2), le_u32(data, 4))
+    else {
+        return Err(format!(
+            "{what} negotiation data is truncated: {} of 8 bytes",
+            data.len()
+        ));
+    };
+    // Windows always sends 8; a different length means we would misread what follows.
+    if usize::from(len) != NEG_LEN {
+        return Err(format!(
+            "{what} negotiation structure type 0x{kind:02x} has length {len}, expected 8"
+        ));
+    }
+    Ok(NegStruct { kind, flags, value })
+}
+
+/// A text line without its CRLF, and the bytes after the CRLF.
+type Line<'a> = (&'a [u8], &'a [u8]);
+
+/// Splits off a leading CRLF-terminated text line, if the data starts with one.
+///
+/// Negotiation structures start with a small type byte (0x01), so data that starts
+/// with printable text is a cookie or token line, which must then end with CRLF.
+fn text_line(data: &[u8]) -> Result<Option<Line<'_>>, String> {
+    match data.first() {
+        Some(b) if b.is_ascii_graphic() => {}
+        _ => return Ok(None),
+    }
+    let Some(at) = data.windows(2).position(|w| w == b"\r\n") else {
+        let kind = if data.starts_with(COOKIE_PREFIX) {
+            "cookie"
+        } else if TOKEN_PREFIXES.iter().any(|p| data.starts_with(p)) {
+            "routing token"
+        } else {
+            "text"
+        };
+        return Err(format!(
+            "Connection Request {kind} is not terminated by CRLF"
+        ));
+    };
+    let line = data.get(..at).unwrap_or(&[]);
+    let after = data.get(at + 2..).unwrap_or(&[]);
+    Ok(Some((line, after)))
+}
+
+/// Formats 16 bytes as a Windows GUID: the first three fields are little-endian.
+fn format_guid(b: &[u8]) -> String {
+    let d1 = le_u32(b, 0).unwrap_or(0);
+    let d2 = le_u16(b, 4).unwrap_or(0);
+    let d3 = le_u16(b, 6).unwrap_or(0);
+    let tail = b.get(8..16).unwrap_or(&[]);
+    let hex = |s: &[u8]| s.iter().map(|x| format!("{x:02X}")).collect::<String>();
+    format!(
+        "{{{d1:08X}-{d2:04X}-{d3:04X}-{}-{}}}",
+        hex(tail.get(..2).unwrap_or(&[])),
+        hex(tail.get(2..).unwrap_or(&[]))
+    )
+}
+
+/// The little-endian u16 at `at`, if present.
+fn le_u16(b: &[u8], at: usize) -> Option<u16> {
+    let s = b.get(at..at.checked_add(2)?)?;
+    Some(u16::from_le_bytes(s.try_into().ok()?))
+}
+
+/// The little-endian u32 at `at`, if present.
+fn le_u32(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at.checked_add(4)?)?;
+    Some(u32::from_le_bytes(s.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use X224Event::*;
+
+    /// Bytes from a hex string such as "03 00 00 0b".
+    fn hex(s: &str) -> Vec<u8> {
+        s.split_whitespace()
+            .map(|b| u8::from_str_radix(b, 16).unwrap())
+            .collect()
+    }
+
+    /// xfreerdp's usual CR: cookie "labuser", RDP_NEG_REQ for SSL (TPKT length 0x2d).
+    const CR_XFREERDP: &str = "03 00 00 2d 28 e0 00 00 00 00 00 43 6f 6f 6b 69 65 3a 20 6d 73 74
+        73 68 61 73 68 3d 6c 61 62 75 73 65 72 0d 0a 01 00 08 00 01 00 00 00";
+    /// A CC selecting SSL, with all five RDP_NEG_RSP flags (0x1f).
+    const CC_SSL: &str = "03 00 00 13 0e d0 00 00 12 34 00 02 1f 08 00 01 00 00 00";
+    /// A CC with RDP_NEG_FAILURE HYBRID_REQUIRED_BY_SERVER.
+    const CC_FAIL: &str = "03 00 00 13 0e d0 00 00 12 34 00 03 00 08 00 05 00 00 00";
+    /// DT carrying an MCS Disconnect Provider Ultimatum.
+    const DT_DPUM: &str = "03 00 00 09 02 f0 80 21 80";
+
+    /// Wraps an X.224 TPDU (from LI on) in a TPKT header.
+    fn tpkt(tpdu: &[u8]) -> Vec<u8> {
+        let mut v = vec![3, 0];
+        v.extend_from_slice(&u16::try_from(tpdu.len() + 4).unwrap().to_be_bytes());
+        v.extend_from_slice(tpdu);
+        v
+    }
+
+    /// A CR with this variable part; LI saturates at 255 (it is one byte) and the
+    /// decoder reads to the end of the TPKT anyway.
+    fn cr(var: &[u8]) -> Vec<u8> {
+        let li = u8::try_from(6 + var.len()).unwrap_or(u8::MAX);
+        let mut t = vec![li, 0xe0, 0, 0, 0, 0, 0];
+        t.extend_from_slice(var);
+        tpkt(&t)
+    }
+
+    fn event(frame: &[u8]) -> X224Event {
+        match decode_tpdu(frame) {
+            Ok(Tpdu::Event(e)) => e,
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+
+    /// A CR's cookie, token, flags, requestedProtocols and correlation id.
+    type CrFields = (
+        Option<String>,
+        Option<String>,
+        Vec<String>,
+        Option<u32>,
+        Option<String>,
+    );
+
+    /// The CR's fields, for terse assertions.
+    fn cr_fields(frame: &[u8]) -> CrFields {
+        let ConnectionRequest {
+            cookie,
+            routing_token,
+            neg_flags,
+            requested_protocols,
+            correlation_id,
+        } = event(frame)
+        else {
+            panic!("not a CR");
+        };
+        let req = requested_protocols.map(|p| p.0);
+        (cookie, routing_token, neg_flags, req, correlation_id)
+    }
+
+    #[test]
+    fn connection_requests() {
+        let (cookie, token, flags, req, corr) = cr_fields(&hex(CR_XFREERDP));
+        assert_eq!(
+            (cookie.as_deref(), token, req, corr),
+            (Some("labuser"), None, Some(1), None)
+        );
+        assert!(flags.is_empty());
+        // With correlation info: the GUID's first three fields are little-endian.
+        let mut var = b"Cookie: mstshash=DOM\\u\r\n".to_vec();
+        var.extend(hex(
+            "01 08 08 00 0b 00 00 00 06 00 24 00 33 22 11 10 55 44 77 66",
+        ));
+        var.extend(hex("88 99 aa bb cc dd ee ff"));
+        var.extend([0; 16]);
+        let (cookie, _, flags, req, corr) = cr_fields(&cr(&var));
+        assert_eq!(cookie.as_deref(), Some("DOM\\u"));
+        assert_eq!(flags, vec!["CORRELATION_INFO_PRESENT"]);
+        assert_eq!(req, Some(0xb));
+        assert_eq!(
+            corr.as_deref(),
+            Some("{10112233-4455-6677-8899-AABBCCDDEEFF}")
+        );
+        // Routing tokens instead of a cookie.
+        for token in [
+            "Cookie: msts=3640205228.15629.0000",
+            "tsv://MS Terminal Services Plugin.1.Sessions",
+            "mth://example/abc",
+        ] {
+            let mut var = format!("{token}\r\n").into_bytes();
+            var.extend(hex("01 00 08 00 03 00 00 00"));
+            let (cookie, got, _, req, _) = cr_fields(&cr(&var));
+            assert_eq!((cookie, got.as_deref(), req), (None, Some(token), Some(3)));
+        }
+        // Legacy client (no RDP_NEG_REQ), and a request without a cookie.
+        assert_eq!(cr_fields(&cr(&[])), (None, None, vec![], None, None));
+        assert_eq!(cr_fields(&cr(&hex("01 00 08 00 00 00 00 00"))).3, Some(0));
+    }
+
+    #[test]
+    fn long_cookie_is_capped_and_escaped() {
+        let mut var = b"Cookie: mstshash=".to_vec();
+        var.extend([b'a'; 400]);
+        var.extend(b"\r\n");
+        assert_eq!(cr_fields(&cr(&var)).0.unwrap().len(), COOKIE_MAX_CHARS);
+        let got = cr_fields(&cr(b"Cookie: mstshash=a\x1bb\r\n")).0;
+        assert_eq!(got.as_deref(), Some("a\\u{1b}b"));
+    }
+
+    #[test]
+    fn malformed_tpdus_are_errors() {
+        for var in [
+            &b"Cookie: mstshash=bob"[..],    // no CRLF
+            &hex("01 00 08 00 01"),          // truncated RDP_NEG_REQ
+            &hex("02 00 08 00 01 00 00 00"), // wrong type
+            &hex("01 00 09 00 01 00 00 00"), // wrong length
+        ] {
+            assert!(decode_tpdu(&cr(var)).is_err(), "{var:02x?}");
+        }
+        assert!(decode_tpdu(&tpkt(&hex("02 e0 00 00"))).is_err()); // LI < fixed header
+        assert!(decode_tpdu(&tpkt(&hex("20 e0 00 00 00 00 00"))).is_err()); // LI too long
+        assert!(decode_tpdu(&tpkt(&hex("03 f0 80 00"))).is_err()); // DT with LI 3
+        let mut bad = hex(CC_SSL);
+        bad[11] = 0x07;
+        assert!(decode_tpdu(&bad).unwrap_err().contains("0x07"));
+        let e = decode_tpdu(&tpkt(&hex("06 50 00 00 00 00 00"))).unwrap_err();
+        assert!(e.contains("0x50"), "{e}");
+        assert!(decode_tpdu(&tpkt(&hex("02 70 00")))
+            .unwrap_err()
+            .contains("0x70"));
+    }
+
+    #[test]
+    fn confirms_disconnects_and_data() {
+        let flags = names::flag_names(0x1f, names::NEG_RSP_FLAGS);
+        let ssl = ConnectionConfirm {
+            selected_protocol: Some(Protocols::SSL),
+            neg_flags: flags,
+        };
+        assert_eq!(event(&hex(CC_SSL)), ssl);
+        let code = NegFailureCode::HybridRequiredByServer;
+        assert_eq!(event(&hex(CC_FAIL)), NegotiationFailure { code });
+        let legacy = ConnectionConfirm {
+            selected_protocol: None,
+            neg_flags: vec![],
+        };
+        assert_eq!(event(&hex("03 00 00 0b 06 d0 00 00 12 34 00")), legacy);
+        assert_eq!(
+            event(&hex("03 00 00 0b 06 80 00 00 12 34 01")),
+            DisconnectRequest
+        );
+        assert_eq!(
+            decode_tpdu(&hex(DT_DPUM)),
+            Ok(Tpdu::Data(&[0x21, 0x80][..]))
+        );
+        assert_eq!(
+            decode_tpdu(&hex("03 00 00 07 02 f0 80")),
+            Ok(Tpdu::Data(&[][..]))
+        );
+        // Bytes after the TPKT length belong to the next frame.
+        let mut two = hex(CC_SSL);
+        two.extend(hex(DT_DPUM));
+        assert_eq!(event(&two), ssl);
+    }
+
+    #[test]
+    fn truncations_never_panic() {
+        for frame in [CR_XFREERDP, CC_SSL, CC_FAIL, DT_DPUM].map(hex) {
+            for cut in 0..frame.len() {
+                assert!(
+                    decode_tpdu(&frame[..cut]).is_err(),
+                    "cut {cut} of {frame:02x?}"
+                );
+                // The same cut with a matching TPKT length reaches the X.224 parser.
+                if cut >= 4 {
+                    let _ = decode_tpdu(&tpkt(&frame[4..cut]));
+                }
+            }
+        }
+    }
+
+    /// A preconnection PDU V2 with this (NUL-terminated) blob.
+    fn pcb_v2(id: u32, blob: &str) -> Vec<u8> {
+        let units: Vec<u16> = blob.encode_utf16().chain([0]).collect();
+        let size = u32::try_from(18 + units.len() * 2).unwrap();
+        let mut v: Vec<u8> = [size, 0, 2, id]
+            .iter()
+            .flat_map(|f| f.to_le_bytes())
+            .collect();
+        v.extend(u16::try_from(units.len()).unwrap().to_le_bytes());
+        v.extend(units.iter().flat_map(|u| u.to_le_bytes()));
+        v
+    }
+
+    #[test]
+    fn preconnection_pdus() {
+        let v1 = hex("10 00 00 00 00 00 00 00 01 00 00 00 07 00 00 00");
+        assert!(looks_like_preconnection(&v1));
+        assert_eq!(preconnection_hint(&v1), Hint::Frame(16));
+        let want = PreconnectionPdu {
+            version: 1,
+            id: 7,
+            blob: None,
+        };
+        assert_eq!(decode_preconnection(&v1), Ok(want));
+        let guid = "8C5E9A6B-0000-4BCD-9A55-123456789ABC";
+        let v2 = pcb_v2(0, guid);
+        assert!(looks_like_preconnection(&v2));
+        assert_eq!(preconnection_hint(&v2), Hint::Frame(v2.len()));
+        assert_eq!(preconnection_hint(&v2[..20]), Hint::Needs(v2.len()));
+        let want = PreconnectionPdu {
+            version: 2,
+            id: 0,
+            blob: Some(guid.into()),
+        };
+        assert_eq!(decode_preconnection(&v2), Ok(want));
+        for cut in 0..v2.len() {
+            assert!(decode_preconnection(&v2[..cut]).is_err(), "cut {cut}");
+        }
+        assert_eq!(preconnection_hint(&v2[..3]), Hint::Incomplete);
+        // Not preconnection PDUs: TPKT, TLS, short, bad V1 size, bad version, huge V2.
+        for b in [
+            hex(CR_XFREERDP),
+            hex("16 03 01 02 00 00 00 00 01 00 00 00 00 00 00 00"),
+            hex("10 00 00 00 00 00 00 00 01 00 00"),
+            hex("11 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00"),
+            hex("10 00 00 00 00 00 00 00 03 00 00 00 00 00 00 00"),
+            hex("00 40 00 00 00 00 00 00 02 00 00 00 00 00 00 00"),
+        ] {
+            assert!(!looks_like_preconnection(&b), "{b:02x?}");
+        }
+        assert!(matches!(preconnection_hint(&[0xff; 4]), Hint::Invalid(_)));
+        assert!(matches!(
+            preconnection_hint(&[15, 0, 0, 0]),
+            Hint::Invalid(_)
+        ));
+        let mut v2 = pcb_v2(1, "vm");
+        v2[16] = 200; // cchPCB larger than cbSize holds
+        assert!(decode_preconnection(&v2).is_err());
+        v2[8] = 9;
+        assert!(decode_preconnection(&v2).unwrap_err().contains('9'));
+    }
+
+    #[test]
+    fn not_rdp_shows_sixteen_bytes() {
+        let NotRdp { first_bytes } = not_rdp(b"GET / HTTP/1.1\r\nHost: x\r\n") else {
+            panic!();
+        };
+        assert_eq!(
+            first_bytes,
+            "47 45 54 20 2f 20 48 54 54 50 2f 31 2e 31 0d 0a"
+        );
+        assert_eq!(
+            not_rdp(&[0x16]),
+            NotRdp {
+                first_bytes: "16".into()
+            }
+        );
+    }
 }
