@@ -123,7 +123,10 @@ pub fn resolve(args: &ProxyArgs) -> Result<ProxyConfig, ConfigError> {
             "refusing to listen on {listen}: it is not a loopback address, and anyone who can reach it could use rdptap to reach {target}; add --allow-remote if that is what you want"
         )));
     }
-    let dur = |key: &str, cli: &Option<String>, f: &Option<String>| -> Result<Option<Duration>, ConfigError> {
+    let dur = |key: &str,
+               cli: &Option<String>,
+               f: &Option<String>|
+     -> Result<Option<Duration>, ConfigError> {
         match cli.clone().or(f.clone()) {
             None => Ok(None),
             Some(s) => duration::parse(&s)
@@ -132,16 +135,20 @@ pub fn resolve(args: &ProxyArgs) -> Result<ProxyConfig, ConfigError> {
         }
     };
     let linger = dur("linger", &args.linger, &file.linger)?.unwrap_or(Duration::from_secs(5));
-    let connect_timeout = dur("connect_timeout", &args.connect_timeout, &file.connect_timeout)?
-        .unwrap_or(Duration::from_secs(10));
+    let connect_timeout = dur(
+        "connect_timeout",
+        &args.connect_timeout,
+        &file.connect_timeout,
+    )?
+    .unwrap_or(Duration::from_secs(10));
     if connect_timeout.is_zero() {
         return Err(ConfigError(format!(
             "{}: the connect timeout must be more than 0",
             src("connect_timeout", args.connect_timeout.is_some())
         )));
     }
-    let idle_timeout = dur("idle_timeout", &args.idle_timeout, &file.idle_timeout)?
-        .filter(|d| !d.is_zero());
+    let idle_timeout =
+        dur("idle_timeout", &args.idle_timeout, &file.idle_timeout)?.filter(|d| !d.is_zero());
     let events = args.events.clone().or(file.events.clone()).map(|p| {
         if p.as_os_str() == "-" {
             Target::Stdout

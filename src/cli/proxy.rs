@@ -174,8 +174,15 @@ async fn handle(ctx: ConnCtx, id: u64, client: TcpStream, peer: std::net::Socket
                 linger: cfg.linger,
                 idle_timeout: cfg.idle_timeout,
             };
-            relay::relay(client, server, session.clone(), opts, ctx.shutdown.clone(), started)
-                .await;
+            relay::relay(
+                client,
+                server,
+                session.clone(),
+                opts,
+                ctx.shutdown.clone(),
+                started,
+            )
+            .await;
         }
         Err(error) => {
             session.tcp(None, TcpEvent::UpstreamFailed { error });
@@ -202,7 +209,10 @@ fn announce(cfg: &ProxyConfig, listener: &TcpListener) {
     } else {
         format!(" (dialling {})", cfg.dial)
     };
-    eprintln!("rdptap listening on {addr}, relaying to {}{dial}", cfg.target);
+    eprintln!(
+        "rdptap listening on {addr}, relaying to {}{dial}",
+        cfg.target
+    );
     let host = if addr.ip().is_loopback() {
         "localhost".to_string()
     } else {
@@ -213,7 +223,11 @@ fn announce(cfg: &ProxyConfig, listener: &TcpListener) {
     } else {
         addr.ip().to_string()
     };
-    let ip = if ip.contains(':') { format!("[{ip}]") } else { ip };
+    let ip = if ip.contains(':') {
+        format!("[{ip}]")
+    } else {
+        ip
+    };
     eprintln!("  connect the client to rdptap:");
     eprintln!("    mstsc /v:{host}:{port}");
     eprintln!("    xfreerdp /v:{ip}:{port}");

@@ -204,10 +204,12 @@ impl RdpDecoder {
                 return;
             }
             match self.sides[dir.idx()].stage {
-                Stage::Preconnection | Stage::X224 | Stage::Mcs => match self.framed(dir, &data, out) {
-                    Some(rest) => data = rest,
-                    None => return,
-                },
+                Stage::Preconnection | Stage::X224 | Stage::Mcs => {
+                    match self.framed(dir, &data, out) {
+                        Some(rest) => data = rest,
+                        None => return,
+                    }
+                }
                 _ => {
                     self.feed(dir, &data, out);
                     return;
@@ -306,11 +308,22 @@ impl RdpDecoder {
             }
             Tpdu::Event(ev) => {
                 let next = match (&ev, dir) {
-                    (X224Event::ConnectionRequest { requested_protocols, .. }, Dir::C2S) => {
+                    (
+                        X224Event::ConnectionRequest {
+                            requested_protocols,
+                            ..
+                        },
+                        Dir::C2S,
+                    ) => {
                         self.requested = Some(requested_protocols.unwrap_or(Protocols::RDP));
                         Stage::AwaitConfirm
                     }
-                    (X224Event::ConnectionConfirm { selected_protocol, .. }, Dir::S2C) => {
+                    (
+                        X224Event::ConnectionConfirm {
+                            selected_protocol, ..
+                        },
+                        Dir::S2C,
+                    ) => {
                         let sel = selected_protocol.unwrap_or(Protocols::RDP);
                         self.selected = Some(sel);
                         if sel.uses_tls() {
@@ -341,7 +354,14 @@ impl RdpDecoder {
         }
     }
 
-    fn fail(&mut self, dir: Dir, layer: Layer, offset: u64, reason: String, out: &mut Vec<Decoded>) {
+    fn fail(
+        &mut self,
+        dir: Dir,
+        layer: Layer,
+        offset: u64,
+        reason: String,
+        out: &mut Vec<Decoded>,
+    ) {
         let side = &mut self.sides[dir.idx()];
         side.stage = Stage::Done;
         side.pending = Vec::new();
@@ -406,7 +426,9 @@ mod tests {
     }
 
     fn kinds(ev: &[Decoded]) -> Vec<String> {
-        ev.iter().map(|d| format!("{}:{}", d.dir, d.event.kind())).collect()
+        ev.iter()
+            .map(|d| format!("{}:{}", d.dir, d.event.kind()))
+            .collect()
     }
 
     #[test]
@@ -469,11 +491,15 @@ mod tests {
         let out = replay("shadow-nla-wrongpass", 1000);
         let apps = out
             .iter()
-            .filter(|e| e.dir == Dir::C2S && matches!(e.event, DecodeEvent::Tls(TlsEvent::AppRecord { .. })))
+            .filter(|e| {
+                e.dir == Dir::C2S && matches!(e.event, DecodeEvent::Tls(TlsEvent::AppRecord { .. }))
+            })
             .count();
         // NEGOTIATE and AUTHENTICATE; the server closed before the client sent more.
         assert_eq!(apps, 2, "{:?}", kinds(&out));
-        assert!(out.iter().any(|e| matches!(e.event, DecodeEvent::Tls(TlsEvent::HandshakeDone))));
+        assert!(out
+            .iter()
+            .any(|e| matches!(e.event, DecodeEvent::Tls(TlsEvent::HandshakeDone))));
     }
 
     #[test]
@@ -481,7 +507,10 @@ mod tests {
         let mut d = RdpDecoder::new();
         let mut out = Vec::new();
         d.feed(Dir::C2S, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", &mut out);
-        assert!(matches!(out[0].event, DecodeEvent::X224(X224Event::NotRdp { .. })));
+        assert!(matches!(
+            out[0].event,
+            DecodeEvent::X224(X224Event::NotRdp { .. })
+        ));
         assert!(d.finished());
         d.feed(Dir::S2C, b"HTTP/1.1 400 Bad\r\n", &mut out);
         assert_eq!(out.len(), 1);

@@ -88,7 +88,9 @@ pub fn run(out: Box<dyn Write + Send>, mut rx: mpsc::UnboundedReceiver<SinkMsg>)
 
 fn report(e: io::Error) -> bool {
     // A full disk must not stop the proxy: the event file is switched off, loudly.
-    tracing::error!("writing the event file failed ({e}); events are no longer recorded, connections carry on");
+    tracing::error!(
+        "writing the event file failed ({e}); events are no longer recorded, connections carry on"
+    );
     true
 }
 

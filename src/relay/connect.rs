@@ -147,7 +147,9 @@ impl fmt::Display for ConnectError {
             ConnectError::Timeout { addr, timeout_ms } => {
                 write!(f, "{addr} did not answer within {timeout_ms} ms")
             }
-            ConnectError::Other { addr, error } => write!(f, "connecting to {addr} failed: {error}"),
+            ConnectError::Other { addr, error } => {
+                write!(f, "connecting to {addr} failed: {error}")
+            }
         }
     }
 }
@@ -158,29 +160,28 @@ pub async fn dial(
     resolver: &dyn Resolver,
     timeout: Duration,
 ) -> Result<TcpStream, ConnectError> {
-    let addrs = match tokio::time::timeout(timeout, resolver.resolve(&target.host, target.port))
-        .await
-    {
-        Ok(Ok(a)) if !a.is_empty() => a,
-        Ok(Ok(_)) => {
-            return Err(ConnectError::Dns {
-                host: target.host.clone(),
-                error: "no addresses".into(),
-            })
-        }
-        Ok(Err(e)) => {
-            return Err(ConnectError::Dns {
-                host: target.host.clone(),
-                error: e.to_string(),
-            })
-        }
-        Err(_) => {
-            return Err(ConnectError::Dns {
-                host: target.host.clone(),
-                error: format!("no answer within {} ms", timeout.as_millis()),
-            })
-        }
-    };
+    let addrs =
+        match tokio::time::timeout(timeout, resolver.resolve(&target.host, target.port)).await {
+            Ok(Ok(a)) if !a.is_empty() => a,
+            Ok(Ok(_)) => {
+                return Err(ConnectError::Dns {
+                    host: target.host.clone(),
+                    error: "no addresses".into(),
+                })
+            }
+            Ok(Err(e)) => {
+                return Err(ConnectError::Dns {
+                    host: target.host.clone(),
+                    error: e.to_string(),
+                })
+            }
+            Err(_) => {
+                return Err(ConnectError::Dns {
+                    host: target.host.clone(),
+                    error: format!("no answer within {} ms", timeout.as_millis()),
+                })
+            }
+        };
     let deadline = tokio::time::Instant::now() + timeout;
     let mut last = None;
     for addr in &addrs {
@@ -236,7 +237,9 @@ mod tests {
     #[tokio::test]
     async fn dns_failure_is_reported_as_dns() {
         let t = Endpoint::parse("rdp.invalid:3389", 3389).unwrap();
-        let e = dial(&t, &NoNames, Duration::from_secs(1)).await.unwrap_err();
+        let e = dial(&t, &NoNames, Duration::from_secs(1))
+            .await
+            .unwrap_err();
         assert!(matches!(e, ConnectError::Dns { .. }), "{e:?}");
     }
 

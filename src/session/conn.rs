@@ -1,10 +1,10 @@
 //! The per-connection session: feeds relayed bytes to the decoders, keeps the timeline,
 //! moves through the phases, and produces the verdict when the connection ends.
 
+use crate::decode::mcs::McsEvent;
 use crate::decode::rdp::RdpDecoder;
 use crate::decode::tls::TlsEvent;
 use crate::decode::x224::X224Event;
-use crate::decode::mcs::McsEvent;
 use crate::decode::{DecodeEvent, Decoded, Dir, Layer};
 use crate::record::{EventRecord, Recorder};
 use crate::relay::{Observer, StreamEnd};
@@ -187,7 +187,11 @@ impl Observer for Session {
 
     fn on_end(&self, dir: Dir, end: &StreamEnd) {
         let mut st = self.lock();
-        self.push(&mut st, Some(dir), What::Tcp(TcpEvent::StreamEnded { end: end.clone() }));
+        self.push(
+            &mut st,
+            Some(dir),
+            What::Tcp(TcpEvent::StreamEnded { end: end.clone() }),
+        );
     }
 }
 

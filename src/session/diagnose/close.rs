@@ -133,13 +133,20 @@ pub fn describe(d: &DecodeEvent) -> String {
         DecodeEvent::Tls(TlsEvent::Alert { level, description }) => {
             format!("TLS alert {level} {description}")
         }
-        DecodeEvent::Tls(TlsEvent::ClientHello { versions, sni, cipher_suites, .. }) => {
+        DecodeEvent::Tls(TlsEvent::ClientHello {
+            versions,
+            sni,
+            cipher_suites,
+            ..
+        }) => {
             let v: Vec<String> = versions.iter().map(|v| v.to_string()).collect();
             format!(
                 "ClientHello offering {} with {} cipher suites{}",
                 v.join(", "),
                 cipher_suites.len(),
-                sni.as_ref().map(|s| format!(", SNI {s}")).unwrap_or_default()
+                sni.as_ref()
+                    .map(|s| format!(", SNI {s}"))
+                    .unwrap_or_default()
             )
         }
         DecodeEvent::Tls(TlsEvent::Certificate { chain }) => match chain.first() {

@@ -7,8 +7,8 @@ mod close;
 pub mod nla;
 pub mod seen;
 
-use crate::decode::tls::RecordStats;
 use crate::decode::names::Protocols;
+use crate::decode::tls::RecordStats;
 use crate::decode::Dir;
 use crate::relay::ConnectError;
 use crate::session::{Cause, CloseKind, ClosedBy, Phase, Timeline, Verdict, Warning};
@@ -238,8 +238,13 @@ fn implied_negotiation_failure(seen: &Seen, close: Option<&Close>) -> Option<Fin
     let (cat, sel) = seen.confirm?;
     let close = close?;
     // The client moved on (TLS or MCS) after the confirm: negotiation worked.
-    let client_moved_on = seen.client_hello.is_some() || seen.mcs_initial.is_some_and(|m| m.seq > cat.seq);
-    if sel == Protocols::RDP && req != Protocols::RDP && !client_moved_on && close.by == ClosedBy::Client {
+    let client_moved_on =
+        seen.client_hello.is_some() || seen.mcs_initial.is_some_and(|m| m.seq > cat.seq);
+    if sel == Protocols::RDP
+        && req != Protocols::RDP
+        && !client_moved_on
+        && close.by == ClosedBy::Client
+    {
         let code = NegFailureCode::SslNotAllowedByServer;
         let mut f = Finding::new(
             Cause::NegotiationFailure,
@@ -253,7 +258,11 @@ fn implied_negotiation_failure(seen: &Seen, close: Option<&Close>) -> Option<Fin
         f.closed = Some((close.by, close.kind));
         return Some(f);
     }
-    if sel != Protocols::RDP && req.0 & !sel.0 != 0 && !client_moved_on && close.by == ClosedBy::Client {
+    if sel != Protocols::RDP
+        && req.0 & !sel.0 != 0
+        && !client_moved_on
+        && close.by == ClosedBy::Client
+    {
         let mut f = Finding::new(
             Cause::NegotiationFailure,
             format!(
@@ -324,7 +333,10 @@ fn tls_failure(seen: &Seen, close: Option<&Close>) -> Option<Finding> {
     if !seen.client_versions.is_empty() && !seen.client_versions.contains(&v) {
         let mut f = Finding::new(
             Cause::TlsVersionMismatch,
-            format!("the server chose {v}, which the client did not offer{}", offered_versions(seen)),
+            format!(
+                "the server chose {v}, which the client did not offer{}",
+                offered_versions(seen)
+            ),
             "enable a TLS version both sides support (TLS 1.2 is the safe common choice)",
         )
         .evidence([sat]);
@@ -351,7 +363,8 @@ fn cert_rejected(seen: &Seen, close: Option<&Close>) -> Option<Finding> {
     let problems = effective_problems(&seen.problems);
     let top = problems.first()?;
     let close = close?;
-    let client_alert = matches!(seen.fatal_alert, Some((_, Dir::C2S, d)) if matches!(d.0, 42..=46 | 48));
+    let client_alert =
+        matches!(seen.fatal_alert, Some((_, Dir::C2S, d)) if matches!(d.0, 42..=46 | 48));
     if close.by != ClosedBy::Client && !client_alert {
         return None;
     }
@@ -589,14 +602,26 @@ fn by_close(seen: &Seen, close: Option<&Close>) -> Finding {
 /// ", after the ServerHello" and the like: the last decoded step before the close.
 fn last_seen(seen: &Seen) -> String {
     let steps: [(Option<usize>, &str); 8] = [
-        (seen.request.map(|r| r.0.seq), "the client's Connection Request"),
-        (seen.confirm.map(|r| r.0.seq), "the server's Connection Confirm"),
+        (
+            seen.request.map(|r| r.0.seq),
+            "the client's Connection Request",
+        ),
+        (
+            seen.confirm.map(|r| r.0.seq),
+            "the server's Connection Confirm",
+        ),
         (seen.client_hello.map(|r| r.seq), "the ClientHello"),
         (seen.server_hello.map(|r| r.0.seq), "the ServerHello"),
         (seen.cert.map(|r| r.seq), "the server's Certificate"),
-        (seen.handshake_done.map(|r| r.seq), "the end of the TLS handshake"),
+        (
+            seen.handshake_done.map(|r| r.seq),
+            "the end of the TLS handshake",
+        ),
         (seen.mcs_initial.map(|r| r.seq), "the MCS Connect Initial"),
-        (seen.mcs_response.as_ref().map(|r| r.0.seq), "the MCS Connect Response"),
+        (
+            seen.mcs_response.as_ref().map(|r| r.0.seq),
+            "the MCS Connect Response",
+        ),
     ];
     steps
         .iter()
@@ -608,4 +633,3 @@ fn last_seen(seen: &Seen) -> String {
 
 #[cfg(test)]
 mod tests;
-

@@ -39,7 +39,11 @@ pub const ROUNDS: [&str; 6] = [
 /// flight before any client flight is dropped for that reason.
 pub fn flights(seen: &Seen, until: std::time::Duration) -> Vec<Flight> {
     let mut out: Vec<Flight> = Vec::new();
-    for r in seen.records.iter().filter(|r| r.at.at <= until && !r.alert_like) {
+    for r in seen
+        .records
+        .iter()
+        .filter(|r| r.at.at <= until && !r.alert_like)
+    {
         if out.is_empty() && r.dir == Dir::S2C {
             continue;
         }
