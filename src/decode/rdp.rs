@@ -97,6 +97,16 @@ impl RdpDecoder {
         self.tls.stats(dir)
     }
 
+    /// Bytes held across chunks by every layer, for checking the memory bound.
+    pub fn buffered(&self) -> usize {
+        self.sides
+            .iter()
+            .map(|s| s.reasm.buffered() + s.pending.len())
+            .sum::<usize>()
+            + self.tls.buffered(Dir::C2S)
+            + self.tls.buffered(Dir::S2C)
+    }
+
     /// True when neither direction will decode anything more.
     pub fn finished(&self) -> bool {
         self.sides.iter().all(|s| s.stage == Stage::Done)
