@@ -4,17 +4,17 @@
 //! on hand-made timelines as well as recorded ones.
 
 mod close;
+mod negotiation;
 pub mod nla;
 pub mod seen;
 
-use crate::decode::names::Protocols;
 use crate::decode::tls::RecordStats;
 use crate::decode::Dir;
-use crate::relay::ConnectError;
 use crate::session::{Cause, CloseKind, ClosedBy, Phase, Timeline, Verdict, Warning};
 use crate::tls::verify::CertProblem;
 pub use close::describe;
 use close::{first_close, side_end, Close};
+use negotiation::{implied_negotiation_failure, negotiation_hint, upstream};
 use seen::{At, Seen};
 use std::time::Duration;
 
@@ -180,118 +180,6 @@ fn find(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Finding {
         return f;
     }
     by_close(seen, close)
-}
-
-fn upstream(seen: &Seen) -> Option<Finding> {
-    let (at, err) = seen.upstream_failed.as_ref()?;
-    let (cause, hint) = match err {
-        ConnectError::Dns { .. } => (
-            Cause::UpstreamDnsFailed,
-            "check the host name, or give the address with --connect IP while keeping --target NAME",
-        ),
-        ConnectError::Refused { .. } => (
-            Cause::UpstreamRefused,
-            "check that Remote Desktop is enabled on the host and listening on that port, and that no firewall rejects it",
-        ),
-        ConnectError::Timeout { .. } => (
-            Cause::UpstreamTimeout,
-            "check that the host is up and reachable, and that no firewall silently drops the port",
-        ),
-        ConnectError::Other { .. } => (
-            Cause::UpstreamRefused,
-            "check the network path to the host (route, VPN, firewall)",
-        ),
-    };
-    let mut f = Finding::new(
-        cause,
-        format!("rdptap could not reach the host: {err}; the client's connection was closed"),
-        hint,
-    )
-    .evidence([*at]);
-    let kind = if cause == Cause::UpstreamTimeout {
-        CloseKind::Timeout
-    } else {
-        CloseKind::Error
-    };
-    f.closed = Some((ClosedBy::Proxy, kind));
-    Some(f)
-}
-
-fn negotiation_hint(code: crate::decode::names::NegFailureCode) -> &'static str {
-    use crate::decode::names::NegFailureCode as C;
-    match code {
-        C::SslNotAllowedByServer => "the server's Security Layer is 'RDP'; set it to 'Negotiate' or 'SSL', or let the client use standard RDP security",
-        C::SslRequiredByServer => "the server demands TLS; allow TLS on the client (mstsc: do not force RDP security; xfreerdp: /sec:tls)",
-        C::HybridRequiredByServer => "the server requires NLA; enable CredSSP on the client, or turn off 'Require NLA' on the host",
-        C::SslCertNotOnServer => "the host has no usable certificate for Remote Desktop; check its certificate store and the Remote Desktop certificate setting",
-        C::SslWithUserAuthRequiredByServer => "the server requires client certificates (smart card); use a client that supports it",
-        _ => "compare the client's requested protocols with the host's Security Layer setting",
-    }
-}
-
-/// Negotiation failures without RDP_NEG_FAILURE: some servers (xrdp among them) answer a
-/// TLS-only client by selecting standard RDP security, or a legacy client with an MCS
-/// Disconnect Provider Ultimatum; the client then gives up at once.
-fn implied_negotiation_failure(seen: &Seen, close: Option<&Close>) -> Option<Finding> {
-    use crate::decode::names::NegFailureCode;
-    let (rat, req) = seen.request?;
-    let (cat, sel) = seen.confirm?;
-    let close = close?;
-    // The client moved on (TLS or MCS) after the confirm: negotiation worked.
-    let client_moved_on =
-        seen.client_hello.is_some() || seen.mcs_initial.is_some_and(|m| m.seq > cat.seq);
-    if sel == Protocols::RDP
-        && req != Protocols::RDP
-        && !client_moved_on
-        && close.by == ClosedBy::Client
-    {
-        let code = NegFailureCode::SslNotAllowedByServer;
-        let mut f = Finding::new(
-            Cause::NegotiationFailure,
-            format!(
-                "the server selected standard RDP security although the client requested only {req}, instead of sending RDP_NEG_FAILURE; this amounts to {code}; the client then closed (inferred)"
-            ),
-            negotiation_hint(code),
-        )
-        .inferred()
-        .evidence([rat, cat]);
-        f.closed = Some((close.by, close.kind));
-        return Some(f);
-    }
-    if sel != Protocols::RDP
-        && req.0 & !sel.0 != 0
-        && !client_moved_on
-        && close.by == ClosedBy::Client
-    {
-        let mut f = Finding::new(
-            Cause::NegotiationFailure,
-            format!(
-                "the client requested {req}, the server selected {sel}, and the client closed without starting TLS (inferred: the client insists on a protocol the server did not choose{})",
-                if req.is_nla() && !sel.is_nla() { ", such as NLA, which this host does not offer" } else { "" }
-            ),
-            "make the client's security setting match the host's: enable NLA on the host, or allow TLS without NLA on the client",
-        )
-        .inferred()
-        .evidence([rat, cat]);
-        f.closed = Some((close.by, close.kind));
-        return Some(f);
-    }
-    if sel == Protocols::RDP && seen.dpu_from_server.is_some() && seen.mcs_response.is_none() {
-        let (dat, reason) = seen.dpu_from_server.clone()?;
-        let code = NegFailureCode::SslRequiredByServer;
-        let mut f = Finding::new(
-            Cause::NegotiationFailure,
-            format!(
-                "the client offered only standard RDP security and the server answered its MCS Connect Initial with a Disconnect Provider Ultimatum ({reason}); this amounts to {code} (inferred: the host requires TLS or NLA)"
-            ),
-            negotiation_hint(code),
-        )
-        .inferred()
-        .evidence([rat, cat, dat]);
-        f.closed = Some((ClosedBy::Server, close.kind));
-        return Some(f);
-    }
-    None
 }
 
 /// A fatal alert, or a version the client never offered.
