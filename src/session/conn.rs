@@ -36,6 +36,8 @@ struct State {
     timeline: Timeline,
     phase: Phase,
     scratch: Vec<Decoded>,
+    /// A decoder panicked: decoding is off for this connection.
+    broken: bool,
 }
 
 /// One connection's session. It is the relay's [`Observer`].
@@ -65,6 +67,7 @@ impl Session {
                 timeline: Timeline::default(),
                 phase: Phase::TcpConnect,
                 scratch: Vec::new(),
+                broken: false,
             }),
         })
     }
@@ -174,11 +177,27 @@ impl Session {
 impl Observer for Session {
     fn on_data(&self, dir: Dir, chunk: &Bytes) {
         let mut st = self.lock();
-        if st.decoder.finished() {
+        if st.broken || st.decoder.finished() {
             return;
         }
         let mut out = std::mem::take(&mut st.scratch);
-        st.decoder.feed(dir, chunk, &mut out);
+        // The relay must never fail because of rdptap: should a decoder ever panic, its
+        // connection keeps flowing and only decoding stops.
+        let fed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            st.decoder.feed(dir, chunk, &mut out);
+        }));
+        if fed.is_err() {
+            st.broken = true;
+            out.clear();
+            out.push(Decoded {
+                dir,
+                event: DecodeEvent::Error(crate::decode::DecodeError {
+                    layer: Layer::Decoder,
+                    offset: 0,
+                    reason: "internal decoder error; decoding stopped for this connection, relaying continues".into(),
+                }),
+            });
+        }
         for d in out.drain(..) {
             self.on_decoded(&mut st, d);
         }
