@@ -1,3 +1,4 @@
 //! Certificates: parsing and judging what the upstream host presents.
 
 pub mod cert;
+pub mod verify;
