@@ -5,8 +5,8 @@
 
 pub mod mcs;
 pub mod names;
-pub mod reassembly;
 pub mod rdp;
+pub mod reassembly;
 pub mod tls;
 pub mod tpkt;
 pub mod x224;

@@ -221,9 +221,17 @@ mod tests {
     fn stop_returns_the_rest() {
         let mut r = Reassembler::new(16);
         let p = r.push(&[2, 0, 9, 9, 9], len_prefixed, |_, _| Step::Stop);
-        assert_eq!(p, Pushed::Stopped { rest: vec![9, 9, 9] });
+        assert_eq!(
+            p,
+            Pushed::Stopped {
+                rest: vec![9, 9, 9]
+            }
+        );
         let mut r = Reassembler::new(16);
-        assert_eq!(r.push(&[3, 0], len_prefixed, |_, _| Step::Stop), Pushed::Consumed);
+        assert_eq!(
+            r.push(&[3, 0], len_prefixed, |_, _| Step::Stop),
+            Pushed::Consumed
+        );
         let p = r.push(&[0, 5, 5], len_prefixed, |_, _| Step::Stop);
         assert_eq!(p, Pushed::Stopped { rest: vec![5, 5] });
     }

@@ -58,7 +58,11 @@ impl Proxy {
         // count as a connection of its own (and use up --once).
         let deadline = Instant::now() + Duration::from_secs(10);
         while !p.stderr_text().contains("rdptap listening on") {
-            assert!(Instant::now() < deadline, "rdptap did not listen: {}", p.stderr_text());
+            assert!(
+                Instant::now() < deadline,
+                "rdptap did not listen: {}",
+                p.stderr_text()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         p
