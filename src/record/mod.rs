@@ -71,6 +71,11 @@ impl Recorder {
         Recorder { tx: Some(tx) }
     }
 
+    /// True when events go somewhere, so callers can skip building them otherwise.
+    pub fn is_active(&self) -> bool {
+        self.tx.is_some()
+    }
+
     /// Queue an event.
     pub fn event(&self, rec: EventRecord) {
         if let Some(tx) = &self.tx {

@@ -124,20 +124,21 @@ impl Session {
     fn push(&self, st: &mut State, dir: Option<Dir>, what: What) {
         let at = self.started.elapsed();
         let layer = what.layer();
-        let body = body_of(&what);
+        let body = self.recorder.is_active().then(|| body_of(&what));
         let seq = st.timeline.push(at, dir, what);
         log_entry(self.info.id, dir, &st.timeline.entries[seq].what);
-        let mut body = body;
-        if let Value::Object(m) = &mut body {
-            m.insert("seq".into(), json!(seq));
+        if let Some(mut body) = body {
+            if let Value::Object(m) = &mut body {
+                m.insert("seq".into(), json!(seq));
+            }
+            self.recorder.event(EventRecord {
+                ts: OffsetDateTime::now_utc(),
+                conn: self.info.id,
+                dir,
+                layer,
+                body,
+            });
         }
-        self.recorder.event(EventRecord {
-            ts: OffsetDateTime::now_utc(),
-            conn: self.info.id,
-            dir,
-            layer,
-            body,
-        });
     }
 
     fn enter(&self, st: &mut State, p: Phase) {
