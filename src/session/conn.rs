@@ -203,6 +203,11 @@ impl Observer for Session {
             self.on_decoded(&mut st, d);
         }
         st.scratch = out;
+        // The handshake has begun with its first byte, even if no whole message came yet
+        // (a client that leaves mid-ClientHello left during the handshake).
+        if st.phase < Phase::TlsHandshake && st.decoder.tls().offset(Dir::C2S) > 0 {
+            self.enter(&mut st, Phase::TlsHandshake);
+        }
     }
 
     fn on_end(&self, dir: Dir, end: &StreamEnd) {

@@ -184,7 +184,14 @@ fn find(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Finding {
 
 /// A fatal alert, or a version the client never offered.
 fn tls_failure(seen: &Seen, close: Option<&Close>) -> Option<Finding> {
-    if let Some((at, dir, desc)) = seen.fatal_alert {
+    // An alert sent after the other side had already closed answers that close; it is
+    // not why the connection ended.
+    let before_close =
+        |at: At, dir: Dir| close.is_none_or(|c| at.seq < c.at.seq || c.by == side_of(dir));
+    if let Some((at, dir, desc)) = seen
+        .fatal_alert
+        .filter(|(at, dir, _)| before_close(*at, *dir))
+    {
         let cert_alert = matches!(desc.0, 42..=46 | 48);
         if dir == Dir::C2S && cert_alert && !effective_problems(&seen.problems).is_empty() {
             // The client refused the certificate: say which problem it had.
@@ -234,6 +241,13 @@ fn tls_failure(seen: &Seen, close: Option<&Close>) -> Option<Finding> {
         return Some(f);
     }
     None
+}
+
+fn side_of(dir: Dir) -> ClosedBy {
+    match dir {
+        Dir::C2S => ClosedBy::Client,
+        Dir::S2C => ClosedBy::Server,
+    }
 }
 
 fn offered_versions(seen: &Seen) -> String {

@@ -331,3 +331,21 @@ fn non_rdp_bytes_are_a_protocol_mismatch() {
     assert_eq!(v.cause, Cause::ProtocolMismatch);
     assert!(v.summary.contains("47 45 54 20"));
 }
+
+#[test]
+fn an_alert_answering_the_clients_close_is_not_the_cause() {
+    let mut t = T::new();
+    t.negotiate(1, 1).wait(1).phase(Phase::TlsHandshake);
+    t.wait(200).end(Dir::C2S, EndKind::Fin).wait(1).tls(
+        Dir::S2C,
+        TlsEvent::Alert {
+            level: AlertLevel(2),
+            description: AlertDescription(50),
+        },
+    );
+    t.end(Dir::S2C, EndKind::Rst);
+    let v = t.verdict();
+    assert_eq!(v.cause, Cause::ClientClosed, "{v:#?}");
+    assert_eq!((v.closed_by, v.close_kind), (ClosedBy::Client, CloseKind::Fin));
+    assert_eq!(v.phase, Phase::TlsHandshake);
+}
