@@ -186,9 +186,7 @@ async fn handle(ctx: ConnCtx, id: u64, client: TcpStream, peer: std::net::Socket
         }
         Err(error) => {
             session.tcp(None, TcpEvent::UpstreamFailed { error });
-            // Close the client in an orderly way: it sees the same "connection closed"
-            // it would see from a host that went away.
-            drop(client);
+            close_gently(client).await;
         }
     }
     let verdict = session.finish();
@@ -199,6 +197,26 @@ async fn handle(ctx: ConnCtx, id: u64, client: TcpStream, peer: std::net::Socket
         t.total += 1;
     }
     let _ = ctx.verdicts.send(verdict.cause);
+}
+
+/// Close the client in an orderly way, so it sees the "connection closed" it would see
+/// from a host that went away. Closing a socket with unread bytes (the client's X.224
+/// request, typically) would send a reset instead, so send our FIN first and read what
+/// the client still sends, for a bounded time, before closing.
+async fn close_gently(mut client: TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = client.shutdown().await;
+    let mut sink = [0u8; 4096];
+    let drain = async {
+        let mut total = 0usize;
+        while let Ok(n) = client.read(&mut sink).await {
+            total += n;
+            if n == 0 || total > 1 << 20 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(500), drain).await;
 }
 
 fn announce(cfg: &ProxyConfig, listener: &TcpListener) {

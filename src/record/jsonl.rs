@@ -35,7 +35,17 @@ pub fn create_private(path: &Path, append: bool) -> io::Result<File> {
         use std::os::unix::fs::OpenOptionsExt;
         o.mode(0o600);
     }
-    o.open(path)
+    let f = o.open(path)?;
+    // The mode above applies only to a new file; an existing one is narrowed too.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Only regular files: `--events /dev/null` must not change the device's mode.
+        if f.metadata()?.is_file() {
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(f)
 }
 
 /// Open the target now, so a bad path fails at start-up and not at the first event.

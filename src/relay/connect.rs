@@ -121,6 +121,11 @@ pub enum ConnectError {
         /// The address that refused.
         addr: String,
     },
+    /// The host accepted the connection and reset it at once.
+    Reset {
+        /// The address that reset.
+        addr: String,
+    },
     /// No answer within the connect timeout.
     Timeout {
         /// The address(es) tried.
@@ -144,6 +149,9 @@ impl fmt::Display for ConnectError {
                 write!(f, "the name {host} could not be resolved ({error})")
             }
             ConnectError::Refused { addr } => write!(f, "{addr} refused the connection"),
+            ConnectError::Reset { addr } => {
+                write!(f, "{addr} accepted the connection and reset it at once")
+            }
             ConnectError::Timeout { addr, timeout_ms } => {
                 write!(f, "{addr} did not answer within {timeout_ms} ms")
             }
@@ -191,6 +199,13 @@ pub async fn dial(
                 last = Some(ConnectError::Refused {
                     addr: addr.to_string(),
                 })
+            }
+            // A reset during connect means the handshake completed: the host was reached.
+            Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionReset => {
+                last = Some(ConnectError::Reset {
+                    addr: addr.to_string(),
+                });
+                break;
             }
             Ok(Err(e)) => {
                 last = Some(ConnectError::Other {

@@ -23,6 +23,10 @@ pub(super) fn upstream(seen: &Seen) -> Option<Finding> {
             Cause::UpstreamTimeout,
             "check that the host is up and reachable, and that no firewall silently drops the port",
         ),
+        ConnectError::Reset { .. } => (
+            Cause::ServerReset,
+            "the host (or a device in front of it) accepted and dropped the connection: check its connection limits, and any firewall or load balancer that resets RDP",
+        ),
         ConnectError::Other { .. } => (
             Cause::UpstreamRefused,
             "check the network path to the host (route, VPN, firewall)",
@@ -34,12 +38,11 @@ pub(super) fn upstream(seen: &Seen) -> Option<Finding> {
         hint,
     )
     .evidence([*at]);
-    let kind = if cause == Cause::UpstreamTimeout {
-        CloseKind::Timeout
-    } else {
-        CloseKind::Error
-    };
-    f.closed = Some((ClosedBy::Proxy, kind));
+    f.closed = Some(match cause {
+        Cause::UpstreamTimeout => (ClosedBy::Proxy, CloseKind::Timeout),
+        Cause::ServerReset => (ClosedBy::Server, CloseKind::Rst),
+        _ => (ClosedBy::Proxy, CloseKind::Error),
+    });
     Some(f)
 }
 
