@@ -9,6 +9,7 @@ pub mod rdp;
 pub mod reassembly;
 pub mod tls;
 pub mod tpkt;
+pub mod wire;
 pub mod x224;
 
 use serde::Serialize;

@@ -4,6 +4,7 @@
 //! look at the first few header bytes and say how long the PDU is.
 
 use super::reassembly::Hint;
+use super::wire::be_u16;
 
 /// The largest PDU either framing can describe (TPKT's length is a u16).
 pub const MAX_TPKT: usize = 65535;
@@ -90,12 +91,6 @@ fn whole_or_needs(buf: &[u8], len: usize) -> Hint {
     } else {
         Hint::Needs(len)
     }
-}
-
-/// The big-endian u16 at `at`, if the buffer holds it.
-fn be_u16(buf: &[u8], at: usize) -> Option<u16> {
-    let b = buf.get(at..at.checked_add(2)?)?;
-    Some(u16::from_be_bytes([*b.first()?, *b.get(1)?]))
 }
 
 #[cfg(test)]

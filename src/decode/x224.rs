@@ -4,6 +4,7 @@
 use super::names::{self, NegFailureCode, Protocols};
 use super::reassembly::Hint;
 use super::tpkt::{TPKT_HEADER_LEN, TPKT_VERSION};
+use super::wire::{le_u16, le_u32};
 use serde::Serialize;
 
 /// What the X.224 decoder saw.
@@ -387,18 +388,6 @@ fn format_guid(b: &[u8]) -> String {
         hex(tail.get(..2).unwrap_or(&[])),
         hex(tail.get(2..).unwrap_or(&[]))
     )
-}
-
-/// The little-endian u16 at `at`, if present.
-fn le_u16(b: &[u8], at: usize) -> Option<u16> {
-    let s = b.get(at..at.checked_add(2)?)?;
-    Some(u16::from_le_bytes(s.try_into().ok()?))
-}
-
-/// The little-endian u32 at `at`, if present.
-fn le_u32(b: &[u8], at: usize) -> Option<u32> {
-    let s = b.get(at..at.checked_add(4)?)?;
-    Some(u32::from_le_bytes(s.try_into().ok()?))
 }
 
 #[cfg(test)]

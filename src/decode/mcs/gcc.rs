@@ -5,6 +5,7 @@
 //! are optional, so every field is read only if the block is long enough to hold it.
 
 use crate::decode::names;
+use crate::decode::wire::{le_u16, le_u32};
 
 /// Client core data block type.
 pub const CS_CORE: u16 = 0xC001;
@@ -135,18 +136,6 @@ impl<'a> Iterator for Blocks<'a> {
         self.0 = rest;
         Some((kind, block))
     }
-}
-
-/// The little-endian u16 at `at`, if present.
-fn le_u16(b: &[u8], at: usize) -> Option<u16> {
-    let s = b.get(at..at.checked_add(2)?)?;
-    Some(u16::from_le_bytes(s.try_into().ok()?))
-}
-
-/// The little-endian u32 at `at`, if present.
-fn le_u32(b: &[u8], at: usize) -> Option<u32> {
-    let s = b.get(at..at.checked_add(4)?)?;
-    Some(u32::from_le_bytes(s.try_into().ok()?))
 }
 
 #[cfg(test)]
