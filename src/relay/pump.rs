@@ -4,11 +4,13 @@ use super::end::{EndKind, StreamEnd};
 use super::Observer;
 use crate::decode::Dir;
 use bytes::BytesMut;
+use std::future::Future;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -49,7 +51,7 @@ pub(crate) struct PumpCtx {
 /// holds no buffer memory; its size adapts between 4 and 64 KiB to the traffic.
 pub(crate) async fn pump(
     mut ctx: PumpCtx,
-    reader: OwnedReadHalf,
+    mut reader: OwnedReadHalf,
     mut writer: OwnedWriteHalf,
 ) -> StreamEnd {
     let mut bytes = 0u64;
@@ -87,7 +89,21 @@ pub(crate) async fn pump(
             }
         }
         let mut buf = BytesMut::with_capacity(want);
-        match reader.try_read_buf(&mut buf) {
+        // Poll one read: tokio's read clears the socket's readiness after a short read,
+        // which saves the failing (EAGAIN) read `try_read_buf` would leave for the next
+        // turn. Pending means the readiness was stale: drop the buffer and wait again.
+        let read = std::future::poll_fn(|cx| {
+            let fut = std::pin::pin!(reader.read_buf(&mut buf));
+            match fut.poll(cx) {
+                Poll::Ready(r) => Poll::Ready(Some(r)),
+                Poll::Pending => Poll::Ready(None),
+            }
+        })
+        .await;
+        let Some(read) = read else {
+            continue;
+        };
+        match read {
             Ok(0) => {
                 // Pass the FIN on; the other direction keeps flowing (half-close).
                 let _ = writer.shutdown().await;
