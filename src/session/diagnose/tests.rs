@@ -346,6 +346,9 @@ fn an_alert_answering_the_clients_close_is_not_the_cause() {
     t.end(Dir::S2C, EndKind::Rst);
     let v = t.verdict();
     assert_eq!(v.cause, Cause::ClientClosed, "{v:#?}");
-    assert_eq!((v.closed_by, v.close_kind), (ClosedBy::Client, CloseKind::Fin));
+    assert_eq!(
+        (v.closed_by, v.close_kind),
+        (ClosedBy::Client, CloseKind::Fin)
+    );
     assert_eq!(v.phase, Phase::TlsHandshake);
 }
