@@ -445,30 +445,10 @@ fn partial_client_hello(proxy: SocketAddr, reset: bool) -> usize {
     // Let rdptap relay the partial record before the close, as a real client's would be.
     std::thread::sleep(Duration::from_millis(200));
     if reset {
-        set_linger_zero(&s);
+        support::net::set_zero_linger(&s);
     }
     drop(s);
     cr.len() + part.len()
-}
-
-/// SO_LINGER with a zero timeout: close(2) then sends RST instead of FIN.
-fn set_linger_zero(s: &TcpStream) {
-    use std::os::unix::io::AsRawFd;
-    let l = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: a valid socket descriptor and a correctly sized linger struct.
-    let rc = unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            std::ptr::addr_of!(l).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "setsockopt SO_LINGER");
 }
 
 fn client_leaves_mid_handshake(reset: bool) {
