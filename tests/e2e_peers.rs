@@ -607,3 +607,30 @@ fn nla_only_client_against_xrdp_fails_negotiation() {
     assert_selected_matches_xrdp(&run, &server, "SSL");
     assert!(run.summary().contains("NLA"), "{run}");
 }
+
+/// `--once` is for scripts: after a successful session rdptap exits by itself with 0.
+#[test]
+fn once_exits_zero_after_an_ok_session() {
+    if !peers_available(&[XVFB, XRDP, XFREERDP]) {
+        return;
+    }
+    let x = Xvfb::start().expect("Xvfb");
+    let server = Xrdp::start(&XrdpOpts::default()).expect("xrdp");
+    let mut proxy = Proxy::start(&server.addr().to_string(), &["--once"]);
+    let out = xfreerdp(
+        &auth_only_args(proxy.addr, PASS, &["/sec:tls", "/cert:ignore"]),
+        &x.display(),
+        CLIENT_RUN,
+    );
+    assert!(out.success(), "client failed: {}", out.log);
+    let status = proxy.wait_exit(Duration::from_secs(15));
+    let verdicts = proxy.verdicts();
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(0),
+        "verdicts: {verdicts:?}\n{}",
+        proxy.stderr_text()
+    );
+    assert_eq!(verdicts.len(), 1);
+    assert_eq!(verdicts[0]["cause"], "ok");
+}

@@ -120,6 +120,20 @@ impl Proxy {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
+    /// Wait (bounded) for rdptap to exit by itself, as it does with `--once`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let child = self.child.as_mut()?;
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = child.try_wait() {
+                self.child = None;
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// Stop with SIGTERM and wait (bounded); returns the exit status.
     pub fn stop(&mut self) -> Option<ExitStatus> {
         let mut child = self.child.take()?;
