@@ -102,7 +102,9 @@ mod bench {
 
     pub fn run() -> Res<()> {
         let opts = parse_opts()?;
-        let nofile = raise_nofile();
+        // 2,000 idle connections need 4,000 descriptors here (client ends plus the
+        // holding server's).
+        let nofile = rdptap::cli::limits::raise_open_file_limit().unwrap_or(1024);
         let env = Env::new()?;
         let script = Arc::new(Script::from_fixture()?);
         print_header(&opts, &env, nofile);
@@ -183,34 +185,6 @@ mod bench {
             } else {
                 let _ = fs::remove_dir_all(&self.tmp);
             }
-        }
-    }
-
-    /// Returns the soft RLIMIT_NOFILE after raising it to the hard limit: 2,000 idle
-    /// connections need 4,000 descriptors here (client ends plus the holding server's).
-    fn raise_nofile() -> u64 {
-        // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
-        unsafe {
-            let mut lim = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-                return 1024;
-            }
-            if lim.rlim_cur < lim.rlim_max {
-                let want = libc::rlimit {
-                    rlim_cur: lim.rlim_max,
-                    rlim_max: lim.rlim_max,
-                };
-                if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
-                    lim.rlim_cur = lim.rlim_max;
-                }
-            }
-            // rlim_t is 32 bits wide on some Linux targets.
-            #[allow(clippy::unnecessary_cast)]
-            let cur = lim.rlim_cur as u64;
-            cur
         }
     }
 

@@ -55,38 +55,14 @@ fn init_logging(verbose: u8, quiet: bool) {
         .init();
 }
 
-/// Each connection needs two descriptors; the common soft limit of 1024 caps rdptap at
-/// ~500 connections, so raise the soft limit to the hard limit.
+/// Raise the open-file limit and say so when it still caps the connection count.
 fn raise_fd_limit() {
-    #[cfg(unix)]
-    {
-        // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-        unsafe {
-            let mut lim = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-                return;
-            }
-            if lim.rlim_cur < lim.rlim_max {
-                let want = libc::rlimit {
-                    rlim_cur: lim.rlim_max,
-                    rlim_max: lim.rlim_max,
-                };
-                if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
-                    lim.rlim_cur = lim.rlim_max;
-                }
-            }
-            if lim.rlim_cur < 4096 {
-                tracing::warn!(
-                    "open-file limit is {}: rdptap can serve about {} connections at once; raise it with ulimit -n",
-                    lim.rlim_cur,
-                    lim.rlim_cur / 2
-                );
-            } else {
-                tracing::debug!("open-file limit: {}", lim.rlim_cur);
-            }
-        }
+    match rdptap::cli::limits::raise_open_file_limit() {
+        Some(n) if n < 4096 => tracing::warn!(
+            "open-file limit is {n}: rdptap can serve about {} connections at once; raise it with ulimit -n",
+            n / 2
+        ),
+        Some(n) => tracing::debug!("open-file limit: {n}"),
+        None => {}
     }
 }

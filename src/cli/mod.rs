@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod duration;
+pub mod limits;
 pub mod proxy;
 
 use clap::{Args, Parser, Subcommand};
