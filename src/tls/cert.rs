@@ -203,6 +203,15 @@ fn ekus_of(x: &X509Certificate<'_>) -> (Vec<String>, bool) {
     (names, true)
 }
 
+/// The named-curve OID of an EC key (its algorithm parameters), dotted.
+fn curve_oid(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Option<String> {
+    spki.algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.as_oid().ok())
+        .map(|o| o.to_id_string())
+}
+
 /// Curve name for a named-curve OID in an EC key's parameters.
 fn curve_name(oid: &str) -> Option<(&'static str, u32)> {
     Some(match oid {
@@ -226,12 +235,7 @@ fn key_of(x: &X509Certificate<'_>) -> (String, Option<u32>) {
     match spki.parsed() {
         Ok(PublicKey::RSA(rsa)) => ("RSA".to_string(), Some(significant_bits(rsa.modulus))),
         Ok(PublicKey::EC(point)) => {
-            let curve = spki
-                .algorithm
-                .parameters
-                .as_ref()
-                .and_then(|p| p.as_oid().ok())
-                .map(|o| o.to_id_string());
+            let curve = curve_oid(spki);
             match curve.as_deref().and_then(curve_name) {
                 Some((name, bits)) => (format!("EC {name}"), Some(bits)),
                 None => {
@@ -286,12 +290,7 @@ pub fn sig_alg_name(oid: &str) -> String {
 fn signed_by_own_key(x: &X509Certificate<'_>) -> bool {
     let spki = x.public_key();
     let key = spki.subject_public_key.data.as_ref();
-    let curve = spki
-        .algorithm
-        .parameters
-        .as_ref()
-        .and_then(|p| p.as_oid().ok())
-        .map(|o| o.to_id_string());
+    let curve = curve_oid(spki);
     let p384 = curve.as_deref() == Some("1.3.132.0.34");
     let alg: &'static dyn signature::VerificationAlgorithm =
         match x.signature_algorithm.algorithm.to_id_string().as_str() {
