@@ -1,7 +1,7 @@
 //! The `rdptap` command.
 
 use clap::Parser;
-use rdptap::cli::{config, proxy, Cli, Command};
+use rdptap::cli::{ca, config, proxy, Cli, Command};
 use tracing_subscriber::EnvFilter;
 
 fn main() {
@@ -35,6 +35,7 @@ fn main() {
                 }
             }
         }
+        Command::Ca(cmd) => ca::run(cmd),
     };
     std::process::exit(code);
 }

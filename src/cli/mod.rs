@@ -1,5 +1,6 @@
-//! The command line: `rdptap proxy …`.
+//! The command line: `rdptap proxy …` and `rdptap ca …`.
 
+pub mod ca;
 pub mod config;
 pub mod duration;
 pub mod limits;
@@ -34,6 +35,47 @@ pub enum Command {
     /// Listen locally and relay each connection to the RDP host, diagnosing it.
     #[command(after_help = PROXY_EXAMPLES)]
     Proxy(ProxyArgs),
+    /// Manage the local certificate authority that signs rdptap's interception certificates.
+    #[command(subcommand)]
+    Ca(CaCommand),
+}
+
+/// `rdptap ca …` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CaCommand {
+    /// Create the local CA (certificate and private key).
+    #[command(after_help = ca::INIT_EXAMPLES)]
+    Init(CaInitArgs),
+    /// Print the CA's fingerprint, validity and constraints, and how to trust it.
+    Show(CaDirArg),
+    /// Print how to remove the CA from every place `ca show` suggested.
+    RemoveInstructions(CaDirArg),
+}
+
+/// The CA directory option shared by every command that uses the CA.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CaDirArg {
+    /// Where the CA lives [default: $XDG_CONFIG_HOME/rdptap or ~/.config/rdptap; %APPDATA%\\rdptap on Windows].
+    #[arg(long, value_name = "DIR")]
+    pub ca_dir: Option<PathBuf>,
+}
+
+/// Options of `rdptap ca init`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CaInitArgs {
+    /// The CA directory.
+    #[command(flatten)]
+    pub dir: CaDirArg,
+    /// Limit the CA to these DNS names and IP addresses (X.509 name constraints);
+    /// localhost, 127.0.0.1 and ::1 are always added.
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub constrain: Vec<String>,
+    /// Days the CA stays valid.
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub days: u32,
+    /// Replace an existing CA in the directory.
+    #[arg(long)]
+    pub force: bool,
 }
 
 const PROXY_EXAMPLES: &str = "\
