@@ -5,6 +5,7 @@
 
 pub mod mcs;
 pub mod names;
+pub mod pdu;
 pub mod rdp;
 pub mod reassembly;
 pub mod tls;
@@ -68,8 +69,10 @@ pub enum Layer {
     X224,
     /// TLS records and handshake.
     Tls,
-    /// MCS/GCC (T.125), seen in the clear under standard RDP security.
+    /// MCS/GCC (T.125), seen in the clear under standard RDP security or when intercepting.
     Mcs,
+    /// RDP PDUs on the MCS I/O channel (Client Info, licensing, capabilities, errors).
+    Rdp,
     /// The decoders themselves (a decoder gave up on a stream).
     Decoder,
     /// The per-connection session: phases and the verdict.
@@ -83,6 +86,7 @@ impl fmt::Display for Layer {
             Layer::X224 => "x224",
             Layer::Tls => "tls",
             Layer::Mcs => "mcs",
+            Layer::Rdp => "rdp",
             Layer::Decoder => "decoder",
             Layer::Session => "session",
         })
@@ -108,6 +112,8 @@ pub enum DecodeEvent {
     Tls(tls::TlsEvent),
     /// MCS/GCC in the clear.
     Mcs(mcs::McsEvent),
+    /// RDP PDUs on the I/O channel.
+    Rdp(pdu::RdpEvent),
     /// A decoder met bytes it cannot parse and stopped for this stream.
     Error(DecodeError),
 }
@@ -119,6 +125,7 @@ impl DecodeEvent {
             DecodeEvent::X224(_) => Layer::X224,
             DecodeEvent::Tls(_) => Layer::Tls,
             DecodeEvent::Mcs(_) => Layer::Mcs,
+            DecodeEvent::Rdp(_) => Layer::Rdp,
             DecodeEvent::Error(e) => e.layer,
         }
     }

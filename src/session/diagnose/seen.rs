@@ -148,6 +148,7 @@ impl Seen {
                 }
                 _ => {}
             },
+            DecodeEvent::Rdp(_) => {}
             DecodeEvent::Error(e) => self.decode_errors.push((at, dir, e.reason.clone())),
         }
     }

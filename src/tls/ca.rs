@@ -1,0 +1,1 @@
+//! The local certificate authority that signs rdptap's interception certificates.

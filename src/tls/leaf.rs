@@ -1,0 +1,1 @@
+//! Leaf certificates minted on demand by the local CA, cached per name.
