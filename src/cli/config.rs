@@ -2,6 +2,7 @@
 
 use super::{duration, ProxyArgs};
 use crate::record::jsonl::Target;
+use crate::relay::intercept::NlaPolicy;
 use crate::relay::Endpoint;
 use serde::Deserialize;
 use std::fmt;
@@ -35,6 +36,27 @@ struct FileConfig {
     events: Option<PathBuf>,
     events_append: Option<bool>,
     once: Option<bool>,
+    intercept: Option<bool>,
+    ca_dir: Option<PathBuf>,
+    nla: Option<String>,
+    trust: Option<Vec<PathBuf>>,
+    pin: Option<String>,
+    strict_upstream: Option<bool>,
+    keylog: Option<PathBuf>,
+    redact_users: Option<bool>,
+}
+
+/// Interception settings (`--intercept`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InterceptConfig {
+    /// The local CA's directory.
+    pub ca_dir: PathBuf,
+    /// What to do when the host selects NLA.
+    pub nla: NlaPolicy,
+    /// Refuse hosts whose certificate has any finding.
+    pub strict_upstream: bool,
+    /// The key log file, if any.
+    pub keylog: Option<PathBuf>,
 }
 
 /// Checked settings for `rdptap proxy`.
@@ -56,6 +78,14 @@ pub struct ProxyConfig {
     pub events: Option<Target>,
     /// Exit after the first verdict.
     pub once: bool,
+    /// Interception, when asked for.
+    pub intercept: Option<InterceptConfig>,
+    /// Extra trusted CA files for judging the host's certificate.
+    pub trust: Vec<PathBuf>,
+    /// The expected SHA-256 of the host's certificate.
+    pub pin: Option<[u8; 32]>,
+    /// Hide user names in every output.
+    pub redact_users: bool,
 }
 
 /// The default listen address: 3389 is often taken on Windows by its own RDP service.
@@ -159,6 +189,60 @@ pub fn resolve(args: &ProxyArgs) -> Result<ProxyConfig, ConfigError> {
             }
         }
     });
+    let flag = |cli: bool, f: Option<bool>| cli || f.unwrap_or(false);
+    let intercept_on = flag(args.intercept, file.intercept);
+    let nla = match args.nla.clone().or(file.nla.clone()).as_deref() {
+        None | Some("passthrough") => NlaPolicy::Passthrough,
+        Some("downgrade") => NlaPolicy::Downgrade,
+        Some(other) => {
+            return Err(ConfigError(format!(
+                "{}: '{other}' is not an NLA policy; use \"passthrough\" (the default) or \"downgrade\" (lab only)",
+                src("nla", args.nla.is_some())
+            )))
+        }
+    };
+    let strict_upstream = flag(args.strict_upstream, file.strict_upstream);
+    let keylog = args.keylog.clone().or(file.keylog.clone());
+    let needs_intercept = [
+        ("nla", nla == NlaPolicy::Downgrade, args.nla.is_some()),
+        ("strict_upstream", strict_upstream, args.strict_upstream),
+        ("keylog", keylog.is_some(), args.keylog.is_some()),
+    ];
+    if !intercept_on {
+        if let Some((key, _, cli)) = needs_intercept.iter().find(|(_, on, _)| *on) {
+            return Err(ConfigError(format!(
+                "{} only works together with --intercept (rdptap has no TLS keys or certificate decisions of its own without it); add --intercept or remove it",
+                src(key, *cli)
+            )));
+        }
+    }
+    let intercept = if intercept_on {
+        let ca_dir = match args.ca_dir.clone().or(file.ca_dir.clone()) {
+            Some(d) => d,
+            None => crate::tls::ca::default_ca_dir().map_err(|e| {
+                ConfigError(format!("--intercept needs the local CA: {e}; give --ca-dir DIR"))
+            })?,
+        };
+        Some(InterceptConfig {
+            ca_dir,
+            nla,
+            strict_upstream,
+            keylog,
+        })
+    } else {
+        None
+    };
+    let mut trust = args.trust.clone();
+    if trust.is_empty() {
+        trust = file.trust.clone().unwrap_or_default();
+    }
+    let pin = match args.pin.clone().or(file.pin.clone()) {
+        None => None,
+        Some(p) => Some(
+            crate::tls::rustls_cfg::parse_pin(&p)
+                .map_err(|e| ConfigError(format!("{}: {e}", src("pin", args.pin.is_some()))))?,
+        ),
+    };
     Ok(ProxyConfig {
         target,
         dial,
@@ -168,6 +252,10 @@ pub fn resolve(args: &ProxyArgs) -> Result<ProxyConfig, ConfigError> {
         idle_timeout,
         events,
         once: args.once || file.once.unwrap_or(false),
+        intercept,
+        trust,
+        pin,
+        redact_users: flag(args.redact_users, file.redact_users),
     })
 }
 
@@ -243,6 +331,23 @@ mod tests {
         .unwrap_err();
         assert!(e.0.contains("key 'listen'"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn interception_options_need_intercept() {
+        let mut a = args("host");
+        a.keylog = Some("k.log".into());
+        let e = resolve(&a).unwrap_err();
+        assert!(e.0.contains("--keylog") && e.0.contains("--intercept"), "{e}");
+        a.intercept = true;
+        a.ca_dir = Some("/tmp/ca".into());
+        a.nla = Some("downgrade".into());
+        let c = resolve(&a).unwrap();
+        let i = c.intercept.unwrap();
+        assert_eq!(i.nla, NlaPolicy::Downgrade);
+        assert_eq!(i.ca_dir, PathBuf::from("/tmp/ca"));
+        a.pin = Some("12".into());
+        assert!(resolve(&a).unwrap_err().0.contains("--pin"));
     }
 
     #[test]

@@ -95,6 +95,12 @@ Examples:
   # Read options from a file (flags given on the command line win):
   rdptap proxy --config config/rdptap.toml
 
+  # See inside TLS (MCS, licensing, Set Error Info) with a local CA:
+  rdptap ca init --constrain rdp-host.example.com
+  rdptap proxy --target rdp-host.example.com --intercept
+  # ... and write the TLS keys for Wireshark (keep the file secret):
+  rdptap proxy --target rdp-host.example.com --intercept --keylog keys.log
+
 Every option can also be set in the TOML file; see config/rdptap.toml.";
 
 /// Options of `rdptap proxy`. Each is optional here so that a config file can supply it.
@@ -135,4 +141,35 @@ pub struct ProxyArgs {
     /// Read options from this TOML file; command-line flags override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// See inside TLS: when the host selects plain TLS, terminate it with a certificate
+    /// from the local CA (see `rdptap ca init`) and open rdptap's own TLS to the host.
+    #[arg(long)]
+    pub intercept: bool,
+    /// Where the local CA lives [default: the per-user directory `rdptap ca show` prints].
+    #[arg(long, value_name = "DIR")]
+    pub ca_dir: Option<PathBuf>,
+    /// When the host selects NLA: `passthrough` relays it untouched (NLA works, nothing
+    /// inside TLS is seen); `downgrade` (lab only, lowers security) removes NLA from the
+    /// client's request so the session can be intercepted [default: passthrough].
+    #[arg(long, value_name = "POLICY", value_parser = ["passthrough", "downgrade"])]
+    pub nla: Option<String>,
+    /// Also trust the CA certificates in this PEM file when judging the host's
+    /// certificate (repeatable).
+    #[arg(long, value_name = "FILE.pem")]
+    pub trust: Vec<PathBuf>,
+    /// The SHA-256 fingerprint the host's certificate must have (64 hex digits, colons
+    /// allowed); a match counts as trusted.
+    #[arg(long, value_name = "SHA256")]
+    pub pin: Option<String>,
+    /// With --intercept: refuse the connection when the host's certificate has any
+    /// problem, instead of recording it and carrying on.
+    #[arg(long)]
+    pub strict_upstream: bool,
+    /// With --intercept: write both TLS legs' keys to FILE in NSS key log format, so
+    /// Wireshark can decrypt a capture. The file is a secret.
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Option<PathBuf>,
+    /// Hide user and domain names (and the mstshash cookie) in every output.
+    #[arg(long)]
+    pub redact_users: bool,
 }

@@ -1,6 +1,11 @@
 //! `rdptap proxy`: accept clients, relay each to the host, print each verdict.
 
-use super::config::ProxyConfig;
+use super::config::{InterceptConfig, ProxyConfig};
+use crate::record::keylog::KeyLogFile;
+use crate::relay::intercept::{self, InterceptCtx, NlaPolicy};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use std::path::PathBuf;
 use crate::record::{console, jsonl, Recorder};
 use crate::relay::{self, RelayOptions, Resolver, SystemResolver};
 use crate::session::conn::{ConnInfo, Session};
@@ -56,8 +61,12 @@ pub async fn run(cfg: ProxyConfig) -> Result<i32, StartError> {
             (Recorder::new(tx), Some(h))
         }
     };
+    let roots = roots_with(&cfg.trust)?;
+    let intercept = match &cfg.intercept {
+        Some(i) => Some(Arc::new(intercept_ctx(&cfg, i, roots.clone())?)),
+        None => None,
+    };
     announce(&cfg, &listener);
-    let roots = crate::tls::verify::system_roots();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let tally = Arc::new(Mutex::new(Tally::default()));
     let (verdict_tx, mut verdict_rx) = mpsc::unbounded_channel::<Cause>();
@@ -101,6 +110,7 @@ pub async fn run(cfg: ProxyConfig) -> Result<i32, StartError> {
                     recorder: recorder.clone(),
                     roots: roots.clone(),
                     resolver: resolver.clone(),
+                    intercept: intercept.clone(),
                     shutdown: shutdown_rx.clone(),
                     tally: tally.clone(),
                     verdicts: verdict_tx.clone(),
@@ -132,6 +142,7 @@ struct ConnCtx {
     recorder: Recorder,
     roots: Arc<rustls::RootCertStore>,
     resolver: Arc<dyn Resolver>,
+    intercept: Option<Arc<InterceptCtx>>,
     shutdown: watch::Receiver<bool>,
     tally: Arc<Mutex<Tally>>,
     verdicts: mpsc::UnboundedSender<Cause>,
@@ -149,6 +160,7 @@ async fn handle(ctx: ConnCtx, id: u64, client: TcpStream, peer: std::net::Socket
             format!("{} (dialled as {})", cfg.target, cfg.dial)
         },
         linger: cfg.linger,
+        redact_users: cfg.redact_users,
     };
     let session = Session::new(info, started, ctx.recorder.clone(), ctx.roots.clone());
     session.tcp(
@@ -174,19 +186,40 @@ async fn handle(ctx: ConnCtx, id: u64, client: TcpStream, peer: std::net::Socket
                 linger: cfg.linger,
                 idle_timeout: cfg.idle_timeout,
             };
-            relay::relay(
-                client,
-                server,
-                session.clone(),
-                opts,
-                ctx.shutdown.clone(),
-                started,
-            )
-            .await;
+            match &ctx.intercept {
+                Some(ictx) => {
+                    let conn = intercept::Conn {
+                        client,
+                        server,
+                        observer: session.clone(),
+                        opts,
+                        shutdown: ctx.shutdown.clone(),
+                        started,
+                        target_name: cfg.target.host.clone(),
+                        redial: intercept::Redial {
+                            endpoint: cfg.dial.clone(),
+                            resolver: ctx.resolver.clone(),
+                            timeout: cfg.connect_timeout,
+                        },
+                    };
+                    intercept::run(ictx.clone(), conn).await;
+                }
+                None => {
+                    relay::relay(
+                        client,
+                        server,
+                        session.clone(),
+                        opts,
+                        ctx.shutdown.clone(),
+                        started,
+                    )
+                    .await;
+                }
+            }
         }
         Err(error) => {
             session.tcp(None, TcpEvent::UpstreamFailed { error });
-            close_gently(client).await;
+            relay::close_gently(client).await;
         }
     }
     let verdict = session.finish();
@@ -199,25 +232,70 @@ async fn handle(ctx: ConnCtx, id: u64, client: TcpStream, peer: std::net::Socket
     let _ = ctx.verdicts.send(verdict.cause);
 }
 
-/// Close the client in an orderly way, so it sees the "connection closed" it would see
-/// from a host that went away. Closing a socket with unread bytes (the client's X.224
-/// request, typically) would send a reset instead, so send our FIN first and read what
-/// the client still sends, for a bounded time, before closing.
-async fn close_gently(mut client: TcpStream) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let _ = client.shutdown().await;
-    let mut sink = [0u8; 4096];
-    let drain = async {
-        let mut total = 0usize;
-        while let Ok(n) = client.read(&mut sink).await {
-            total += n;
-            if n == 0 || total > 1 << 20 {
-                break;
-            }
+/// The system roots plus every certificate in the `--trust` files.
+fn roots_with(files: &[PathBuf]) -> Result<Arc<rustls::RootCertStore>, StartError> {
+    let system = crate::tls::verify::system_roots();
+    if files.is_empty() {
+        return Ok(system);
+    }
+    let mut roots = (*system).clone();
+    for f in files {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(f)
+            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| {
+                StartError(format!(
+                    "--trust {}: cannot read PEM certificates: {e}; give a file with one or more '-----BEGIN CERTIFICATE-----' blocks",
+                    f.display()
+                ))
+            })?;
+        if certs.is_empty() {
+            return Err(StartError(format!(
+                "--trust {}: no certificates in the file; give a PEM file with '-----BEGIN CERTIFICATE-----' blocks",
+                f.display()
+            )));
         }
-    };
-    let _ = tokio::time::timeout(Duration::from_millis(500), drain).await;
+        for c in certs {
+            roots.add(c).map_err(|e| {
+                StartError(format!(
+                    "--trust {}: a certificate cannot be used as a trust anchor: {e}",
+                    f.display()
+                ))
+            })?;
+        }
+    }
+    Ok(Arc::new(roots))
 }
+
+/// Loads the CA, opens the key log and builds the shared interception state.
+fn intercept_ctx(
+    cfg: &ProxyConfig,
+    i: &InterceptConfig,
+    roots: Arc<rustls::RootCertStore>,
+) -> Result<InterceptCtx, StartError> {
+    let minter = super::ca::minter_for_proxy(&i.ca_dir, &cfg.target.host)
+        .map_err(StartError)?;
+    let key_log: Option<Arc<dyn rustls::KeyLog>> = match &i.keylog {
+        Some(p) => Some(Arc::new(KeyLogFile::create(p).map_err(|e| {
+            StartError(format!(
+                "cannot create the key log {}: {e}; check the directory exists and is writable",
+                p.display()
+            ))
+        })?)),
+        None => None,
+    };
+    Ok(InterceptCtx::new(
+        Arc::new(minter),
+        key_log,
+        i.nla,
+        i.strict_upstream,
+        cfg.pin,
+        roots,
+        HANDSHAKE_TIMEOUT,
+    ))
+}
+
+/// How long each of rdptap's TLS handshakes may take before it gives up on it.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 
 fn announce(cfg: &ProxyConfig, listener: &TcpListener) {
     let addr = listener.local_addr().unwrap_or(cfg.listen);
@@ -261,6 +339,24 @@ fn announce(cfg: &ProxyConfig, listener: &TcpListener) {
             "  note: pointing the client at localhost changes the failure itself: Kerberos asks for TERMSRV/localhost (and falls back to NTLM), and the host's certificate will not match the name. To keep the real name {}, map it to 127.0.0.x in the hosts file and listen there on 3389 (see README, \"Keeping the host's name\").",
             cfg.target.host
         );
+    }
+    if let Some(i) = &cfg.intercept {
+        eprintln!(
+            "  intercepting TLS with the local CA in {} (clients must trust it: `rdptap ca show` prints how)",
+            i.ca_dir.display()
+        );
+        eprintln!("  interception hides the host's own certificate problems from the client; rdptap reports them instead");
+        if i.nla == NlaPolicy::Downgrade {
+            eprintln!("  WARNING: --nla downgrade is on (lab use only): NLA is removed from every client's request, so the host shows its logon screen before anyone authenticates and credentials travel inside the session instead of CredSSP");
+        } else {
+            eprintln!("  NLA connections are relayed untouched (--nla passthrough): CredSSP binds the host's own TLS key");
+        }
+        if let Some(k) = &i.keylog {
+            eprintln!("  WARNING: TLS keys are written to {} — anyone with this file and a capture can read the sessions, passwords typed at a logon screen included", k.display());
+        }
+        if i.strict_upstream {
+            eprintln!("  --strict-upstream: hosts whose certificate has any problem are refused");
+        }
     }
     match &cfg.events {
         Some(jsonl::Target::Stdout) => eprintln!("  events: standard output (JSON Lines)"),

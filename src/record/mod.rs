@@ -2,6 +2,7 @@
 
 pub mod console;
 pub mod jsonl;
+pub mod keylog;
 
 use crate::decode::{Dir, Layer};
 use serde::Serialize;

@@ -3,6 +3,8 @@
 
 pub mod connect;
 pub mod end;
+pub mod intercept;
+pub mod note;
 mod pump;
 
 pub use connect::{dial, ConnectError, Endpoint, Resolver, SystemResolver};
@@ -28,6 +30,10 @@ pub trait Observer: Send + Sync + 'static {
     fn on_data(&self, dir: Dir, chunk: &Bytes);
     /// `dir`'s stream ended.
     fn on_end(&self, dir: Dir, end: &StreamEnd);
+    /// Decrypted bytes travelling in `dir`, when rdptap terminates TLS on both legs.
+    fn on_plain(&self, _dir: Dir, _chunk: &Bytes) {}
+    /// Something the relay did or learned while intercepting.
+    fn on_note(&self, _note: &note::Note) {}
 }
 
 /// Timers that bound a relayed connection.
@@ -59,6 +65,20 @@ pub async fn relay(
     shutdown: watch::Receiver<bool>,
     started: Instant,
 ) -> [StreamEnd; 2] {
+    relay_after(client, server, observer, opts, shutdown, started, [0, 0]).await
+}
+
+/// Like [`relay`], for a connection whose first bytes (`already`, per direction) were
+/// relayed before, so the byte counts in the ends cover the whole connection.
+pub async fn relay_after(
+    client: TcpStream,
+    server: TcpStream,
+    observer: Arc<dyn Observer>,
+    opts: RelayOptions,
+    shutdown: watch::Receiver<bool>,
+    started: Instant,
+    already: [u64; 2],
+) -> [StreamEnd; 2] {
     // Without TCP_NODELAY, Nagle plus delayed ACKs add ~80 ms to RDP's many small
     // request/response exchanges.
     let _ = client.set_nodelay(true);
@@ -68,7 +88,7 @@ pub async fn relay(
     let (c2s_tx, c2s_rx) = watch::channel(Sibling::Open);
     let (s2c_tx, s2c_rx) = watch::channel(Sibling::Open);
     let last_activity = Arc::new(AtomicU64::new(0));
-    let ctx = |dir, me, sibling| PumpCtx {
+    let ctx = |dir: Dir, me, sibling| PumpCtx {
         dir,
         observer: observer.clone(),
         started,
@@ -78,9 +98,30 @@ pub async fn relay(
         me,
         sibling,
         shutdown: shutdown.clone(),
+        bytes_before: already[dir.idx()],
     };
     let c2s = pump(ctx(Dir::C2S, c2s_tx, s2c_rx), client_r, server_w);
     let s2c = pump(ctx(Dir::S2C, s2c_tx, c2s_rx), server_r, client_w);
     let (a, b) = tokio::join!(c2s, s2c);
     [a, b]
+}
+
+/// Closes the client in an orderly way, so it sees the "connection closed" it would see
+/// from a host that went away. Closing a socket with unread bytes (the client's X.224
+/// request, typically) would send a reset instead, so send our FIN first and read what
+/// the client still sends, for a bounded time, before closing.
+pub async fn close_gently(mut client: TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = client.shutdown().await;
+    let mut sink = [0u8; 4096];
+    let drain = async {
+        let mut total = 0usize;
+        while let Ok(n) = client.read(&mut sink).await {
+            total += n;
+            if n == 0 || total > 1 << 20 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(500), drain).await;
 }

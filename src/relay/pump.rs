@@ -44,6 +44,8 @@ pub(crate) struct PumpCtx {
     pub me: watch::Sender<Sibling>,
     pub sibling: watch::Receiver<Sibling>,
     pub shutdown: watch::Receiver<bool>,
+    /// Bytes this direction carried before the pump started.
+    pub bytes_before: u64,
 }
 
 /// Relays `reader` to `writer` until the stream ends, and says how it ended.
@@ -55,7 +57,7 @@ pub(crate) async fn pump(
     mut reader: OwnedReadHalf,
     mut writer: OwnedWriteHalf,
 ) -> StreamEnd {
-    let mut bytes = 0u64;
+    let mut bytes = ctx.bytes_before;
     let mut want = MIN_READ;
     let mut sibling_closed = false;
     let kind = loop {

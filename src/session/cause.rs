@@ -50,11 +50,23 @@ pub enum Cause {
     IdleTimeout,
     /// rdptap was stopped while the connection was open.
     ProxyShutdown,
+    /// The host's certificate is not the one `--pin` names.
+    CertPinMismatch,
+    /// The server sent Set Error Info with an error before the connection ended.
+    ServerErrorInfo,
+    /// Licensing failed (a licensing error alert, or a licensing errorInfo).
+    LicensingFailed,
+    /// The server closed after logon or capability exchange without giving a reason.
+    ServerClosedAfterLogon,
+    /// The client refused rdptap's own certificate (the local CA is not trusted).
+    ClientRejectedProxyCert,
+    /// rdptap could not speak the host's TLS and relayed the client's own TLS instead.
+    UpstreamTlsIncompatible,
 }
 
 impl Cause {
     /// Every cause, for documentation and tests.
-    pub const ALL: [Cause; 22] = [
+    pub const ALL: [Cause; 28] = [
         Cause::Ok,
         Cause::UpstreamDnsFailed,
         Cause::UpstreamRefused,
@@ -77,6 +89,12 @@ impl Cause {
         Cause::ClientReset,
         Cause::IdleTimeout,
         Cause::ProxyShutdown,
+        Cause::CertPinMismatch,
+        Cause::ServerErrorInfo,
+        Cause::LicensingFailed,
+        Cause::ServerClosedAfterLogon,
+        Cause::ClientRejectedProxyCert,
+        Cause::UpstreamTlsIncompatible,
     ];
 
     /// The stable identifier, e.g. `negotiation_failure`.
@@ -104,6 +122,12 @@ impl Cause {
             Cause::ClientReset => "client_reset",
             Cause::IdleTimeout => "idle_timeout",
             Cause::ProxyShutdown => "proxy_shutdown",
+            Cause::CertPinMismatch => "cert_pin_mismatch",
+            Cause::ServerErrorInfo => "server_error_info",
+            Cause::LicensingFailed => "licensing_failed",
+            Cause::ServerClosedAfterLogon => "server_closed_after_logon",
+            Cause::ClientRejectedProxyCert => "client_rejected_proxy_cert",
+            Cause::UpstreamTlsIncompatible => "upstream_tls_incompatible",
         }
     }
 
@@ -138,6 +162,12 @@ impl fmt::Display for Cause {
             Cause::ClientReset => "the client reset the connection",
             Cause::IdleTimeout => "the connection was idle too long",
             Cause::ProxyShutdown => "rdptap was stopped",
+            Cause::CertPinMismatch => "the host's certificate is not the pinned one",
+            Cause::ServerErrorInfo => "the server reported an error (Set Error Info)",
+            Cause::LicensingFailed => "Remote Desktop licensing failed",
+            Cause::ServerClosedAfterLogon => "the server closed the session right after logon",
+            Cause::ClientRejectedProxyCert => "the client refused rdptap's certificate",
+            Cause::UpstreamTlsIncompatible => "rdptap could not speak the host's TLS",
         })
     }
 }

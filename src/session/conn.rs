@@ -7,6 +7,7 @@ use crate::decode::tls::TlsEvent;
 use crate::decode::x224::X224Event;
 use crate::decode::{DecodeEvent, Decoded, Dir, Layer};
 use crate::record::{EventRecord, Recorder};
+use crate::relay::note::Note;
 use crate::relay::{Observer, StreamEnd};
 use crate::session::diagnose::{self, Inputs};
 use crate::session::{Phase, TcpEvent, Timeline, Verdict, What};
@@ -29,6 +30,8 @@ pub struct ConnInfo {
     pub target_desc: String,
     /// The linger time in force.
     pub linger: Duration,
+    /// Hide user and domain names (and the mstshash cookie) in every output.
+    pub redact_users: bool,
 }
 
 struct State {
@@ -38,6 +41,19 @@ struct State {
     scratch: Vec<Decoded>,
     /// A decoder panicked: decoding is off for this connection.
     broken: bool,
+    /// Plaintext seen per direction when intercepting: bytes, and when the first came.
+    plain: [PlainSeen; 2],
+    /// rdptap terminates TLS on both legs: the decoders get plaintext.
+    intercepted: bool,
+}
+
+/// Plaintext one side sent through an intercepted connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PlainSeen {
+    /// Bytes of plaintext.
+    pub bytes: u64,
+    /// When the first plaintext byte came, since the client connected.
+    pub first_at: Option<Duration>,
 }
 
 /// One connection's session. It is the relay's [`Observer`].
@@ -68,6 +84,8 @@ impl Session {
                 phase: Phase::TcpConnect,
                 scratch: Vec::new(),
                 broken: false,
+                plain: [PlainSeen::default(); 2],
+                intercepted: false,
             }),
         })
     }
@@ -96,6 +114,7 @@ impl Session {
             target: &self.info.target_desc,
             linger: self.info.linger,
             duration: self.started.elapsed(),
+            plain: st.plain,
         });
         let body = match serde_json::to_value(&verdict) {
             Ok(Value::Object(mut m)) => {
@@ -148,14 +167,17 @@ impl Session {
         }
     }
 
-    fn on_decoded(&self, st: &mut State, d: Decoded) {
+    fn on_decoded(&self, st: &mut State, mut d: Decoded) {
+        if self.info.redact_users {
+            super::redact::users(&mut d.event);
+        }
         let phase = match &d.event {
             DecodeEvent::X224(X224Event::ConnectionRequest { .. })
             | DecodeEvent::X224(X224Event::PreconnectionPdu { .. }) => Some(Phase::X224),
             DecodeEvent::Tls(TlsEvent::ClientHello { .. }) => Some(Phase::TlsHandshake),
             DecodeEvent::Tls(TlsEvent::HandshakeDone) => Some(Phase::TlsSession),
             DecodeEvent::Mcs(McsEvent::ConnectInitial { .. }) => Some(Phase::Mcs),
-            _ => None,
+            other => super::phases::phase_of(other),
         };
         if let Some(p) = phase {
             self.enter(st, p);
@@ -190,14 +212,7 @@ impl Observer for Session {
         if fed.is_err() {
             st.broken = true;
             out.clear();
-            out.push(Decoded {
-                dir,
-                event: DecodeEvent::Error(crate::decode::DecodeError {
-                    layer: Layer::Decoder,
-                    offset: 0,
-                    reason: "internal decoder error; decoding stopped for this connection, relaying continues".into(),
-                }),
-            });
+            out.push(panic_event(dir));
         }
         for d in out.drain(..) {
             self.on_decoded(&mut st, d);
@@ -218,6 +233,72 @@ impl Observer for Session {
             What::Tcp(TcpEvent::StreamEnded { end: end.clone() }),
         );
     }
+
+    fn on_plain(&self, dir: Dir, chunk: &Bytes) {
+        let mut st = self.lock();
+        let at = self.started.elapsed();
+        let p = &mut st.plain[dir.idx()];
+        p.bytes += chunk.len() as u64;
+        p.first_at.get_or_insert(at);
+        if st.broken || !st.intercepted {
+            return;
+        }
+        let mut out = std::mem::take(&mut st.scratch);
+        let fed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            st.decoder.feed_plain(dir, chunk, &mut out);
+        }));
+        if fed.is_err() {
+            st.broken = true;
+            out.clear();
+            out.push(panic_event(dir));
+        }
+        for d in out.drain(..) {
+            self.on_decoded(&mut st, d);
+        }
+        st.scratch = out;
+    }
+
+    fn on_note(&self, note: &Note) {
+        let mut st = self.lock();
+        if matches!(note, Note::ClientTls { .. }) {
+            // Both handshakes are done: from here the decoders read plaintext.
+            st.intercepted = true;
+            st.decoder.tls_intercepted();
+            self.enter(&mut st, Phase::TlsSession);
+        }
+        if matches!(note, Note::NlaDowngraded { .. }) {
+            tracing::warn!(
+                conn = self.info.id,
+                "NLA DOWNGRADE in force (--nla downgrade, lab use only): {}",
+                note.describe()
+            );
+        }
+        self.push(&mut st, None, What::Note(note.clone()));
+        if let Note::UpstreamTls { findings, .. } = note {
+            if !findings.is_empty() {
+                let v: Vec<String> = findings.iter().map(|f| f.to_string()).collect();
+                // Said once per connection, and loudly: the client was shown rdptap's
+                // certificate, so it never saw these problems itself.
+                tracing::warn!(
+                    conn = self.info.id,
+                    "INTERCEPTION HIDES the host's certificate problems from the client: {}",
+                    v.join("; ")
+                );
+            }
+            self.push(&mut st, Some(Dir::S2C), What::CertAssessed(findings.clone()));
+        }
+    }
+}
+
+fn panic_event(dir: Dir) -> Decoded {
+    Decoded {
+        dir,
+        event: DecodeEvent::Error(crate::decode::DecodeError {
+            layer: Layer::Decoder,
+            offset: 0,
+            reason: "internal decoder error; decoding stopped for this connection, relaying continues".into(),
+        }),
+    }
 }
 
 fn body_of(what: &What) -> Value {
@@ -226,6 +307,7 @@ fn body_of(what: &What) -> Value {
         What::Tcp(t) => serde_json::to_value(t).unwrap_or(Value::Null),
         What::Phase(p) => json!({"kind": "phase", "phase": p}),
         What::CertAssessed(p) => json!({"kind": "cert_assessment", "findings": p}),
+        What::Note(n) => serde_json::to_value(n).unwrap_or(Value::Null),
     }
 }
 
@@ -236,6 +318,9 @@ fn log_entry(conn: u64, dir: Option<Dir>, what: &What) {
             tracing::trace!(conn, "{d} {}", describe(what))
         }
         What::Decoded(DecodeEvent::Error(_)) => tracing::warn!(conn, "{d} {}", describe(what)),
+        What::Note(Note::NotIntercepted { .. }) => {
+            tracing::warn!(conn, "{d} {}", describe(what))
+        }
         What::CertAssessed(p) if !p.is_empty() => {
             tracing::warn!(conn, "{d} {}", describe(what))
         }
@@ -248,6 +333,7 @@ fn describe(what: &What) -> String {
     match what {
         What::Decoded(d) => diagnose::describe(d),
         What::Phase(p) => format!("phase: {p}"),
+        What::Note(n) => n.describe(),
         What::CertAssessed(p) if p.is_empty() => "certificate: no problems found".into(),
         What::CertAssessed(p) => {
             let v: Vec<String> = p.iter().map(CertProblem::to_string).collect();

@@ -4,6 +4,9 @@ pub mod cause;
 pub mod conn;
 pub mod diagnose;
 pub mod phase;
+pub mod phases;
+pub mod redact;
+mod pending_decoders;
 pub mod timeline;
 pub mod verdict;
 

@@ -14,8 +14,20 @@ pub enum Phase {
     TlsHandshake,
     /// Encrypted TLS traffic (CredSSP, MCS and the rest, invisible in passthrough).
     TlsSession,
-    /// MCS connect, seen in the clear under standard RDP security.
+    /// MCS connect, seen in the clear under standard RDP security or when intercepting.
     Mcs,
+    /// MCS Erect Domain, Attach User and the channel joins.
+    ChannelJoin,
+    /// Security Exchange and the Client Info PDU (the logon credentials).
+    SecureSettings,
+    /// Remote Desktop licensing.
+    Licensing,
+    /// Demand Active and Confirm Active: the capability exchange.
+    Capabilities,
+    /// Synchronize, Control and font PDUs that finish the connection.
+    Finalization,
+    /// The session is up: screen updates and input flow.
+    Active,
 }
 
 impl Phase {
@@ -27,6 +39,12 @@ impl Phase {
             Phase::TlsHandshake => "tls_handshake",
             Phase::TlsSession => "tls_session",
             Phase::Mcs => "mcs",
+            Phase::ChannelJoin => "channel_join",
+            Phase::SecureSettings => "secure_settings",
+            Phase::Licensing => "licensing",
+            Phase::Capabilities => "capabilities",
+            Phase::Finalization => "finalization",
+            Phase::Active => "active",
         }
     }
 }
@@ -39,6 +57,12 @@ impl fmt::Display for Phase {
             Phase::TlsHandshake => "TLS handshake",
             Phase::TlsSession => "TLS session",
             Phase::Mcs => "MCS connect",
+            Phase::ChannelJoin => "channel join",
+            Phase::SecureSettings => "secure settings exchange (Client Info)",
+            Phase::Licensing => "licensing",
+            Phase::Capabilities => "capability exchange",
+            Phase::Finalization => "connection finalization",
+            Phase::Active => "active session",
         })
     }
 }

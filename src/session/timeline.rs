@@ -1,6 +1,7 @@
 //! A connection's timeline: every event with its time and direction, in order.
 
 use crate::decode::{DecodeEvent, Dir, Layer};
+use crate::relay::note::Note;
 use crate::relay::{ConnectError, StreamEnd};
 use crate::session::Phase;
 use crate::tls::verify::CertProblem;
@@ -50,6 +51,8 @@ pub enum What {
     Phase(Phase),
     /// The host's certificate was judged.
     CertAssessed(Vec<CertProblem>),
+    /// The relay intercepted TLS (or chose not to) and said how it went.
+    Note(Note),
 }
 
 impl What {
@@ -60,6 +63,7 @@ impl What {
             What::Tcp(_) => Layer::Tcp,
             What::Phase(_) => Layer::Session,
             What::CertAssessed(_) => Layer::Tls,
+            What::Note(n) => n.layer(),
         }
     }
 }

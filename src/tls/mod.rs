@@ -4,4 +4,5 @@
 pub mod ca;
 pub mod cert;
 pub mod leaf;
+pub mod rustls_cfg;
 pub mod verify;

@@ -47,6 +47,11 @@ pub enum CertProblem {
     },
     /// The leaf is self-signed.
     SelfSigned,
+    /// The leaf is not the certificate `--pin` names.
+    PinMismatch {
+        /// The presented leaf's SHA-256.
+        presented: String,
+    },
 }
 
 impl CertProblem {
@@ -59,6 +64,7 @@ impl CertProblem {
             CertProblem::WrongUsage { .. } => "cert_wrong_usage",
             CertProblem::Untrusted { .. } => "cert_untrusted",
             CertProblem::SelfSigned => "cert_self_signed",
+            CertProblem::PinMismatch { .. } => "cert_pin_mismatch",
         }
     }
 
@@ -71,6 +77,7 @@ impl CertProblem {
             CertProblem::WrongUsage { .. } => 3,
             CertProblem::Untrusted { .. } => 4,
             CertProblem::SelfSigned => 5,
+            CertProblem::PinMismatch { .. } => 0,
         }
     }
 }
@@ -116,6 +123,10 @@ impl fmt::Display for CertProblem {
                 write!(f, "the chain does not lead to a trusted root: {reason}")
             }
             CertProblem::SelfSigned => f.write_str("the certificate is self-signed"),
+            CertProblem::PinMismatch { presented } => write!(
+                f,
+                "the certificate is not the one --pin names (it is sha256 {presented})"
+            ),
         }
     }
 }

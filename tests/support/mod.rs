@@ -8,6 +8,7 @@
 
 pub mod net;
 pub mod proxy;
+pub mod run;
 
 use std::ffi::OsStr;
 use std::fmt;

@@ -6,6 +6,7 @@
 
 pub mod ber;
 pub mod gcc;
+pub mod patch;
 pub mod per;
 
 use super::names::{self, Protocols};

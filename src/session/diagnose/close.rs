@@ -93,6 +93,7 @@ pub fn evidence(t: &Timeline, seq: usize) -> Option<Evidence> {
         What::Tcp(TcpEvent::UpstreamFailed { error }) => error.to_string(),
         What::Tcp(t) => serde_json::to_string(t).unwrap_or_default(),
         What::Decoded(d) => describe(d),
+        What::Note(n) => n.describe(),
     };
     Some(Evidence {
         seq,

@@ -4,6 +4,7 @@
 //! on hand-made timelines as well as recorded ones.
 
 mod close;
+mod intercept;
 mod negotiation;
 pub mod nla;
 pub mod seen;
@@ -31,6 +32,8 @@ pub struct Inputs<'a> {
     pub linger: Duration,
     /// How long the connection lasted.
     pub duration: Duration,
+    /// Plaintext per direction, [c2s, s2c], when rdptap intercepted TLS.
+    pub plain: [crate::session::conn::PlainSeen; 2],
 }
 
 /// A cause with its text, before the common verdict fields are filled in.
@@ -111,7 +114,7 @@ pub fn diagnose(input: &Inputs<'_>) -> Verdict {
 
 /// Certificate problems as reported: a self-signed certificate is untrusted by
 /// definition, so "untrusted" is dropped when "self-signed" explains it.
-fn effective_problems(p: &[CertProblem]) -> Vec<CertProblem> {
+pub(super) fn effective_problems(p: &[CertProblem]) -> Vec<CertProblem> {
     let self_signed = p.iter().any(|x| matches!(x, CertProblem::SelfSigned));
     let mut out: Vec<CertProblem> = p
         .iter()
@@ -167,6 +170,14 @@ fn find(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Finding {
     if let Some(f) = implied_negotiation_failure(seen, close) {
         return f;
     }
+    if let Some(f) = intercept::intercept_failure(input, seen, close) {
+        return f;
+    }
+    if seen.tried_intercept() {
+        // The client saw rdptap's certificate, not the host's, and NLA is never
+        // intercepted: the passthrough inferences below do not apply.
+        return intercepted_end(input, seen, close);
+    }
     if let Some(f) = tls_failure(seen, close) {
         return f;
     }
@@ -180,6 +191,13 @@ fn find(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Finding {
         return f;
     }
     by_close(seen, close)
+}
+
+/// How an intercepted connection ended, from the decrypted phases.
+fn intercepted_end(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Finding {
+    let base = by_close(seen, close);
+    let _ = input;
+    base
 }
 
 /// A fatal alert, or a version the client never offered.
@@ -302,7 +320,7 @@ fn cert_rejected(seen: &Seen, close: Option<&Close>) -> Option<Finding> {
     Some(f)
 }
 
-fn cert_hint(p: &CertProblem) -> &'static str {
+pub(super) fn cert_hint(p: &CertProblem) -> &'static str {
     match p {
         CertProblem::Expired { .. } => "renew the host's Remote Desktop certificate (or delete it so the host makes a new self-signed one)",
         CertProblem::NotYetValid { .. } => "check the clocks of host and client, or the certificate's start date",
@@ -310,6 +328,7 @@ fn cert_hint(p: &CertProblem) -> &'static str {
         CertProblem::WrongUsage { .. } => "reissue the certificate with the Server Authentication EKU (or the Remote Desktop Authentication OID)",
         CertProblem::Untrusted { .. } => "trust the issuing CA on the client, or deploy a certificate from a CA the client trusts",
         CertProblem::SelfSigned => "deploy a CA-issued certificate on the host, or accept the self-signed one on the client",
+        CertProblem::PinMismatch { .. } => "the host presents a different certificate than --pin expects: check whether it was renewed (update the pin) or whether something else answers for the host",
     }
 }
 

@@ -5,6 +5,7 @@ use crate::decode::names::{NegFailureCode, Protocols};
 use crate::decode::tls::{AlertDescription, CipherSuite, TlsEvent, TlsVersion};
 use crate::decode::x224::X224Event;
 use crate::decode::{DecodeEvent, Dir};
+use crate::relay::note::{NotIntercepted, Note};
 use crate::relay::{ConnectError, StreamEnd};
 use crate::session::{Phase, TcpEvent, Timeline, What};
 use crate::tls::verify::CertProblem;
@@ -50,6 +51,29 @@ pub struct Seen {
     pub dpu_from_server: Option<(At, String)>,
     pub decode_errors: Vec<(At, Dir, String)>,
     pub ends: [Option<(At, StreamEnd)>; 2],
+    /// Interception, from the relay's notes.
+    pub icpt: Intercept,
+}
+
+/// What the relay said about interception.
+#[derive(Debug, Default)]
+pub struct Intercept {
+    /// Why the connection was relayed untouched, if it was.
+    pub not: Option<(At, NotIntercepted)>,
+    /// rdptap's TLS with the host completed.
+    pub upstream: Option<At>,
+    /// rdptap's TLS with the host failed: alert and text; and whether it fell back.
+    pub upstream_failed: Option<(At, Option<AlertDescription>, String, bool)>,
+    /// The client completed TLS with rdptap.
+    pub client_tls: Option<At>,
+    /// The client's TLS with rdptap failed: alert and text.
+    pub client_failed: Option<(At, Option<AlertDescription>, String)>,
+    /// `--strict-upstream` refused the host.
+    pub strict_refused: Option<At>,
+    /// The fallback connection failed.
+    pub fallback_failed: Option<(At, String)>,
+    /// `--nla downgrade` rewrote the request: (requested, sent).
+    pub downgraded: Option<(At, Protocols, Protocols)>,
 }
 
 impl Seen {
@@ -76,6 +100,7 @@ impl Seen {
                     }
                 }
                 What::Tcp(_) => {}
+                What::Note(n) => s.note(at, n),
                 What::Decoded(d) => s.decoded(at, e.dir.unwrap_or(Dir::C2S), d),
             }
         }
@@ -151,6 +176,41 @@ impl Seen {
             DecodeEvent::Rdp(_) => {}
             DecodeEvent::Error(e) => self.decode_errors.push((at, dir, e.reason.clone())),
         }
+    }
+
+    fn note(&mut self, at: At, n: &Note) {
+        let i = &mut self.icpt;
+        match n {
+            Note::NotIntercepted { reason } => i.not = Some((at, *reason)),
+            Note::UpstreamTls { .. } => i.upstream = Some(at),
+            Note::UpstreamTlsFailed {
+                alert,
+                error,
+                fallback,
+            } => i.upstream_failed = Some((at, *alert, error.clone(), *fallback)),
+            Note::ClientTls { .. } => i.client_tls = Some(at),
+            Note::ClientTlsFailed { alert, error } => {
+                i.client_failed = Some((at, *alert, error.clone()))
+            }
+            Note::StrictRefused { .. } => i.strict_refused = Some(at),
+            Note::FallbackFailed { error } => i.fallback_failed = Some((at, error.clone())),
+            Note::NlaDowngraded { requested, sent } => {
+                i.downgraded = Some((at, *requested, *sent))
+            }
+            Note::DowngradeHidden { .. } | Note::FallbackReplayed { .. } | Note::MintFailed { .. } => {}
+        }
+    }
+
+    /// True when rdptap terminated TLS on both legs.
+    pub fn intercepted(&self) -> bool {
+        self.icpt.client_tls.is_some()
+    }
+
+    /// True when rdptap took part in the TLS handshake (even if it failed).
+    pub fn tried_intercept(&self) -> bool {
+        self.icpt.upstream.is_some()
+            || self.icpt.client_failed.is_some()
+            || self.icpt.strict_refused.is_some()
     }
 
     /// The selected protocol, once the server confirmed one.

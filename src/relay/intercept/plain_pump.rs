@@ -1,0 +1,205 @@
+//! One direction of the intercepted relay: read plaintext from one TLS leg, show it to
+//! the observer, write it to the other leg. Ends are recorded as the TCP pump records
+//! them (FIN, reset, linger, idle, shutdown), so verdicts read the same either way.
+
+use super::downgrade::Restore;
+use crate::decode::Dir;
+use crate::relay::end::{EndKind, StreamEnd};
+use crate::relay::note::Note;
+use crate::relay::Observer;
+use bytes::BytesMut;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// Plaintext arrives at most one TLS record (16 KiB) at a time; reading a little more
+/// lets rustls hand over several buffered records in one call.
+const READ_SIZE: usize = 64 * 1024;
+
+/// What one direction's pump shares with the other and with the connection.
+pub struct PlainCtx {
+    /// This pump's direction.
+    pub dir: Dir,
+    /// Sees every plaintext chunk.
+    pub observer: Arc<dyn Observer>,
+    /// When the connection was accepted.
+    pub started: Instant,
+    /// Linger after the other direction ended.
+    pub linger: Duration,
+    /// Idle timeout, if any.
+    pub idle: Option<Duration>,
+    /// Milliseconds since `started` of the last byte either way.
+    pub last_activity: Arc<AtomicU64>,
+    /// Tells the other direction how this one ended.
+    pub me: watch::Sender<Side>,
+    /// How the other direction ended.
+    pub sibling: watch::Receiver<Side>,
+    /// rdptap is stopping.
+    pub shutdown: watch::Receiver<bool>,
+    /// Bytes this direction carried before TLS (the X.224 exchange).
+    pub bytes_before: u64,
+    /// The `--nla downgrade` restore, for the server's first PDU.
+    pub restore: Option<Restore>,
+}
+
+/// How a direction stands, as its sibling sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Still flowing.
+    Open,
+    /// Ended in order (FIN or close_notify).
+    Closed,
+    /// Ended badly: the sibling stops too.
+    Aborted,
+}
+
+/// Relays one direction until it ends; returns the end and the halves, so the caller
+/// can reassemble the streams (to mirror a reset on the underlying socket).
+pub async fn pump<A, B>(
+    mut ctx: PlainCtx,
+    mut reader: ReadHalf<A>,
+    mut writer: WriteHalf<B>,
+) -> (StreamEnd, ReadHalf<A>, WriteHalf<B>)
+where
+    A: AsyncRead + AsyncWrite,
+    B: AsyncRead + AsyncWrite,
+{
+    let mut bytes = ctx.bytes_before;
+    let mut sibling_closed = false;
+    let kind = loop {
+        let deadline = deadline(&ctx, sibling_closed);
+        let mut buf = BytesMut::with_capacity(READ_SIZE);
+        let read = tokio::select! {
+            biased;
+            _ = ctx.shutdown.changed() => break EndKind::Shutdown,
+            changed = ctx.sibling.changed(), if !sibling_closed => {
+                match (changed, *ctx.sibling.borrow()) {
+                    (Err(_), _) | (Ok(()), Side::Closed) => sibling_closed = true,
+                    (Ok(()), Side::Aborted) => break EndKind::Aborted,
+                    (Ok(()), Side::Open) => {}
+                }
+                continue;
+            }
+            _ = sleep_opt(deadline), if deadline.is_some() => {
+                let idle = idle_for(&ctx);
+                if sibling_closed && idle >= ctx.linger {
+                    break EndKind::Linger;
+                }
+                if !sibling_closed && ctx.idle.is_some_and(|d| idle >= d) {
+                    break EndKind::IdleTimeout;
+                }
+                continue;
+            }
+            r = reader.read_buf(&mut buf) => r,
+        };
+        match read {
+            Ok(0) => {
+                // close_notify or FIN: pass the close on as close_notify plus FIN, and
+                // keep the other direction flowing (half-close).
+                let _ = writer.shutdown().await;
+                break EndKind::Fin;
+            }
+            Ok(n) => {
+                bytes += n as u64;
+                ctx.last_activity
+                    .store(ctx.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+                let chunk = match ctx.restore.as_mut() {
+                    Some(r) => match r.push(buf) {
+                        Some(c) => {
+                            if r.done() {
+                                if let Some((from, to)) = r.rewritten {
+                                    ctx.observer.on_note(&Note::DowngradeHidden { from, to });
+                                }
+                                ctx.restore = None;
+                            }
+                            c
+                        }
+                        None => continue,
+                    },
+                    None => buf.freeze(),
+                };
+                ctx.observer.on_plain(ctx.dir, &chunk);
+                if let Err(e) = writer.write_all(&chunk).await {
+                    break EndKind::WriteFailed {
+                        reset: is_reset(&e),
+                        error: e.to_string(),
+                    };
+                }
+                // rustls holds written plaintext until flushed into records.
+                if let Err(e) = writer.flush().await {
+                    break EndKind::WriteFailed {
+                        reset: is_reset(&e),
+                        error: e.to_string(),
+                    };
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                // The peer closed TCP without close_notify: a FIN all the same.
+                let _ = writer.shutdown().await;
+                break EndKind::Fin;
+            }
+            Err(e) if is_reset(&e) => break EndKind::Rst,
+            Err(e) => {
+                break EndKind::Error {
+                    error: tls_error_text(&e),
+                }
+            }
+        }
+    };
+    let side = match kind {
+        EndKind::Rst | EndKind::WriteFailed { .. } | EndKind::Error { .. } => Side::Aborted,
+        _ => Side::Closed,
+    };
+    let _ = ctx.me.send(side);
+    let end = StreamEnd {
+        kind,
+        after: ctx.started.elapsed(),
+        bytes,
+    };
+    ctx.observer.on_end(ctx.dir, &end);
+    (end, reader, writer)
+}
+
+/// The TLS error inside an IO error, in words.
+pub fn tls_error_text(e: &io::Error) -> String {
+    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        Some(t) => format!("TLS: {t}"),
+        None => e.to_string(),
+    }
+}
+
+fn deadline(ctx: &PlainCtx, sibling_closed: bool) -> Option<Instant> {
+    let limit = if sibling_closed {
+        Some(ctx.linger)
+    } else {
+        ctx.idle
+    }?;
+    let last = Duration::from_millis(ctx.last_activity.load(Ordering::Relaxed));
+    Some((ctx.started + last + limit).max(Instant::now() + Duration::from_millis(10)))
+}
+
+fn idle_for(ctx: &PlainCtx) -> Duration {
+    let last = Duration::from_millis(ctx.last_activity.load(Ordering::Relaxed));
+    ctx.started.elapsed().saturating_sub(last)
+}
+
+async fn sleep_opt(d: Option<Instant>) {
+    match d {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// True for errors that mean the peer reset the connection.
+pub fn is_reset(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
+}

@@ -1,0 +1,417 @@
+//! The two TLS handshakes of an intercepted connection (the host's first), the
+//! passthrough fallback, and the plaintext relay that follows.
+
+use super::downgrade::Restore;
+use super::plain_pump::{self, PlainCtx, Side};
+use super::prefixed::Prefixed;
+use super::tap::Tap;
+use super::{InterceptCtx, Pre, Redial};
+use crate::decode::names::Protocols;
+use crate::decode::tls::names::{AlertDescription, CipherSuite, TlsVersion};
+use crate::decode::tls::{TlsDecoder, TlsEvent};
+use crate::decode::x224::{self, Tpdu, X224Event};
+use crate::decode::Dir;
+use crate::relay::end::{EndKind, StreamEnd};
+use crate::relay::note::{LegTls, NotIntercepted, Note};
+use crate::tls::cert::{self, CertInfo};
+use crate::tls::verify::{self, CertProblem};
+use bytes::Bytes;
+use rustls::pki_types::ServerName;
+use std::io;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+/// What the client offered in its ClientHello.
+#[derive(Debug, Default)]
+pub struct Hello {
+    /// server_name, if any.
+    pub sni: Option<String>,
+    /// Offered versions.
+    pub versions: Vec<u16>,
+    /// Offered suites.
+    pub suites: Vec<u16>,
+}
+
+/// Everything the handshake step needs from the negotiation step.
+pub struct Handshake {
+    /// The Connection Request as sent to the host (replayed by the fallback).
+    pub cr: Bytes,
+    /// The client's ClientHello records.
+    pub ch: Bytes,
+    /// Their length.
+    pub ch_len: u64,
+    /// What they offer.
+    pub hello: Hello,
+    /// The client's original requestedProtocols, when `--nla downgrade` changed them.
+    pub original: Option<Protocols>,
+    /// The host's name.
+    pub target_name: String,
+    /// For the fallback connection.
+    pub redial: Redial,
+}
+
+/// The protocol a Connection Confirm selects; None for a negotiation failure.
+pub fn selected_protocol(frame: &[u8]) -> Option<Protocols> {
+    match x224::decode_tpdu(frame) {
+        Ok(Tpdu::Event(X224Event::ConnectionConfirm {
+            selected_protocol, ..
+        })) => Some(selected_protocol.unwrap_or(Protocols::RDP)),
+        _ => None,
+    }
+}
+
+/// Reads the offer out of ClientHello records with the passive decoder.
+pub fn hello_of(ch: &[u8]) -> Hello {
+    let mut dec = TlsDecoder::new();
+    let mut evs = Vec::new();
+    let _ = dec.feed(Dir::C2S, ch, &mut evs);
+    for e in evs {
+        if let TlsEvent::ClientHello {
+            versions,
+            cipher_suites,
+            sni,
+            ..
+        } = e
+        {
+            return Hello {
+                sni,
+                versions: versions.iter().map(|v| v.0).collect(),
+                suites: cipher_suites.iter().map(|c| c.0).collect(),
+            };
+        }
+    }
+    Hello::default()
+}
+
+/// What the host's handshake reply said, decoded from the bytes it sent.
+fn host_reply(seen: &[u8]) -> (Option<AlertDescription>, Option<String>) {
+    let mut dec = TlsDecoder::new();
+    let mut evs = Vec::new();
+    let _ = dec.feed(Dir::S2C, seen, &mut evs);
+    let mut alert = None;
+    let mut said = None;
+    for e in evs {
+        match e {
+            TlsEvent::ServerHello {
+                version,
+                cipher_suite,
+                ..
+            } => said = Some(format!("the host answered with {version} and {cipher_suite}")),
+            TlsEvent::Alert { description, .. } if alert.is_none() => alert = Some(description),
+            _ => {}
+        }
+    }
+    (alert, said)
+}
+
+/// Names a failed rustls handshake.
+fn failure_text(e: &io::Error, who: &str) -> (Option<AlertDescription>, String) {
+    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::AlertReceived(a)) => {
+            let d = AlertDescription(u8::from(*a));
+            (Some(d), format!("{who} sent the TLS alert {d}"))
+        }
+        Some(t) => (None, format!("TLS: {t}")),
+        None => match e.kind() {
+            io::ErrorKind::UnexpectedEof => (None, format!("{who} closed the connection")),
+            io::ErrorKind::TimedOut => (None, "the handshake timed out".to_string()),
+            _ if plain_pump::is_reset(e) => (None, format!("{who} reset the connection")),
+            _ => (None, e.to_string()),
+        },
+    }
+}
+
+fn server_name(target: &str, peer: Option<std::net::IpAddr>) -> ServerName<'static> {
+    let t = target.trim_start_matches('[').trim_end_matches(']');
+    match ServerName::try_from(t.to_string()) {
+        Ok(n) => n,
+        // A name rustls cannot put in SNI: send none, as for an address.
+        Err(_) => ServerName::IpAddress(
+            peer.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
+                .into(),
+        ),
+    }
+}
+
+async fn with_timeout<F, T>(pre: &mut Pre, d: std::time::Duration, f: F) -> Option<io::Result<T>>
+where
+    F: std::future::Future<Output = io::Result<T>>,
+{
+    tokio::select! {
+        biased;
+        _ = pre.shutdown.changed() => None,
+        r = tokio::time::timeout(d, f) => Some(r.unwrap_or_else(|_| {
+            Err(io::Error::new(io::ErrorKind::TimedOut, "the handshake timed out"))
+        })),
+    }
+}
+
+/// Both handshakes, then the plaintext relay (or the fallback).
+pub async fn intercept(
+    ctx: &InterceptCtx,
+    mut pre: Pre,
+    client: TcpStream,
+    server: TcpStream,
+    hs: Handshake,
+) -> [StreamEnd; 2] {
+    let peer_ip = server.peer_addr().ok().map(|a| a.ip());
+    let (tapped, seen) = Tap::new(server);
+    let t0 = Instant::now();
+    let connector = TlsConnector::from(ctx.upstream.clone());
+    let name = server_name(&hs.target_name, peer_ip);
+    let sni = match &name {
+        ServerName::DnsName(d) => Some(d.as_ref().to_string()),
+        _ => None,
+    };
+    let up = match with_timeout(&mut pre, ctx.handshake_timeout, connector.connect(name, tapped))
+        .await
+    {
+        None => {
+            drop(client);
+            return pre.ended(EndKind::Shutdown, EndKind::Shutdown);
+        }
+        Some(Err(e)) => {
+            let (mut alert, mut error) = failure_text(&e, "the host");
+            let (host_alert, said) = host_reply(&seen.lock().unwrap_or_else(|p| p.into_inner()));
+            alert = alert.or(host_alert);
+            if let Some(s) = said {
+                error = format!("{error}; {s}");
+            }
+            pre.note(Note::UpstreamTlsFailed {
+                alert,
+                error,
+                fallback: true,
+            });
+            return fallback(pre, client, &hs, NotIntercepted::UpstreamTlsIncompatible).await;
+        }
+        Some(Ok(s)) => s,
+    };
+    let handshake_ms = ms(t0);
+    let (_, conn) = up.get_ref();
+    let chain_der: Vec<Vec<u8>> = conn
+        .peer_certificates()
+        .map(|c| c.iter().map(|d| d.as_ref().to_vec()).collect())
+        .unwrap_or_default();
+    let leg = LegTls {
+        version: conn
+            .protocol_version()
+            .map(|v| TlsVersion(u16::from(v))),
+        cipher_suite: conn
+            .negotiated_cipher_suite()
+            .map(|s| CipherSuite(u16::from(s.suite()))),
+        sni,
+        handshake_ms,
+    };
+    let resumed = matches!(conn.handshake_kind(), Some(rustls::HandshakeKind::Resumed));
+    let chain: Vec<CertInfo> = chain_der.iter().filter_map(|d| cert::parse(d).ok()).collect();
+    let pin_matched = ctx.pin.map(|p| {
+        chain_der
+            .first()
+            .is_some_and(|l| ring::digest::digest(&ring::digest::SHA256, l).as_ref() == p)
+    });
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut findings = verify::assess(&chain, &hs.target_name, now, &ctx.roots);
+    match pin_matched {
+        // A matching pin is the admin's explicit trust in exactly this certificate.
+        Some(true) => {
+            findings.retain(|f| !matches!(f, CertProblem::Untrusted { .. } | CertProblem::SelfSigned))
+        }
+        Some(false) => findings.insert(
+            0,
+            CertProblem::PinMismatch {
+                presented: chain.first().map(|c| c.sha256.clone()).unwrap_or_default(),
+            },
+        ),
+        None => {}
+    }
+    pre.note(Note::UpstreamTls {
+        tls: leg,
+        chain,
+        resumed,
+        pin_matched,
+        findings: findings.clone(),
+    });
+    if ctx.strict && !findings.is_empty() {
+        pre.note(Note::StrictRefused {
+            findings: findings.iter().map(|f| f.to_string()).collect(),
+        });
+        drop(up);
+        crate::relay::close_gently(client).await;
+        return pre.ended(EndKind::Aborted, EndKind::Aborted);
+    }
+
+    // Now answer the client, with a certificate for the name it asked for.
+    let leaf_for = hs
+        .hello
+        .sni
+        .clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| hs.target_name.clone());
+    let scfg = match ctx.server_config(&leaf_for).await {
+        Ok(c) => c,
+        Err(error) => {
+            pre.note(Note::MintFailed { error });
+            drop(up);
+            return fallback(pre, client, &hs, NotIntercepted::UpstreamTlsIncompatible).await;
+        }
+    };
+    let t1 = Instant::now();
+    let acceptor = TlsAcceptor::from(scfg);
+    let down = match with_timeout(
+        &mut pre,
+        ctx.handshake_timeout,
+        acceptor.accept(Prefixed::new(hs.ch.clone(), client)),
+    )
+    .await
+    {
+        None => return pre.ended(EndKind::Shutdown, EndKind::Shutdown),
+        Some(Err(e)) => {
+            let (alert, error) = failure_text(&e, "the client");
+            pre.note(Note::ClientTlsFailed { alert, error: error.clone() });
+            let mut up = up;
+            let _ = up.shutdown().await;
+            let c2s = if plain_pump::is_reset(&e) {
+                EndKind::Rst
+            } else if e.kind() == io::ErrorKind::UnexpectedEof {
+                EndKind::Fin
+            } else {
+                EndKind::Error { error }
+            };
+            pre.sent[0] += hs.ch_len;
+            return pre.ended(c2s, EndKind::Aborted);
+        }
+        Some(Ok(s)) => s,
+    };
+    let (_, sconn) = down.get_ref();
+    pre.note(Note::ClientTls {
+        tls: LegTls {
+            version: sconn.protocol_version().map(|v| TlsVersion(u16::from(v))),
+            cipher_suite: sconn
+                .negotiated_cipher_suite()
+                .map(|s| CipherSuite(u16::from(s.suite()))),
+            sni: sconn.server_name().map(str::to_string),
+            handshake_ms: ms(t1),
+        },
+        leaf_for,
+    });
+    pre.sent[0] += hs.ch_len;
+    plaintext(pre, down, up, hs.original).await
+}
+
+fn ms(t: Instant) -> f64 {
+    (t.elapsed().as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// Relays plaintext between the two legs until both directions end.
+async fn plaintext<C, S>(
+    pre: Pre,
+    down: tokio_rustls::server::TlsStream<C>,
+    up: tokio_rustls::client::TlsStream<S>,
+    original: Option<Protocols>,
+) -> [StreamEnd; 2]
+where
+    C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + AsTcp,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + AsTcp,
+{
+    let (c_r, c_w) = tokio::io::split(down);
+    let (s_r, s_w) = tokio::io::split(up);
+    let (c2s_tx, c2s_rx) = watch::channel(Side::Open);
+    let (s2c_tx, s2c_rx) = watch::channel(Side::Open);
+    let last = Arc::new(AtomicU64::new(0));
+    let mk = |dir: Dir, me, sibling, restore| PlainCtx {
+        dir,
+        observer: pre.obs.clone(),
+        started: pre.started,
+        linger: pre.opts.linger,
+        idle: pre.opts.idle_timeout,
+        last_activity: last.clone(),
+        me,
+        sibling,
+        shutdown: pre.shutdown.clone(),
+        bytes_before: pre.sent[dir.idx()],
+        restore,
+    };
+    let c2s = plain_pump::pump(mk(Dir::C2S, c2s_tx, s2c_rx, None), c_r, s_w);
+    let s2c = plain_pump::pump(
+        mk(Dir::S2C, s2c_tx, c2s_rx, original.map(Restore::new)),
+        s_r,
+        c_w,
+    );
+    let ((c2s_end, c_r, s_w), (s2c_end, s_r, c_w)) = tokio::join!(c2s, s2c);
+    let down = c_r.unsplit(c_w);
+    let up = s_r.unsplit(s_w);
+    // Mirror a reset to the other side, as a direct connection would show it.
+    if matches!(c2s_end.kind, EndKind::Rst) {
+        let _ = up.get_ref().0.tcp().set_zero_linger();
+    }
+    if matches!(s2c_end.kind, EndKind::Rst) {
+        let _ = down.get_ref().0.tcp().set_zero_linger();
+    }
+    [c2s_end, s2c_end]
+}
+
+/// Reaches the TCP socket under a wrapped stream.
+pub trait AsTcp {
+    /// The socket.
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl AsTcp for Prefixed<TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref()
+    }
+}
+
+impl AsTcp for Tap<TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref()
+    }
+}
+
+/// Relays the client's own TLS to a fresh connection to the host.
+async fn fallback(
+    mut pre: Pre,
+    mut client: TcpStream,
+    hs: &Handshake,
+    reason: NotIntercepted,
+) -> [StreamEnd; 2] {
+    pre.note(Note::NotIntercepted { reason });
+    let r = &hs.redial;
+    let mut server = match crate::relay::dial(&r.endpoint, r.resolver.as_ref(), r.timeout).await {
+        Ok(s) => s,
+        Err(e) => {
+            pre.note(Note::FallbackFailed {
+                error: e.to_string(),
+            });
+            crate::relay::close_gently(client).await;
+            return pre.ended(EndKind::Aborted, EndKind::Aborted);
+        }
+    };
+    let _ = server.set_nodelay(true);
+    let wait = pre.opts.idle_timeout;
+    if server.write_all(&hs.cr).await.is_err() {
+        let _ = client.shutdown().await;
+    }
+    let selected = match super::frames::read_first(
+        &mut server,
+        super::frames::Expect::Tpkt,
+        wait,
+        &mut pre.shutdown,
+    )
+    .await
+    {
+        super::frames::Read::Whole { msg, .. } => selected_protocol(&msg),
+        _ => None,
+    };
+    pre.note(Note::FallbackReplayed { selected });
+    // The client already saw a Confirm on the first connection; this one's is dropped
+    // and the client's ClientHello follows as if nothing happened.
+    pre.sent[0] += hs.ch_len;
+    let _ = server.write_all(&hs.ch).await;
+    pre.relay(client, server).await
+}

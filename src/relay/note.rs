@@ -1,0 +1,231 @@
+//! What the relay itself did or learned while intercepting TLS, for the session's
+//! timeline. Decoders see bytes; these notes cover what only the relay knows: how its
+//! own TLS handshakes on each leg went, and when it chose not to intercept.
+
+use crate::decode::names::Protocols;
+use crate::decode::Layer;
+use crate::decode::tls::names::{AlertDescription, CipherSuite, TlsVersion};
+use crate::tls::cert::CertInfo;
+use crate::tls::verify::CertProblem;
+use serde::Serialize;
+use std::fmt;
+
+/// Why a connection was relayed untouched although `--intercept` was on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotIntercepted {
+    /// The server selected CredSSP (HYBRID/HYBRID_EX), which binds the host's TLS key:
+    /// terminating TLS would break NLA, so `--nla passthrough` leaves it alone.
+    NlaPassthrough,
+    /// The server selected standard RDP security: there is no TLS to terminate.
+    RdpSecurity,
+    /// The server selected RDSTLS or RDSAAD, which rdptap does not terminate.
+    OtherProtocol,
+    /// The server refused the negotiation (RDP_NEG_FAILURE).
+    NegotiationFailed,
+    /// The client's first bytes were not a plain X.224 Connection Request (a
+    /// preconnection PDU, or not RDP at all).
+    UnusualStart,
+    /// The client offers only TLS versions or suites rdptap cannot speak.
+    ClientTlsIncompatible,
+    /// The host's TLS could not be spoken by rdptap; the client's own TLS was relayed.
+    UpstreamTlsIncompatible,
+}
+
+impl fmt::Display for NotIntercepted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NotIntercepted::NlaPassthrough => {
+                "the host selected NLA (CredSSP), which binds the host's own TLS key; relaying TLS untouched (--nla passthrough)"
+            }
+            NotIntercepted::RdpSecurity => {
+                "the host selected standard RDP security; there is no TLS to intercept"
+            }
+            NotIntercepted::OtherProtocol => {
+                "the host selected RDSTLS or RDSAAD, which rdptap relays untouched"
+            }
+            NotIntercepted::NegotiationFailed => "the host refused the security negotiation",
+            NotIntercepted::UnusualStart => {
+                "the client did not start with a plain X.224 Connection Request"
+            }
+            NotIntercepted::ClientTlsIncompatible => {
+                "the client offers only TLS versions or cipher suites rdptap cannot speak; relaying its TLS untouched"
+            }
+            NotIntercepted::UpstreamTlsIncompatible => {
+                "rdptap could not speak the host's TLS; relaying the client's own TLS untouched"
+            }
+        })
+    }
+}
+
+/// One leg's completed TLS handshake, as rdptap negotiated it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LegTls {
+    /// The negotiated version.
+    pub version: Option<TlsVersion>,
+    /// The negotiated cipher suite.
+    pub cipher_suite: Option<CipherSuite>,
+    /// The server name: sent as SNI upstream, or received from the client.
+    pub sni: Option<String>,
+    /// How long the handshake took, in milliseconds.
+    pub handshake_ms: f64,
+}
+
+/// A fact from the relay about interception.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Note {
+    /// The connection is relayed untouched.
+    NotIntercepted {
+        /// Why.
+        reason: NotIntercepted,
+    },
+    /// `--nla downgrade` removed NLA from the client's Connection Request.
+    NlaDowngraded {
+        /// What the client asked for.
+        requested: Protocols,
+        /// What rdptap sent to the host instead.
+        sent: Protocols,
+    },
+    /// `--nla downgrade` restored clientRequestedProtocols in the host's MCS Connect
+    /// Response, so the client does not notice the downgrade.
+    DowngradeHidden {
+        /// The value the host wrote.
+        from: Protocols,
+        /// The client's original request, written in its place.
+        to: Protocols,
+    },
+    /// rdptap completed its own TLS handshake with the host.
+    UpstreamTls {
+        /// Version, suite, SNI and timing.
+        #[serde(flatten)]
+        tls: LegTls,
+        /// The host's chain, leaf first.
+        chain: Vec<CertInfo>,
+        /// True when the session was resumed (the chain comes from the resumed session).
+        resumed: bool,
+        /// Whether the leaf matched `--pin`, when a pin was given.
+        pin_matched: Option<bool>,
+        /// What is wrong with the host's certificate (recorded as its own entry).
+        #[serde(skip)]
+        findings: Vec<CertProblem>,
+    },
+    /// rdptap's TLS handshake with the host failed.
+    UpstreamTlsFailed {
+        /// The host's alert, if it sent one.
+        alert: Option<AlertDescription>,
+        /// What went wrong, in plain English.
+        error: String,
+        /// True when rdptap fell back to relaying the client's own TLS.
+        fallback: bool,
+    },
+    /// The fallback connection to the host was opened and the Connection Request replayed.
+    FallbackReplayed {
+        /// The protocol the host selected on the fresh connection.
+        selected: Option<Protocols>,
+    },
+    /// The fallback connection to the host could not be opened.
+    FallbackFailed {
+        /// Why.
+        error: String,
+    },
+    /// rdptap completed TLS with the client, presenting its own certificate.
+    ClientTls {
+        /// Version, suite, SNI and timing.
+        #[serde(flatten)]
+        tls: LegTls,
+        /// The name the presented leaf certificate was minted for.
+        leaf_for: String,
+    },
+    /// The client's TLS handshake with rdptap failed.
+    ClientTlsFailed {
+        /// The client's alert, if it sent one.
+        alert: Option<AlertDescription>,
+        /// What went wrong, in plain English.
+        error: String,
+    },
+    /// `--strict-upstream` refused the host's certificate.
+    StrictRefused {
+        /// The certificate findings, in plain English.
+        findings: Vec<String>,
+    },
+    /// rdptap could not mint its leaf certificate.
+    MintFailed {
+        /// Why.
+        error: String,
+    },
+}
+
+impl Note {
+    /// The protocol layer the note is about.
+    pub fn layer(&self) -> Layer {
+        match self {
+            Note::NotIntercepted { .. } => Layer::Session,
+            Note::NlaDowngraded { .. } => Layer::X224,
+            Note::DowngradeHidden { .. } => Layer::Mcs,
+            _ => Layer::Tls,
+        }
+    }
+
+    /// One line in plain English.
+    pub fn describe(&self) -> String {
+        match self {
+            Note::NotIntercepted { reason } => format!("not intercepted: {reason}"),
+            Note::NlaDowngraded { requested, sent } => format!(
+                "NLA DOWNGRADE (lab option): the client asked for {requested}, rdptap asked the host for {sent}"
+            ),
+            Note::DowngradeHidden { from, to } => format!(
+                "NLA downgrade hidden: clientRequestedProtocols in the host's MCS Connect Response rewritten from {from} to {to}"
+            ),
+            Note::UpstreamTls { tls, resumed, .. } => format!(
+                "rdptap's TLS to the host: {}{}{}",
+                leg(tls),
+                if *resumed { ", resumed" } else { "" },
+                tls.sni
+                    .as_ref()
+                    .map(|s| format!(", SNI {s}"))
+                    .unwrap_or_default()
+            ),
+            Note::UpstreamTlsFailed {
+                error, fallback, ..
+            } => {
+                if *fallback {
+                    format!("rdptap's TLS to the host failed ({error}); relaying the client's own TLS instead")
+                } else {
+                    format!("rdptap's TLS to the host failed: {error}")
+                }
+            }
+            Note::FallbackReplayed { selected } => format!(
+                "fresh connection to the host: Connection Request replayed, host selected {}",
+                selected.map(|p| p.to_string()).unwrap_or_else(|| "nothing".into())
+            ),
+            Note::FallbackFailed { error } => {
+                format!("the fresh connection to the host failed: {error}")
+            }
+            Note::ClientTls { tls, leaf_for } => format!(
+                "client accepted rdptap's TLS: {} (certificate minted for {leaf_for})",
+                leg(tls)
+            ),
+            Note::ClientTlsFailed { error, .. } => {
+                format!("the client's TLS handshake with rdptap failed: {error}")
+            }
+            Note::StrictRefused { findings } => format!(
+                "--strict-upstream: refusing the host's certificate: {}",
+                findings.join("; ")
+            ),
+            Note::MintFailed { error } => format!("cannot mint a certificate: {error}"),
+        }
+    }
+}
+
+fn leg(t: &LegTls) -> String {
+    let v = t
+        .version
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "TLS".into());
+    let c = t
+        .cipher_suite
+        .map(|c| format!(" {c}"))
+        .unwrap_or_default();
+    format!("{v}{c} in {:.1} ms", t.handshake_ms)
+}

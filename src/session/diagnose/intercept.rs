@@ -1,0 +1,106 @@
+//! Causes that only exist when rdptap terminates TLS itself: the client refusing
+//! rdptap's certificate, `--strict-upstream` refusing the host's, and a fallback that
+//! could not be opened.
+
+use super::close::Close;
+use super::seen::Seen;
+use super::{cert_hint, effective_problems, Finding, Inputs};
+use crate::decode::Dir;
+use crate::session::{Cause, CloseKind, ClosedBy};
+use std::time::Duration;
+
+/// How long after its TLS handshake a client that closes without sending anything is
+/// taken to have refused the certificate (FreeRDP checks it after the handshake).
+const REJECT_WINDOW: Duration = Duration::from_secs(2);
+
+/// What to do about a client that does not trust rdptap's CA.
+pub const TRUST_CA_HINT: &str = "make the client trust rdptap's local CA: `rdptap ca show` prints the commands (Windows: certutil -user -addstore Root <file>; Debian: update-ca-certificates; FreeRDP: /cert:ignore or /cert:tofu), or run without --intercept";
+
+/// The interception-specific cause, if one applies.
+pub(super) fn intercept_failure(
+    input: &Inputs<'_>,
+    seen: &Seen,
+    close: Option<&Close>,
+) -> Option<Finding> {
+    let i = &seen.icpt;
+    if let Some(at) = i.strict_refused {
+        let problems = effective_problems(&seen.problems);
+        let top = problems.first()?;
+        let mut f = Finding::new(
+            Cause::from_id(top.cause_id()).unwrap_or(Cause::CertUntrusted),
+            format!(
+                "--strict-upstream refused the host's certificate: {top}; rdptap closed the client's connection before answering its TLS handshake"
+            ),
+            cert_hint(top),
+        )
+        .evidence(i.upstream.into_iter().chain([at]));
+        f.closed = Some((ClosedBy::Proxy, CloseKind::Fin));
+        return Some(f);
+    }
+    if let Some((at, error)) = &i.fallback_failed {
+        let mut f = Finding::new(
+            Cause::UpstreamTlsIncompatible,
+            format!(
+                "rdptap could not speak the host's TLS, and the fresh connection to relay the client's own TLS failed: {error}"
+            ),
+            "run without --intercept for this host, and check that it still accepts connections",
+        )
+        .evidence(i.upstream_failed.as_ref().map(|u| u.0).into_iter().chain([*at]));
+        f.closed = Some((ClosedBy::Proxy, CloseKind::Error));
+        return Some(f);
+    }
+    if let Some((at, alert, error)) = &i.client_failed {
+        let mut f = match alert {
+            Some(a) if a.is_certificate_problem() || a.0 == 49 => Finding::new(
+                Cause::ClientRejectedProxyCert,
+                format!(
+                    "the client refused rdptap's certificate with the TLS alert {a}: it does not trust rdptap's local CA"
+                ),
+                TRUST_CA_HINT,
+            ),
+            Some(a) => Finding::new(
+                Cause::TlsAlert,
+                format!("the client sent the TLS alert {a} during its TLS handshake with rdptap"),
+                "compare the TLS versions and cipher suites the client allows with TLS 1.2/1.3 and modern suites, or run without --intercept",
+            ),
+            None => Finding::new(
+                Cause::ClientRejectedProxyCert,
+                format!(
+                    "the client gave up during its TLS handshake with rdptap ({error}) (inferred: it did not accept rdptap's certificate)"
+                ),
+                TRUST_CA_HINT,
+            )
+            .inferred(),
+        };
+        f = f.evidence(i.upstream.into_iter().chain([*at]));
+        f.closed = Some((
+            ClosedBy::Client,
+            if alert.is_some() {
+                CloseKind::TlsAlert
+            } else {
+                CloseKind::Fin
+            },
+        ));
+        return Some(f);
+    }
+    let hs = i.client_tls?;
+    let close = close?;
+    if close.by != ClosedBy::Client || input.plain[Dir::C2S.idx()].bytes > 0 {
+        return None;
+    }
+    if close.at.at.saturating_sub(hs.at) > REJECT_WINDOW {
+        return None;
+    }
+    let mut f = Finding::new(
+        Cause::ClientRejectedProxyCert,
+        format!(
+            "the client closed {:.0} ms after its TLS handshake with rdptap, before sending anything (inferred: it checked rdptap's certificate and refused it)",
+            close.at.at.saturating_sub(hs.at).as_secs_f64() * 1e3
+        ),
+        TRUST_CA_HINT,
+    )
+    .inferred()
+    .evidence([hs]);
+    f.closed = Some((close.by, close.kind));
+    Some(f)
+}
