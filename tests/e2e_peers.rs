@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use support::proxy::Proxy;
 use support::run::{names, Run, CLIENT_RUN};
 use support::{
-    auth_only_args, fixture, peers_available, xfreerdp, CertFiles, SecurityLayer,
-    Shadow, Xrdp, XrdpOpts, Xvfb, PASS, SHADOW, USER, XFREERDP, XRDP, XVFB,
+    auth_only_args, fixture, peers_available, xfreerdp, CertFiles, SecurityLayer, Shadow, Xrdp,
+    XrdpOpts, Xvfb, PASS, SHADOW, USER, XFREERDP, XRDP, XVFB,
 };
 
 /// Run xfreerdp through a fresh rdptap in front of `target` and collect the verdict.

@@ -220,7 +220,9 @@ pub fn resolve(args: &ProxyArgs) -> Result<ProxyConfig, ConfigError> {
         let ca_dir = match args.ca_dir.clone().or(file.ca_dir.clone()) {
             Some(d) => d,
             None => crate::tls::ca::default_ca_dir().map_err(|e| {
-                ConfigError(format!("--intercept needs the local CA: {e}; give --ca-dir DIR"))
+                ConfigError(format!(
+                    "--intercept needs the local CA: {e}; give --ca-dir DIR"
+                ))
             })?,
         };
         Some(InterceptConfig {
@@ -338,7 +340,10 @@ mod tests {
         let mut a = args("host");
         a.keylog = Some("k.log".into());
         let e = resolve(&a).unwrap_err();
-        assert!(e.0.contains("--keylog") && e.0.contains("--intercept"), "{e}");
+        assert!(
+            e.0.contains("--keylog") && e.0.contains("--intercept"),
+            "{e}"
+        );
         a.intercept = true;
         a.ca_dir = Some("/tmp/ca".into());
         a.nla = Some("downgrade".into());

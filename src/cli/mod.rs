@@ -34,7 +34,7 @@ pub struct Cli {
 pub enum Command {
     /// Listen locally and relay each connection to the RDP host, diagnosing it.
     #[command(after_help = PROXY_EXAMPLES)]
-    Proxy(ProxyArgs),
+    Proxy(Box<ProxyArgs>),
     /// Manage the local certificate authority that signs rdptap's interception certificates.
     #[command(subcommand)]
     Ca(CaCommand),

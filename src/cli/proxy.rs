@@ -2,15 +2,15 @@
 
 use super::config::{InterceptConfig, ProxyConfig};
 use crate::record::keylog::KeyLogFile;
-use crate::relay::intercept::{self, InterceptCtx, NlaPolicy};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::CertificateDer;
-use std::path::PathBuf;
 use crate::record::{console, jsonl, Recorder};
+use crate::relay::intercept::{self, InterceptCtx, NlaPolicy};
 use crate::relay::{self, RelayOptions, Resolver, SystemResolver};
 use crate::session::conn::{ConnInfo, Session};
 use crate::session::{Cause, TcpEvent};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -272,8 +272,7 @@ fn intercept_ctx(
     i: &InterceptConfig,
     roots: Arc<rustls::RootCertStore>,
 ) -> Result<InterceptCtx, StartError> {
-    let minter = super::ca::minter_for_proxy(&i.ca_dir, &cfg.target.host)
-        .map_err(StartError)?;
+    let minter = super::ca::minter_for_proxy(&i.ca_dir, &cfg.target.host).map_err(StartError)?;
     let key_log: Option<Arc<dyn rustls::KeyLog>> = match &i.keylog {
         Some(p) => Some(Arc::new(KeyLogFile::create(p).map_err(|e| {
             StartError(format!(

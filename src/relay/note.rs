@@ -3,8 +3,8 @@
 //! own TLS handshakes on each leg went, and when it chose not to intercept.
 
 use crate::decode::names::Protocols;
-use crate::decode::Layer;
 use crate::decode::tls::names::{AlertDescription, CipherSuite, TlsVersion};
+use crate::decode::Layer;
 use crate::tls::cert::CertInfo;
 use crate::tls::verify::CertProblem;
 use serde::Serialize;
@@ -223,9 +223,6 @@ fn leg(t: &LegTls) -> String {
         .version
         .map(|v| v.to_string())
         .unwrap_or_else(|| "TLS".into());
-    let c = t
-        .cipher_suite
-        .map(|c| format!(" {c}"))
-        .unwrap_or_default();
+    let c = t.cipher_suite.map(|c| format!(" {c}")).unwrap_or_default();
     format!("{v}{c} in {:.1} ms", t.handshake_ms)
 }

@@ -285,7 +285,11 @@ impl Observer for Session {
                     v.join("; ")
                 );
             }
-            self.push(&mut st, Some(Dir::S2C), What::CertAssessed(findings.clone()));
+            self.push(
+                &mut st,
+                Some(Dir::S2C),
+                What::CertAssessed(findings.clone()),
+            );
         }
     }
 }
@@ -296,7 +300,9 @@ fn panic_event(dir: Dir) -> Decoded {
         event: DecodeEvent::Error(crate::decode::DecodeError {
             layer: Layer::Decoder,
             offset: 0,
-            reason: "internal decoder error; decoding stopped for this connection, relaying continues".into(),
+            reason:
+                "internal decoder error; decoding stopped for this connection, relaying continues"
+                    .into(),
         }),
     }
 }

@@ -3,10 +3,10 @@
 pub mod cause;
 pub mod conn;
 pub mod diagnose;
+mod pending_decoders;
 pub mod phase;
 pub mod phases;
 pub mod redact;
-mod pending_decoders;
 pub mod timeline;
 pub mod verdict;
 

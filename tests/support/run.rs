@@ -124,4 +124,3 @@ pub fn names(v: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
-

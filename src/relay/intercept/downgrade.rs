@@ -149,7 +149,9 @@ mod tests {
     fn holds_until_the_frame_is_whole() {
         let mut r = Restore::new(Protocols(3));
         assert!(r.push(BytesMut::from(&[3u8, 0, 0, 9][..])).is_none());
-        let out = r.push(BytesMut::from(&[2u8, 0xf0, 0x80, 0x7f, 0x66][..])).unwrap();
+        let out = r
+            .push(BytesMut::from(&[2u8, 0xf0, 0x80, 0x7f, 0x66][..]))
+            .unwrap();
         assert_eq!(out.len(), 9);
         assert!(r.done());
     }

@@ -40,23 +40,26 @@ pub enum Expect {
     ClientHello,
 }
 
+/// The bytes cannot start the expected message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotIt;
+
 /// How many bytes make up the whole message at the start of `buf`, once known.
-/// Err(()) when `buf` cannot start the expected message.
-pub fn message_len(expect: Expect, buf: &[u8]) -> Result<Option<usize>, ()> {
+pub fn message_len(expect: Expect, buf: &[u8]) -> Result<Option<usize>, NotIt> {
     match expect {
         Expect::Tpkt => {
             if buf.is_empty() {
                 return Ok(None);
             }
             if buf[0] != 0x03 || (buf.len() > 1 && buf[1] != 0) {
-                return Err(());
+                return Err(NotIt);
             }
             if buf.len() < 4 {
                 return Ok(None);
             }
             let len = u16::from_be_bytes([buf[2], buf[3]]) as usize;
             if len < 7 {
-                return Err(());
+                return Err(NotIt);
             }
             Ok((buf.len() >= len).then_some(len))
         }
@@ -65,7 +68,7 @@ pub fn message_len(expect: Expect, buf: &[u8]) -> Result<Option<usize>, ()> {
 }
 
 /// The length of the records carrying the first handshake message (ClientHello).
-fn client_hello_len(buf: &[u8]) -> Result<Option<usize>, ()> {
+fn client_hello_len(buf: &[u8]) -> Result<Option<usize>, NotIt> {
     // Walk handshake records, collecting the handshake stream until the first message
     // (4-byte header plus body) is complete.
     let mut at = 0usize;
@@ -75,11 +78,11 @@ fn client_hello_len(buf: &[u8]) -> Result<Option<usize>, ()> {
             return Ok(None);
         }
         if buf[at] != 0x16 || buf[at + 1] != 0x03 {
-            return Err(());
+            return Err(NotIt);
         }
         let len = u16::from_be_bytes([buf[at + 3], buf[at + 4]]) as usize;
         if len == 0 || len > 16384 + 2048 {
-            return Err(());
+            return Err(NotIt);
         }
         if buf.len() < at + 5 + len {
             return Ok(None);
@@ -88,7 +91,7 @@ fn client_hello_len(buf: &[u8]) -> Result<Option<usize>, ()> {
         at += 5 + len;
         if hs.len() >= 4 {
             if hs[0] != 0x01 {
-                return Err(());
+                return Err(NotIt);
             }
             let body = u32::from_be_bytes([0, hs[1], hs[2], hs[3]]) as usize;
             if hs.len() >= 4 + body {
@@ -96,7 +99,7 @@ fn client_hello_len(buf: &[u8]) -> Result<Option<usize>, ()> {
             }
         }
         if at > MAX_FIRST {
-            return Err(());
+            return Err(NotIt);
         }
     }
 }
@@ -112,7 +115,7 @@ pub async fn read_first(
     let mut buf = BytesMut::with_capacity(1024);
     loop {
         match message_len(expect, &buf) {
-            Err(()) => return Read::Unexpected(buf.freeze()),
+            Err(NotIt) => return Read::Unexpected(buf.freeze()),
             Ok(Some(n)) => {
                 let msg = buf.split_to(n).freeze();
                 return Read::Whole {
@@ -152,8 +155,8 @@ mod tests {
         let cr = [3u8, 0, 0, 11, 6, 0xe0, 0, 0, 0, 0, 0];
         assert_eq!(message_len(Expect::Tpkt, &cr[..3]), Ok(None));
         assert_eq!(message_len(Expect::Tpkt, &cr), Ok(Some(11)));
-        assert_eq!(message_len(Expect::Tpkt, b"GET / HTTP/1.1"), Err(()));
-        assert_eq!(message_len(Expect::Tpkt, &[3, 0, 0, 2]), Err(()));
+        assert_eq!(message_len(Expect::Tpkt, b"GET / HTTP/1.1"), Err(NotIt));
+        assert_eq!(message_len(Expect::Tpkt, &[3, 0, 0, 2]), Err(NotIt));
     }
 
     #[test]
@@ -165,7 +168,7 @@ mod tests {
         assert_eq!(message_len(Expect::ClientHello, &b), Ok(Some(20)));
         assert_eq!(
             message_len(Expect::ClientHello, &[0x17, 3, 3, 0, 1, 0]),
-            Err(())
+            Err(NotIt)
         );
     }
 }

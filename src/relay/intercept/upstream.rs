@@ -101,7 +101,11 @@ fn host_reply(seen: &[u8]) -> (Option<AlertDescription>, Option<String>) {
                 version,
                 cipher_suite,
                 ..
-            } => said = Some(format!("the host answered with {version} and {cipher_suite}")),
+            } => {
+                said = Some(format!(
+                    "the host answered with {version} and {cipher_suite}"
+                ))
+            }
             TlsEvent::Alert { description, .. } if alert.is_none() => alert = Some(description),
             _ => {}
         }
@@ -168,8 +172,12 @@ pub async fn intercept(
         ServerName::DnsName(d) => Some(d.as_ref().to_string()),
         _ => None,
     };
-    let up = match with_timeout(&mut pre, ctx.handshake_timeout, connector.connect(name, tapped))
-        .await
+    let up = match with_timeout(
+        &mut pre,
+        ctx.handshake_timeout,
+        connector.connect(name, tapped),
+    )
+    .await
     {
         None => {
             drop(client);
@@ -198,9 +206,7 @@ pub async fn intercept(
         .map(|c| c.iter().map(|d| d.as_ref().to_vec()).collect())
         .unwrap_or_default();
     let leg = LegTls {
-        version: conn
-            .protocol_version()
-            .map(|v| TlsVersion(u16::from(v))),
+        version: conn.protocol_version().map(|v| TlsVersion(u16::from(v))),
         cipher_suite: conn
             .negotiated_cipher_suite()
             .map(|s| CipherSuite(u16::from(s.suite()))),
@@ -208,7 +214,10 @@ pub async fn intercept(
         handshake_ms,
     };
     let resumed = matches!(conn.handshake_kind(), Some(rustls::HandshakeKind::Resumed));
-    let chain: Vec<CertInfo> = chain_der.iter().filter_map(|d| cert::parse(d).ok()).collect();
+    let chain: Vec<CertInfo> = chain_der
+        .iter()
+        .filter_map(|d| cert::parse(d).ok())
+        .collect();
     let pin_matched = ctx.pin.map(|p| {
         chain_der
             .first()
@@ -218,9 +227,8 @@ pub async fn intercept(
     let mut findings = verify::assess(&chain, &hs.target_name, now, &ctx.roots);
     match pin_matched {
         // A matching pin is the admin's explicit trust in exactly this certificate.
-        Some(true) => {
-            findings.retain(|f| !matches!(f, CertProblem::Untrusted { .. } | CertProblem::SelfSigned))
-        }
+        Some(true) => findings
+            .retain(|f| !matches!(f, CertProblem::Untrusted { .. } | CertProblem::SelfSigned)),
         Some(false) => findings.insert(
             0,
             CertProblem::PinMismatch {
@@ -272,7 +280,10 @@ pub async fn intercept(
         None => return pre.ended(EndKind::Shutdown, EndKind::Shutdown),
         Some(Err(e)) => {
             let (alert, error) = failure_text(&e, "the client");
-            pre.note(Note::ClientTlsFailed { alert, error: error.clone() });
+            pre.note(Note::ClientTlsFailed {
+                alert,
+                error: error.clone(),
+            });
             let mut up = up;
             let _ = up.shutdown().await;
             let c2s = if plain_pump::is_reset(&e) {

@@ -194,10 +194,10 @@ impl Seen {
             }
             Note::StrictRefused { .. } => i.strict_refused = Some(at),
             Note::FallbackFailed { error } => i.fallback_failed = Some((at, error.clone())),
-            Note::NlaDowngraded { requested, sent } => {
-                i.downgraded = Some((at, *requested, *sent))
-            }
-            Note::DowngradeHidden { .. } | Note::FallbackReplayed { .. } | Note::MintFailed { .. } => {}
+            Note::NlaDowngraded { requested, sent } => i.downgraded = Some((at, *requested, *sent)),
+            Note::DowngradeHidden { .. }
+            | Note::FallbackReplayed { .. }
+            | Note::MintFailed { .. } => {}
         }
     }
 

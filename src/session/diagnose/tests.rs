@@ -108,6 +108,7 @@ impl T {
     }
     fn verdict(&self) -> Verdict {
         diagnose(&Inputs {
+            plain: Default::default(),
             timeline: &self.tl,
             tls_stats: Default::default(),
             target: "host:3389",
