@@ -47,8 +47,10 @@ pub enum CaCommand {
     #[command(after_help = ca::INIT_EXAMPLES)]
     Init(CaInitArgs),
     /// Print the CA's fingerprint, validity and constraints, and how to trust it.
+    #[command(after_help = ca::SHOW_EXAMPLES)]
     Show(CaDirArg),
     /// Print how to remove the CA from every place `ca show` suggested.
+    #[command(after_help = ca::REMOVE_EXAMPLES)]
     RemoveInstructions(CaDirArg),
 }
 

@@ -9,6 +9,7 @@
 pub mod net;
 pub mod proxy;
 pub mod run;
+pub mod tls10;
 
 use std::ffi::OsStr;
 use std::fmt;
