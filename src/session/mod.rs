@@ -2,6 +2,7 @@
 
 pub mod cause;
 pub mod conn;
+pub mod mstsc;
 pub mod diagnose;
 mod pending_decoders;
 pub mod phase;

@@ -54,6 +54,8 @@ pub struct Verdict {
     pub summary: String,
     /// What to check next.
     pub hint: String,
+    /// The disconnect codes mstsc most likely showed, when known.
+    pub mstsc: Option<crate::session::mstsc::MstscCode>,
     /// True when the cause is inferred from traffic shape rather than seen.
     pub inferred: bool,
     /// Findings that did not end the connection.

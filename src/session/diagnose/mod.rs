@@ -11,6 +11,7 @@ pub mod seen;
 
 use crate::decode::tls::RecordStats;
 use crate::decode::Dir;
+use crate::session::mstsc::{self, MstscCode};
 use crate::session::{Cause, CloseKind, ClosedBy, Phase, Timeline, Verdict, Warning};
 use crate::tls::verify::CertProblem;
 pub use close::describe;
@@ -45,6 +46,8 @@ struct Finding {
     evidence: Vec<At>,
     /// Overrides for who closed and how, when the cause knows better.
     closed: Option<(ClosedBy, CloseKind)>,
+    /// What mstsc most likely showed.
+    mstsc: Option<MstscCode>,
 }
 
 impl Finding {
@@ -56,7 +59,12 @@ impl Finding {
             inferred: false,
             evidence: Vec::new(),
             closed: None,
+            mstsc: None,
         }
+    }
+    fn mstsc(mut self, code: Option<MstscCode>) -> Self {
+        self.mstsc = code;
+        self
     }
     fn evidence(mut self, at: impl IntoIterator<Item = At>) -> Self {
         self.evidence.extend(at);
@@ -96,12 +104,17 @@ pub fn diagnose(input: &Inputs<'_>) -> Verdict {
         .iter()
         .filter_map(|a| close::evidence(input.timeline, a.seq))
         .collect();
+    let summary = match &f.mstsc {
+        Some(c) => format!("{}; {c}", f.summary),
+        None => f.summary,
+    };
     Verdict {
         phase: seen.phase.unwrap_or(Phase::TcpConnect),
         cause: f.cause,
         closed_by,
         close_kind,
-        summary: f.summary,
+        summary,
+        mstsc: f.mstsc,
         hint: f.hint,
         inferred: f.inferred,
         warnings,
@@ -155,6 +168,7 @@ fn find(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Finding {
             format!("the server refused the negotiation with RDP_NEG_FAILURE {code}{req}"),
             negotiation_hint(code),
         )
+        .mstsc(mstsc::negotiation(code))
         .evidence(seen.request.map(|r| r.0).into_iter().chain([at]));
     }
     if let (Some((rat, req)), Some((cat, sel))) = (seen.request, seen.confirm) {
@@ -517,7 +531,8 @@ fn by_close(seen: &Seen, close: Option<&Close>) -> Finding {
         (Cause::IdleTimeout, _) => "raise --idle-timeout, or check why neither side sent anything",
         _ => "nothing was wrong on the wire; the connection was cut by stopping rdptap",
     };
-    Finding::new(cause, summary, hint)
+    let code = matches!(cause, Cause::ServerClosed | Cause::ServerReset).then(mstsc::socket_closed);
+    Finding::new(cause, summary, hint).mstsc(code)
 }
 
 /// ", after the ServerHello" and the like: the last decoded step before the close.

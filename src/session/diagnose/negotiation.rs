@@ -5,6 +5,7 @@ use super::seen::Seen;
 use super::Finding;
 use crate::decode::names::{NegFailureCode, Protocols};
 use crate::relay::ConnectError;
+use crate::session::mstsc;
 use crate::session::{Cause, CloseKind, ClosedBy};
 
 /// The host could not be reached at all.
@@ -32,12 +33,19 @@ pub(super) fn upstream(seen: &Seen) -> Option<Finding> {
             "check the network path to the host (route, VPN, firewall)",
         ),
     };
+    let code = match cause {
+        Cause::UpstreamDnsFailed => Some(mstsc::connect(mstsc::DNS_FAILED)),
+        Cause::UpstreamTimeout => Some(mstsc::connect(mstsc::CONNECT_TIMEOUT)),
+        Cause::UpstreamRefused => Some(mstsc::connect(mstsc::CONNECT_FAILED)),
+        _ => None,
+    };
     let mut f = Finding::new(
         cause,
         format!("rdptap could not reach the host: {err}; the client's connection was closed"),
         hint,
     )
-    .evidence([*at]);
+    .evidence([*at])
+    .mstsc(code);
     f.closed = Some(match cause {
         Cause::UpstreamTimeout => (ClosedBy::Proxy, CloseKind::Timeout),
         Cause::ServerReset => (ClosedBy::Server, CloseKind::Rst),
