@@ -9,8 +9,3 @@ impl RdpDecoder {
     /// Decrypted bytes.
     pub fn feed_plain(&mut self, _dir: Dir, _data: &[u8], _out: &mut Vec<Decoded>) {}
 }
-
-impl crate::decode::pdu::RdpEvent {
-    /// Hides user names.
-    pub fn redact_users(&mut self) {}
-}

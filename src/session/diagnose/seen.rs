@@ -1,6 +1,10 @@
 //! A one-pass digest of a timeline: the facts `diagnose` reasons about.
 
 use crate::decode::mcs::McsEvent;
+use crate::decode::pdu::data::SaveSessionInfo;
+use crate::decode::pdu::errinfo::ErrorInfo;
+use crate::decode::pdu::licensing::License;
+use crate::decode::pdu::RdpEvent;
 use crate::decode::names::{NegFailureCode, Protocols};
 use crate::decode::tls::{AlertDescription, CipherSuite, TlsEvent, TlsVersion};
 use crate::decode::x224::X224Event;
@@ -53,6 +57,37 @@ pub struct Seen {
     pub ends: [Option<(At, StreamEnd)>; 2],
     /// Interception, from the relay's notes.
     pub icpt: Intercept,
+    /// What the decrypted (or clear) RDP stream said.
+    pub rdp: RdpSeen,
+}
+
+/// Facts from the RDP PDUs after MCS.
+#[derive(Debug, Default)]
+pub struct RdpSeen {
+    /// The first Set Error Info with a non-zero code.
+    pub error_info: Option<(At, ErrorInfo)>,
+    /// A licensing message that ended licensing in failure.
+    pub license_failed: Option<(At, License)>,
+    /// A licensing message that ended licensing successfully.
+    pub license_ok: Option<At>,
+    /// The server's logon notice (Save Session Info of a logon type).
+    pub logon: Option<At>,
+    /// A logon error or warning the server reported in Save Session Info.
+    pub logon_error: Option<(At, SaveSessionInfo)>,
+    /// The server's Demand Active.
+    pub demand_active: Option<At>,
+    /// The server's Font Map (the session went active).
+    pub active: Option<At>,
+    /// The server's Deactivate All.
+    pub deactivate_all: Option<At>,
+    /// The server redirected the client.
+    pub redirection: Option<(At, Option<String>)>,
+    /// The client asked to end the session (Shutdown Request).
+    pub client_shutdown: Option<At>,
+    /// The client sent a Disconnect Provider Ultimatum.
+    pub client_dpu: Option<At>,
+    /// The client's Client Info.
+    pub client_info: Option<At>,
 }
 
 /// What the relay said about interception.
@@ -171,10 +206,53 @@ impl Seen {
                 McsEvent::DisconnectProviderUltimatum { reason } if dir == Dir::S2C => {
                     self.dpu_from_server.get_or_insert((at, reason.clone()));
                 }
+                McsEvent::DisconnectProviderUltimatum { .. } => {
+                    self.rdp.client_dpu.get_or_insert(at);
+                }
                 _ => {}
             },
-            DecodeEvent::Rdp(_) => {}
+            DecodeEvent::Rdp(r) => self.rdp_event(at, dir, r),
             DecodeEvent::Error(e) => self.decode_errors.push((at, dir, e.reason.clone())),
+        }
+    }
+
+    fn rdp_event(&mut self, at: At, dir: Dir, r: &RdpEvent) {
+        let d = &mut self.rdp;
+        match r {
+            RdpEvent::SetErrorInfo(e) if !e.is_none() && dir == Dir::S2C => {
+                d.error_info.get_or_insert((at, *e));
+            }
+            RdpEvent::License(l) if l.failed() => {
+                d.license_failed.get_or_insert((at, l.clone()));
+            }
+            RdpEvent::License(l) if l.succeeded() => {
+                d.license_ok.get_or_insert(at);
+            }
+            RdpEvent::SaveSessionInfo(s) if s.logon_error.is_some() => {
+                d.logon_error.get_or_insert((at, (**s).clone()));
+            }
+            RdpEvent::SaveSessionInfo(s) if s.is_logon() => {
+                d.logon.get_or_insert(at);
+            }
+            RdpEvent::DemandActive(_) => {
+                d.demand_active.get_or_insert(at);
+            }
+            RdpEvent::FontMap { .. } => {
+                d.active.get_or_insert(at);
+            }
+            RdpEvent::DeactivateAll { .. } => {
+                d.deactivate_all.get_or_insert(at);
+            }
+            RdpEvent::ServerRedirection(x) => {
+                d.redirection = Some((at, x.target().map(str::to_string)));
+            }
+            RdpEvent::ShutdownRequest => {
+                d.client_shutdown.get_or_insert(at);
+            }
+            RdpEvent::ClientInfo(_) => {
+                d.client_info.get_or_insert(at);
+            }
+            _ => {}
         }
     }
 
