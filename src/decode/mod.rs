@@ -6,6 +6,7 @@
 pub mod mcs;
 pub mod names;
 pub mod pdu;
+pub mod plain;
 pub mod rdp;
 pub mod reassembly;
 pub mod tls;

@@ -1,15 +1,20 @@
 //! The direct-RDP stream decoder: routes each direction's bytes through the layers in
 //! the order RDP uses them: an optional preconnection PDU, X.224 negotiation, then TLS
-//! (for SSL, HYBRID and friends) or slow-path MCS (for standard RDP security).
+//! (for SSL, HYBRID and friends) or the MCS stream in the clear (for standard RDP
+//! security, read by [`PlainDecoder`]).
 //!
 //! Both directions share one decoder because the server's Connection Confirm decides
-//! how the client's next bytes must be read.
+//! how the client's next bytes must be read. When rdptap terminates TLS itself, the
+//! decrypted bytes are fed apart ([`RdpDecoder::feed_plain`]) to a second
+//! [`PlainDecoder`].
 
 use super::names::Protocols;
+use super::pdu::Protection;
+use super::plain::{PlainDecoder, PlainStats, Security};
 use super::reassembly::{Hint, Pushed, Reassembler, Step};
 use super::tls::{RecordStats, TlsDecoder};
 use super::x224::{Tpdu, X224Event};
-use super::{mcs, tpkt, x224, DecodeError, DecodeEvent, Decoded, Dir, Layer};
+use super::{tpkt, x224, DecodeError, DecodeEvent, Decoded, Dir, Layer};
 
 /// The most bytes held for a direction while its next layer is not yet known.
 const MAX_PENDING: usize = 64 * 1024;
@@ -27,7 +32,8 @@ enum Stage {
     AwaitConfirm,
     /// TLS records.
     Tls,
-    /// Slow-path TPKT/MCS and fast-path PDUs (standard RDP security).
+    /// Slow-path TPKT/MCS and fast-path PDUs in the clear (standard RDP security),
+    /// handed to the [`PlainDecoder`].
     Mcs,
     /// Decoding stopped for this direction; bytes are only counted by the relay.
     Done,
@@ -39,6 +45,8 @@ struct Side {
     reasm: Reassembler,
     /// Bytes that arrived before the layer they belong to was known.
     pending: Vec<u8>,
+    /// Stream bytes the finished framed layers used, where the current layer starts.
+    consumed: u64,
 }
 
 impl Side {
@@ -47,6 +55,7 @@ impl Side {
             stage: Stage::Start,
             reasm: Reassembler::new(tpkt::MAX_TPKT),
             pending: Vec::new(),
+            consumed: 0,
         }
     }
 }
@@ -56,6 +65,10 @@ impl Side {
 pub struct RdpDecoder {
     sides: [Side; 2],
     tls: TlsDecoder,
+    /// The cleartext MCS stream under standard RDP security.
+    plain: PlainDecoder,
+    /// The decrypted stream, once rdptap terminated TLS on both legs.
+    intercepted: Option<PlainDecoder>,
     requested: Option<Protocols>,
     selected: Option<Protocols>,
 }
@@ -72,6 +85,8 @@ impl RdpDecoder {
         RdpDecoder {
             sides: [Side::new(), Side::new()],
             tls: TlsDecoder::new(),
+            plain: PlainDecoder::new(Security::Standard),
+            intercepted: None,
             requested: None,
             selected: None,
         }
@@ -105,11 +120,61 @@ impl RdpDecoder {
             .sum::<usize>()
             + self.tls.buffered(Dir::C2S)
             + self.tls.buffered(Dir::S2C)
+            + self.plain.buffered()
+            + self.intercepted.as_ref().map_or(0, PlainDecoder::buffered)
     }
 
     /// True when neither direction will decode anything more.
     pub fn finished(&self) -> bool {
-        self.sides.iter().all(|s| s.stage == Stage::Done)
+        let sides_done = [Dir::C2S, Dir::S2C]
+            .iter()
+            .all(|&d| match self.sides[d.idx()].stage {
+                Stage::Done => true,
+                Stage::Mcs => self.plain.finished(d),
+                _ => false,
+            });
+        let plaintext_done = self
+            .intercepted
+            .as_ref()
+            .is_none_or(|p| p.finished(Dir::C2S) && p.finished(Dir::S2C));
+        sides_done && plaintext_done
+    }
+
+    /// rdptap terminated TLS on both legs after the X.224 exchange: from now on the
+    /// plaintext is fed through [`feed_plain`](Self::feed_plain) and ciphertext is no
+    /// longer fed.
+    ///
+    /// The plaintext is read as enhanced RDP security. A second call changes nothing.
+    pub fn tls_intercepted(&mut self) {
+        if self.intercepted.is_none() {
+            self.intercepted = Some(PlainDecoder::new(Security::Enhanced));
+        }
+    }
+
+    /// Feeds decrypted bytes of direction `dir` (only after
+    /// [`tls_intercepted`](Self::tls_intercepted); ignored before).
+    pub fn feed_plain(&mut self, dir: Dir, data: &[u8], out: &mut Vec<Decoded>) {
+        if let Some(p) = self.intercepted.as_mut() {
+            p.feed(dir, data, out);
+        }
+    }
+
+    /// Counters from the plaintext/MCS stream (fast-path PDUs, slow-path data PDUs,
+    /// virtual channel bytes) by direction: the decrypted stream when TLS was
+    /// intercepted, else the cleartext one of standard RDP security.
+    pub fn plain_stats(&self) -> PlainStats {
+        self.mcs_stream().stats()
+    }
+
+    /// How the I/O channel payloads are protected, once a Connect Response was seen
+    /// (in the clear, or in the plaintext when TLS was intercepted).
+    pub fn io_protection(&self) -> Option<Protection> {
+        self.mcs_stream().protection()
+    }
+
+    /// The MCS stream decoder that matters: the intercepted plaintext if any.
+    fn mcs_stream(&self) -> &PlainDecoder {
+        self.intercepted.as_ref().unwrap_or(&self.plain)
     }
 
     /// True once both directions are past negotiation and only TLS records are counted:
@@ -147,6 +212,10 @@ impl RdpDecoder {
                     }
                     return;
                 }
+                Stage::Mcs => {
+                    self.plain.feed(dir, &data, out);
+                    return;
+                }
                 Stage::Tls => {
                     let mut tls_events = Vec::new();
                     let r = self.tls.feed(dir, &data, &mut tls_events);
@@ -163,12 +232,10 @@ impl RdpDecoder {
                     }
                     return;
                 }
-                Stage::Preconnection | Stage::X224 | Stage::Mcs => {
-                    match self.framed(dir, &data, out) {
-                        Some(rest) => data = std::borrow::Cow::Owned(rest),
-                        None => return,
-                    }
-                }
+                Stage::Preconnection | Stage::X224 => match self.framed(dir, &data, out) {
+                    Some(rest) => data = std::borrow::Cow::Owned(rest),
+                    None => return,
+                },
             }
         }
     }
@@ -214,12 +281,10 @@ impl RdpDecoder {
                 return;
             }
             match self.sides[dir.idx()].stage {
-                Stage::Preconnection | Stage::X224 | Stage::Mcs => {
-                    match self.framed(dir, &data, out) {
-                        Some(rest) => data = rest,
-                        None => return,
-                    }
-                }
+                Stage::Preconnection | Stage::X224 => match self.framed(dir, &data, out) {
+                    Some(rest) => data = rest,
+                    None => return,
+                },
                 _ => {
                     self.feed(dir, &data, out);
                     return;
@@ -228,18 +293,13 @@ impl RdpDecoder {
         }
     }
 
-    /// Run the framed layers; returns the bytes left over after a stage change.
+    /// Run the framed negotiation layers; returns the bytes left over after a stage
+    /// change.
     fn framed(&mut self, dir: Dir, data: &[u8], out: &mut Vec<Decoded>) -> Option<Vec<u8>> {
         let stage = self.sides[dir.idx()].stage;
         let framer: fn(&[u8]) -> Hint = match stage {
             Stage::Preconnection => x224::preconnection_hint,
-            Stage::X224 => tpkt::tpkt_hint,
-            _ => tpkt::pdu_hint,
-        };
-        let layer = if stage == Stage::Mcs {
-            Layer::Mcs
-        } else {
-            Layer::X224
+            _ => tpkt::tpkt_hint,
         };
         let mut frames: Vec<(u64, Result<Option<DecodeEvent>, String>, Stage)> = Vec::new();
         let mut reasm = std::mem::replace(&mut self.sides[dir.idx()].reasm, Reassembler::new(0));
@@ -256,12 +316,19 @@ impl RdpDecoder {
             }
         });
         self.sides[dir.idx()].reasm = reasm;
+        if let Pushed::Stopped { .. } = pushed {
+            // The next layer starts with a fresh reassembler, where this one stopped;
+            // counted before `enter` so the next layer knows its starting offset.
+            let side = &mut self.sides[dir.idx()];
+            side.consumed = side.consumed.saturating_add(side.reasm.offset());
+            side.reasm = Reassembler::new(tpkt::MAX_TPKT);
+        }
         for (at, result, _) in frames {
             match result {
                 Ok(Some(ev)) => out.push(Decoded { dir, event: ev }),
                 Ok(None) => {}
                 Err(reason) => {
-                    self.fail(dir, layer, at, reason, out);
+                    self.fail(dir, Layer::X224, at, reason, out);
                     return None;
                 }
             }
@@ -271,13 +338,9 @@ impl RdpDecoder {
         }
         match pushed {
             Pushed::Consumed => None,
-            Pushed::Stopped { rest } => {
-                // The next layer starts with a fresh reassembler.
-                self.sides[dir.idx()].reasm = Reassembler::new(tpkt::MAX_TPKT);
-                Some(rest)
-            }
+            Pushed::Stopped { rest } => Some(rest),
             Pushed::Invalid { offset, reason } => {
-                self.fail(dir, layer, offset, reason, out);
+                self.fail(dir, Layer::X224, offset, reason, out);
                 None
             }
         }
@@ -296,26 +359,13 @@ impl RdpDecoder {
                 Stage::X224,
             );
         }
-        if stage == Stage::Mcs && frame.first() != Some(&0x03) {
-            // Fast-path PDUs are only counted (their contents are encrypted).
-            return (Ok(None), stage);
-        }
         let tpdu = match x224::decode_tpdu(frame) {
             Ok(t) => t,
             Err(e) => return (Err(e), stage),
         };
         match tpdu {
-            Tpdu::Data(user_data) => {
-                if stage != Stage::Mcs {
-                    return (Ok(None), stage);
-                }
-                match mcs::decode_mcs(user_data) {
-                    Ok(ev) => (Ok(ev.map(DecodeEvent::Mcs)), stage),
-                    // MCS past the connect sequence is partly encrypted under standard RDP
-                    // security; an unparsable PDU there is not worth stopping for.
-                    Err(_) => (Ok(None), stage),
-                }
-            }
+            // Data before the negotiation is over has no layer to go to.
+            Tpdu::Data(_) => (Ok(None), stage),
             Tpdu::Event(ev) => {
                 let next = match (&ev, dir) {
                     (
@@ -352,15 +402,25 @@ impl RdpDecoder {
 
     /// Move a direction into a new stage; the server's choice also releases the client.
     fn enter(&mut self, dir: Dir, stage: Stage, out: &mut Vec<Decoded>) {
-        self.sides[dir.idx()].stage = stage;
-        if dir == Dir::S2C && matches!(stage, Stage::Tls | Stage::Mcs | Stage::Done) {
-            let client = &mut self.sides[Dir::C2S.idx()];
-            if client.stage == Stage::AwaitConfirm {
-                client.stage = stage;
-                let held = std::mem::take(&mut client.pending);
-                // Held client bytes are replayed into their now-known layer.
-                self.framed_owned(Dir::C2S, held, out);
-            }
+        self.set_stage(dir, stage);
+        if dir == Dir::S2C
+            && matches!(stage, Stage::Tls | Stage::Mcs | Stage::Done)
+            && self.sides[Dir::C2S.idx()].stage == Stage::AwaitConfirm
+        {
+            self.set_stage(Dir::C2S, stage);
+            let held = std::mem::take(&mut self.sides[Dir::C2S.idx()].pending);
+            // Held client bytes are replayed into their now-known layer.
+            self.framed_owned(Dir::C2S, held, out);
+        }
+    }
+
+    /// Set a direction's stage, telling the cleartext MCS decoder where its stream
+    /// starts when that is the next layer.
+    fn set_stage(&mut self, dir: Dir, stage: Stage) {
+        let side = &mut self.sides[dir.idx()];
+        side.stage = stage;
+        if stage == Stage::Mcs {
+            self.plain.start_at(dir, side.consumed);
         }
     }
 
@@ -388,141 +448,8 @@ impl RdpDecoder {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::decode::mcs::McsEvent;
-    use crate::decode::tls::TlsEvent;
-
-    fn fixture(name: &str) -> (Vec<u8>, Vec<u8>) {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/");
-        let c = std::fs::read(format!("{dir}{name}.c2s.bin")).unwrap();
-        let s = std::fs::read(format!("{dir}{name}.s2c.bin")).unwrap();
-        (c, s)
-    }
-
-    /// Split a stream into protocol units (TPKT, fast-path or TLS records).
-    fn units(mut b: &[u8]) -> Vec<&[u8]> {
-        let mut out = Vec::new();
-        while !b.is_empty() {
-            let len = match b[0] {
-                0x14..=0x17 if b.len() >= 5 => 5 + u16::from_be_bytes([b[3], b[4]]) as usize,
-                _ => match tpkt::pdu_hint(b) {
-                    Hint::Frame(n) | Hint::Needs(n) => n,
-                    _ => b.len(),
-                },
-            };
-            let (u, rest) = b.split_at(len.min(b.len()));
-            out.push(u);
-            b = rest;
-        }
-        out
-    }
-
-    /// Replay a fixture one unit from each side in turn (close to the real causal
-    /// order), each unit fed in chunks of `step` bytes.
-    fn replay(name: &str, step: usize) -> Vec<Decoded> {
-        let (c, s) = fixture(name);
-        let (cu, su) = (units(&c), units(&s));
-        let mut d = RdpDecoder::new();
-        let mut out = Vec::new();
-        for i in 0..cu.len().max(su.len()) {
-            for (dir, u) in [(Dir::C2S, cu.get(i)), (Dir::S2C, su.get(i))] {
-                for chunk in u.map(|u| u.chunks(step)).into_iter().flatten() {
-                    d.feed(dir, chunk, &mut out);
-                }
-            }
-        }
-        out
-    }
-
-    fn kinds(ev: &[Decoded]) -> Vec<String> {
-        ev.iter()
-            .map(|d| format!("{}:{}", d.dir, d.event.kind()))
-            .collect()
-    }
-
-    #[test]
-    fn tls12_fixture_decodes_every_layer() {
-        for step in [1, 7, 100, 1 << 20] {
-            let ev = replay("xrdp-tls12-ok", step);
-            let k = kinds(&ev);
-            for want in [
-                "c2s:connection_request",
-                "s2c:connection_confirm",
-                "c2s:client_hello",
-                "s2c:server_hello",
-                "s2c:certificate",
-                "handshake_done",
-                "c2s:app_record",
-                "s2c:app_record",
-            ] {
-                assert!(
-                    k.iter().any(|x| x.ends_with(want)),
-                    "step {step}: {want} missing from {k:?}"
-                );
-            }
-            assert!(!k.iter().any(|x| x.ends_with("decode_error")), "{k:?}");
-        }
-    }
-
-    #[test]
-    fn tls13_fixture_hides_the_certificate() {
-        let k = kinds(&replay("xrdp-tls13-ok", 64));
-        assert!(k.iter().any(|x| x == "s2c:certificate_hidden"), "{k:?}");
-        assert!(!k.iter().any(|x| x == "s2c:certificate"));
-    }
-
-    #[test]
-    fn rdp_security_fixture_shows_mcs() {
-        let ev = replay("xrdp-rdp-security", 13);
-        let init = ev.iter().find_map(|d| match &d.event {
-            DecodeEvent::Mcs(m @ McsEvent::ConnectInitial { .. }) => Some(m.clone()),
-            _ => None,
-        });
-        let resp = ev.iter().find_map(|d| match &d.event {
-            DecodeEvent::Mcs(McsEvent::ConnectResponse { result_code, .. }) => Some(*result_code),
-            _ => None,
-        });
-        assert!(init.is_some(), "{:?}", kinds(&ev));
-        assert_eq!(resp, Some(0));
-    }
-
-    #[test]
-    fn negotiation_failure_fixture() {
-        let ev = replay("shadow-nla-negfailure", 5);
-        assert!(ev.iter().any(|d| matches!(
-            &d.event,
-            DecodeEvent::X224(X224Event::NegotiationFailure { code }) if code.code() == 5
-        )));
-    }
-
-    #[test]
-    fn nla_fixture_counts_records() {
-        let out = replay("shadow-nla-wrongpass", 1000);
-        let apps = out
-            .iter()
-            .filter(|e| {
-                e.dir == Dir::C2S && matches!(e.event, DecodeEvent::Tls(TlsEvent::AppRecord { .. }))
-            })
-            .count();
-        // NEGOTIATE and AUTHENTICATE; the server closed before the client sent more.
-        assert_eq!(apps, 2, "{:?}", kinds(&out));
-        assert!(out
-            .iter()
-            .any(|e| matches!(e.event, DecodeEvent::Tls(TlsEvent::HandshakeDone))));
-    }
-
-    #[test]
-    fn non_rdp_bytes_stop_decoding() {
-        let mut d = RdpDecoder::new();
-        let mut out = Vec::new();
-        d.feed(Dir::C2S, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", &mut out);
-        assert!(matches!(
-            out[0].event,
-            DecodeEvent::X224(X224Event::NotRdp { .. })
-        ));
-        assert!(d.finished());
-        d.feed(Dir::S2C, b"HTTP/1.1 400 Bad\r\n", &mut out);
-        assert_eq!(out.len(), 1);
-    }
-}
+#[path = "rdp_plain_tests.rs"]
+mod plain_tests;
+#[cfg(test)]
+#[path = "rdp_tests.rs"]
+mod tests;

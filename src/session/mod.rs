@@ -4,7 +4,6 @@ pub mod cause;
 pub mod conn;
 pub mod mstsc;
 pub mod diagnose;
-mod pending_decoders;
 pub mod phase;
 pub mod phases;
 pub mod redact;

@@ -1,155 +1,9 @@
-//! Tests for the MCS decoder, with a builder for hand-made connect PDUs laid out as
-//! MS-RDPBCGR 4.1.3/4.1.4 show them.
+//! Tests for the MCS decoder, on hand-made connect PDUs (see [`super::test_support`])
+//! and captured ones.
 
+use super::test_support::*;
 use super::*;
 use crate::decode::x224::{decode_tpdu, Tpdu};
-
-/// Appends a BER definite length.
-fn ber_len(v: &mut Vec<u8>, len: usize) {
-    if len < 0x80 {
-        v.push(len as u8);
-    } else if len < 0x100 {
-        v.extend_from_slice(&[0x81, len as u8]);
-    } else {
-        v.extend_from_slice(&[0x82, (len >> 8) as u8, len as u8]);
-    }
-}
-
-/// A BER element with a one- or two-byte tag.
-fn ber(tag: u16, value: &[u8]) -> Vec<u8> {
-    let mut v = if tag > 0xff {
-        tag.to_be_bytes().to_vec()
-    } else {
-        vec![tag as u8]
-    };
-    ber_len(&mut v, value.len());
-    v.extend_from_slice(value);
-    v
-}
-
-/// Appends a PER length determinant.
-fn per_len(v: &mut Vec<u8>, len: usize) {
-    if len < 0x80 {
-        v.push(len as u8);
-    } else {
-        v.extend_from_slice(&[0x80 | (len >> 8) as u8, len as u8]);
-    }
-}
-
-/// DomainParameters with these eight integers.
-fn domain_params(p: [u16; 8]) -> Vec<u8> {
-    let mut v = Vec::new();
-    for n in p {
-        if n < 0x80 {
-            v.extend(ber(0x02, &[n as u8]));
-        } else {
-            v.extend(ber(0x02, &[0x00, (n >> 8) as u8, n as u8]));
-        }
-    }
-    ber(0x30, &v)
-}
-
-/// A GCC ConnectData with the fixed ConnectGCCPDU prefix, key and data blocks.
-fn gcc(prefix: &[u8], key: &[u8; 4], blocks: &[u8]) -> Vec<u8> {
-    let mut pdu = prefix.to_vec();
-    pdu.extend_from_slice(key);
-    per_len(&mut pdu, blocks.len());
-    pdu.extend_from_slice(blocks);
-    let mut v = vec![0x00, 0x05, 0x00, 0x14, 0x7c, 0x00, 0x01];
-    per_len(&mut v, pdu.len());
-    v.extend_from_slice(&pdu);
-    v
-}
-
-/// A data block with its header.
-fn block(kind: u16, body: &[u8]) -> Vec<u8> {
-    let mut v = kind.to_le_bytes().to_vec();
-    v.extend_from_slice(&u16::try_from(body.len() + 4).unwrap().to_le_bytes());
-    v.extend_from_slice(body);
-    v
-}
-
-/// A full 216-byte TS_UD_CS_CORE, as a Windows 11 client sends it.
-fn cs_core() -> Vec<u8> {
-    let mut b = Vec::new();
-    b.extend_from_slice(&0x0008_000Cu32.to_le_bytes()); // version
-    b.extend_from_slice(&1920u16.to_le_bytes());
-    b.extend_from_slice(&1080u16.to_le_bytes());
-    b.extend_from_slice(&0xCA01u16.to_le_bytes()); // colorDepth
-    b.extend_from_slice(&0xAA03u16.to_le_bytes()); // SASSequence
-    b.extend_from_slice(&0x0409u32.to_le_bytes()); // keyboardLayout
-    b.extend_from_slice(&22621u32.to_le_bytes()); // clientBuild
-    let mut name: Vec<u8> = "LAB-PC".encode_utf16().flat_map(u16::to_le_bytes).collect();
-    name.resize(32, 0);
-    b.extend_from_slice(&name);
-    b.extend_from_slice(&4u32.to_le_bytes()); // keyboardType
-    b.extend_from_slice(&0u32.to_le_bytes());
-    b.extend_from_slice(&12u32.to_le_bytes());
-    b.extend_from_slice(&[0; 64]); // imeFileName
-    b.extend_from_slice(&0xCA01u16.to_le_bytes()); // postBeta2ColorDepth
-    b.extend_from_slice(&1u16.to_le_bytes()); // clientProductId
-    b.extend_from_slice(&0u32.to_le_bytes()); // serialNumber
-    b.extend_from_slice(&0x18u16.to_le_bytes()); // highColorDepth
-    b.extend_from_slice(&0x0Fu16.to_le_bytes()); // supportedColorDepths
-    b.extend_from_slice(&0x0121u16.to_le_bytes()); // earlyCapabilityFlags
-    b.extend_from_slice(&[0; 64]); // clientDigProductId
-    b.extend_from_slice(&[0, 0]); // connectionType, pad1octet
-    b.extend_from_slice(&0u32.to_le_bytes()); // serverSelectedProtocol: PROTOCOL_RDP
-    let v = block(gcc::CS_CORE, &b);
-    assert_eq!(v.len(), 216);
-    v
-}
-
-/// The client data blocks: core, security, network (rdpdr, rdpsnd).
-fn client_blocks() -> Vec<u8> {
-    let mut v = cs_core();
-    v.extend(block(0xC002, &[0x1b, 0, 0, 0, 0, 0, 0, 0]));
-    let mut net = 2u32.to_le_bytes().to_vec();
-    for n in [b"rdpdr\0\0\0", b"rdpsnd\0\0"] {
-        net.extend_from_slice(n);
-        net.extend_from_slice(&0x8080_0000u32.to_le_bytes());
-    }
-    v.extend(block(gcc::CS_NET, &net));
-    v
-}
-
-/// An MCS Connect-Initial carrying these client data blocks.
-fn connect_initial_pdu(blocks: &[u8]) -> Vec<u8> {
-    let mut body = ber(0x04, &[0x01]);
-    body.extend(ber(0x04, &[0x01]));
-    body.extend(ber(0x01, &[0xff]));
-    body.extend(domain_params([34, 2, 0, 1, 0, 1, 0xffff, 2]));
-    body.extend(domain_params([1, 1, 1, 1, 0, 1, 0x420, 2]));
-    body.extend(domain_params([0xffff, 0xfc17, 0xffff, 1, 0, 1, 0xffff, 2]));
-    let req = [0x00, 0x08, 0x00, 0x10, 0x00, 0x01, 0xc0, 0x00];
-    body.extend(ber(0x04, &gcc(&req, per::CLIENT_KEY, blocks)));
-    ber(0x7f65, &body)
-}
-
-/// An MCS Connect-Response with this result and an SC_CORE for RDP 10.7.
-fn connect_response_pdu(result: u8) -> Vec<u8> {
-    let mut core = 0x0008_000Cu32.to_le_bytes().to_vec();
-    core.extend_from_slice(&0u32.to_le_bytes()); // clientRequestedProtocols
-    core.extend_from_slice(&0u32.to_le_bytes()); // earlyCapabilityFlags
-    let mut blocks = block(gcc::SC_CORE, &core);
-    blocks.extend(block(0x0C02, &[2, 0, 0, 0, 2, 0, 0, 0]));
-    blocks.extend(block(0x0C03, &[0xeb, 0x03, 2, 0, 0xec, 0x03, 0xed, 0x03]));
-    let rsp = [0x14, 0x76, 0x0a, 0x01, 0x01, 0x00, 0x01, 0xc0, 0x00];
-    let mut body = ber(0x0a, &[result]);
-    body.extend(ber(0x02, &[0x00]));
-    body.extend(domain_params([34, 3, 0, 1, 0, 1, 0xfff8, 2]));
-    body.extend(ber(0x04, &gcc(&rsp, per::SERVER_KEY, &blocks)));
-    ber(0x7f66, &body)
-}
-
-/// Wraps MCS bytes in X.224 DT and TPKT, as they travel.
-fn in_tpkt(mcs: &[u8]) -> Vec<u8> {
-    let mut v = vec![0x03, 0x00];
-    v.extend_from_slice(&u16::try_from(mcs.len() + 7).unwrap().to_be_bytes());
-    v.extend_from_slice(&[0x02, 0xf0, 0x80]);
-    v.extend_from_slice(mcs);
-    v
-}
 
 fn full_initial() -> McsEvent {
     McsEvent::ConnectInitial {
@@ -165,6 +19,46 @@ fn full_initial() -> McsEvent {
             "VALID_CONNECTION_TYPE".into(),
             "SUPPORT_DYNVC_GFX_PROTOCOL".into(),
         ]),
+        encryption_methods: Some(EncryptionMethods(0x1b)),
+        encryption_methods_code: Some(0x1b),
+        cluster_flags: None,
+        redirection_supported: None,
+        monitor_count: None,
+        channel_defs: ["rdpdr", "rdpsnd"]
+            .map(|n| ChannelDef {
+                name: n.into(),
+                options: vec!["INITIALIZED".into(), "COMPRESS_RDP".into()],
+                options_code: 0x8080_0000,
+            })
+            .to_vec(),
+        message_channel: false,
+    }
+}
+
+/// The Connect Response event for [`connect_response_pdu`] with this result.
+fn full_response(result_code: u8) -> McsEvent {
+    McsEvent::ConnectResponse {
+        result: names::mcs_result_name(result_code),
+        result_code,
+        server_version: Some("RDP 10.7".into()),
+        client_requested_protocols: Some(Protocols::RDP),
+        early_capability_flags: Some(vec![]),
+        encryption_method: Some(EncryptionMethods::BIT128),
+        encryption_method_code: Some(2),
+        encryption_level: Some(EncryptionLevel::CLIENT_COMPATIBLE),
+        encryption_level_code: Some(2),
+        io_channel_id: Some(1003),
+        channels: vec![
+            ChannelRef {
+                id: 1004,
+                name: None,
+            },
+            ChannelRef {
+                id: 1005,
+                name: None,
+            },
+        ],
+        message_channel_id: None,
     }
 }
 
@@ -238,15 +132,7 @@ fn connect_response_success_and_failure() {
     let Ok(Tpdu::Data(data)) = decode_tpdu(&frame) else {
         panic!("not a DT");
     };
-    assert_eq!(
-        decode_mcs(data),
-        Ok(Some(McsEvent::ConnectResponse {
-            result: "rt-successful".into(),
-            result_code: 0,
-            server_version: Some("RDP 10.7".into()),
-            client_requested_protocols: Some(Protocols::RDP),
-        }))
-    );
+    assert_eq!(decode_mcs(data), Ok(Some(full_response(0))));
     let Ok(Some(McsEvent::ConnectResponse {
         result,
         result_code,
@@ -316,18 +202,69 @@ fn disconnect_provider_ultimatum_reasons() {
 }
 
 #[test]
-fn other_domain_pdus_are_not_reported() {
-    let pdus: [&[u8]; 6] = [
-        &[0x04, 0x01, 0x00, 0x01, 0x00],       // Erect Domain Request
-        &[0x28],                               // Attach User Request
-        &[0x2e, 0x00, 0x00, 0x06],             // Attach User Confirm
-        &[0x38, 0x00, 0x06, 0x03, 0xeb],       // Channel Join Request
-        &[0x64, 0x00, 0x06, 0x03, 0xeb, 0x70], // Send Data Request
-        &[0x7f, 0x67, 0x00],                   // Connect-Additional
+fn domain_pdus_are_reported_without_channel_names() {
+    assert_eq!(
+        decode_mcs(&[0x04, 0x01, 0x00, 0x01, 0x00]),
+        Ok(Some(McsEvent::ErectDomain))
+    );
+    assert_eq!(decode_mcs(&[0x28]), Ok(Some(McsEvent::AttachUserRequest)));
+    assert_eq!(
+        decode_mcs(&[0x2e, 0x00, 0x00, 0x06]),
+        Ok(Some(McsEvent::AttachUserConfirm {
+            result: McsResult::SUCCESSFUL,
+            result_code: 0,
+            user_id: Some(1007)
+        }))
+    );
+    assert_eq!(
+        decode_mcs(&[0x38, 0x00, 0x06, 0x03, 0xeb]),
+        Ok(Some(McsEvent::ChannelJoinRequest {
+            user_id: 1007,
+            channel_id: 1003,
+            channel: None
+        }))
+    );
+    assert_eq!(
+        decode_mcs(&[0x3c, 0x60, 0x00, 0x06, 0x03, 0xf5]),
+        Ok(Some(McsEvent::ChannelJoinConfirm {
+            result: McsResult(3),
+            result_code: 3,
+            channel_id: 1013,
+            channel: None
+        }))
+    );
+}
+
+#[test]
+fn send_data_and_unused_pdus_are_not_reported() {
+    let pdus: [&[u8]; 3] = [
+        &[0x64, 0x00, 0x06, 0x03, 0xeb, 0x70, 0x00], // Send Data Request, empty
+        &[0x68, 0x00, 0x06, 0x03, 0xeb, 0x70, 0x01, 0xff], // Send Data Indication
+        &[0x7f, 0x67, 0x00],                         // Connect-Additional
     ];
     for p in pdus {
         assert_eq!(decode_mcs(p), Ok(None), "{p:02x?}");
     }
+    // A Send Data without its userData is malformed, not silently skipped.
+    assert!(decode_mcs(&[0x64, 0x00, 0x06, 0x03, 0xeb, 0x70]).is_err());
+}
+
+#[test]
+fn serialized_domain_events() {
+    let ev = McsEvent::ChannelJoinConfirm {
+        result: McsResult(0),
+        result_code: 0,
+        channel_id: 1004,
+        channel: Some(ChannelName::Virtual("rdpdr".into())),
+    };
+    assert_eq!(
+        serde_json::to_string(&ev).unwrap(),
+        r#"{"kind":"channel_join_confirm","result":"rt-successful","result_code":0,"channel_id":1004,"channel":"rdpdr"}"#
+    );
+    assert_eq!(
+        serde_json::to_string(&McsEvent::ErectDomain).unwrap(),
+        r#"{"kind":"erect_domain"}"#
+    );
 }
 
 #[test]
@@ -446,6 +383,27 @@ fn xrdp_standard_security_capture() {
             .to_vec(),
         client_build: Some(18363),
         early_capability_flags: Some(names::flag_names(0x05e3, names::EARLY_CAPABILITY_FLAGS)),
+        encryption_methods: Some(EncryptionMethods(0x1b)),
+        encryption_methods_code: Some(0x1b),
+        cluster_flags: Some(vec![
+            "REDIRECTION_SUPPORTED".into(),
+            "REDIRECTION_VERSION4".into(),
+        ]),
+        redirection_supported: Some(true),
+        monitor_count: None,
+        channel_defs: [
+            ("rdpdr", 0xc080_0000),
+            ("rdpsnd", 0xc000_0000),
+            ("cliprdr", 0xc0a0_0000),
+            ("drdynvc", 0xc080_0000),
+        ]
+        .map(|(name, options)| ChannelDef {
+            name: name.into(),
+            options: gcc::channel_option_names(options),
+            options_code: options,
+        })
+        .to_vec(),
+        message_channel: false,
     };
     assert_eq!(mcs_of(c2s[1]), Ok(Some(want)));
     // xrdp's SC_CORE is the short 8-byte form: a version and nothing else.
@@ -454,16 +412,39 @@ fn xrdp_standard_security_capture() {
         result_code: 0,
         server_version: Some("RDP 5.0+ (0x00080004)".into()),
         client_requested_protocols: None,
+        early_capability_flags: None,
+        // crypt_level=fips in xrdp.ini.
+        encryption_method: Some(EncryptionMethods::FIPS),
+        encryption_method_code: Some(0x10),
+        encryption_level: Some(EncryptionLevel::FIPS),
+        encryption_level_code: Some(4),
+        io_channel_id: Some(1003),
+        channels: (1004..=1007)
+            .map(|id| ChannelRef { id, name: None })
+            .collect(),
+        message_channel_id: None,
     };
     assert_eq!(mcs_of(s2c[1]), Ok(Some(want)));
-    // Every later slow-path PDU is a domain PDU (Erect Domain, Attach User, Channel
-    // Join, Send Data) that decodes cleanly and is not reported.
-    let later = c2s.iter().skip(2).chain(s2c.iter().skip(2));
-    for pdu in later.filter(|p| p[0] == 3) {
-        if let Ok(Tpdu::Data(_)) = decode_tpdu(pdu) {
-            assert_eq!(mcs_of(pdu), Ok(None), "{:02x?}", &pdu[..8]);
-        }
-    }
+    // Every later slow-path PDU is a domain PDU that decodes cleanly: Erect Domain,
+    // Attach User, six Channel Joins each way, and Send Data (not reported).
+    let later: Vec<_> = c2s
+        .iter()
+        .skip(2)
+        .chain(s2c.iter().skip(2))
+        .filter(|p| p[0] == 3)
+        .collect();
+    let kinds: Vec<String> = later
+        .iter()
+        .filter_map(|p| mcs_of(p).unwrap())
+        .map(|e| crate::decode::DecodeEvent::Mcs(e).kind())
+        .collect();
+    let count = |k: &str| kinds.iter().filter(|x| *x == k).count();
+    assert_eq!(count("erect_domain"), 1);
+    assert_eq!(count("attach_user_request"), 1);
+    assert_eq!(count("channel_join_request"), 6);
+    assert_eq!(count("attach_user_confirm"), 1);
+    assert_eq!(count("channel_join_confirm"), 6);
+    assert_eq!(kinds.len(), 15, "{kinds:?}");
     // The fast-path output at the end of s2c framed too.
     assert!(s2c.iter().any(|p| p[0] == 0x80));
 }
