@@ -123,8 +123,13 @@ fn standard_security_capture_is_chunking_invariant() {
         assert_eq!(ev, whole, "step {step}");
         assert_eq!(d.plain_stats(), whole_d.plain_stats(), "step {step}");
     }
-    // CR, CC, the connect PDUs, Erect Domain, Attach User, 12 joins and the summary.
-    assert_eq!(whole.len(), 20, "{:?}", kinds(&whole));
+    // CR, CC, the connect PDUs, Erect Domain, Attach User, 12 joins and the summary,
+    // then the licensing PDUs and Security Exchange in the clear until encryption starts.
+    let k = kinds(&whole);
+    assert_eq!(whole.len(), 24, "{k:?}");
+    for want in ["c2s:security_exchange", "s2c:license", "c2s:encrypted_from_here"] {
+        assert!(k.iter().any(|x| x == want), "{want} missing: {k:?}");
+    }
 }
 
 #[test]

@@ -136,6 +136,6 @@ mod tests {
         let j = serde_json::to_value(&c).unwrap();
         assert_eq!(j["disc_reason"], "0x904");
         assert_eq!(j["extended"], "0x7");
-        assert_eq!(connect(CONNECT_FAILED).inferred, false);
+        assert!(!connect(CONNECT_FAILED).inferred);
     }
 }

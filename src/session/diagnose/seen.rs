@@ -223,7 +223,7 @@ impl Seen {
                 d.error_info.get_or_insert((at, *e));
             }
             RdpEvent::License(l) if l.failed() => {
-                d.license_failed.get_or_insert((at, l.clone()));
+                d.license_failed.get_or_insert((at, *l));
             }
             RdpEvent::License(l) if l.succeeded() => {
                 d.license_ok.get_or_insert(at);
