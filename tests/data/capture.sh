@@ -8,7 +8,8 @@
 # (xfreerdp) sent through a recording relay (socat -r/-R) and the whole stream the server
 # sent back. Nothing here runs in CI; the tests only read the committed .bin files.
 # Needs: xrdp, xfreerdp (freerdp2-x11), freerdp-shadow-cli (freerdp2-shadow-x11), Xvfb,
-# socat, openssl, iconv, python3 (only to find free loopback ports).
+# socat, openssl, iconv, python3 (only to find free loopback ports); cargo for the
+# plaintext captures.
 # The credentials (labuser/labpass) and certificates are throwaway.
 set -euo pipefail
 
@@ -179,6 +180,19 @@ wait_socat_listen() {
 
 client_common=(/u:labuser /cert:ignore +auth-only)
 
+# --- plaintext captures ------------------------------------------------------------------
+# NAME.plain.c2s.bin / NAME.plain.s2c.bin hold the bytes inside TLS, so socat cannot record
+# them: the ignored test of the same name (dashes as underscores) in tests/capture_plain.rs
+# runs the peers through the harness's TLS man-in-the-middle and writes the fixture itself.
+# xrdp-rdp-clear (standard RDP security, encryption level NONE) is made there too.
+plain_capture() {
+  local test=${1//-/_}
+  (cd "$out_dir/../.." &&
+    cargo test --test capture_plain -- --ignored --exact "$test" --test-threads=1 --nocapture) \
+    >"$work/$1.test.log" 2>&1 || { cat "$work/$1.test.log" >&2; return 1; }
+  grep -E '^(===|ends:)' "$work/$1.test.log" || true
+}
+
 capture() {
   case $1 in
     xrdp-tls12-ok)
@@ -214,13 +228,21 @@ capture() {
     shadow-nla-ok)
       start_shadow labuser labpass
       record "$1" "${client_common[@]}" /p:labpass ;;
+    xrdp-tls-plain-active | xrdp-tls-plain-sigterm | xrdp-tls-plain-serverkill | \
+      xrdp-tls-plain-serverterm | shadow-tls-plain-stop | shadow-tls-plain-authfail | \
+      xrdp-rdp-clear)
+      # These start and stop their own peers.
+      plain_capture "$1"
+      return ;;
     *) echo "unknown capture: $1" >&2; return 2 ;;
   esac
   stop_tree "$server_pid"
 }
 
 all=(xrdp-tls12-ok xrdp-tls13-ok xrdp-rdp-negfailure xrdp-rdp-security xrdp-tls-rdpclient
-  xrdp-tls-nlaclient shadow-nla-negfailure shadow-nla-wrongpass shadow-nla-ok)
+  xrdp-tls-nlaclient shadow-nla-negfailure shadow-nla-wrongpass shadow-nla-ok
+  xrdp-tls-plain-active xrdp-tls-plain-sigterm xrdp-tls-plain-serverkill
+  xrdp-tls-plain-serverterm shadow-tls-plain-stop shadow-tls-plain-authfail xrdp-rdp-clear)
 [ $# -gt 0 ] && all=("$@")
 
 make_cert

@@ -6,6 +6,7 @@
 //! this module, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod capture;
 pub mod net;
 pub mod proxy;
 pub mod run;
