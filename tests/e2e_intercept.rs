@@ -36,7 +36,10 @@ fn intercepting(target: &str, ca: &Path, extra: &[&str]) -> Proxy {
 fn run_client(proxy: &Proxy, display: &str, args: Vec<String>, log: impl Fn() -> String) -> Run {
     let out = xfreerdp(&args, display, CLIENT_RUN);
     let run = Run::collect(proxy, Some(out), log);
-    assert!(!run.client.as_ref().unwrap().timed_out, "xfreerdp timed out\n{run}");
+    assert!(
+        !run.client.as_ref().unwrap().timed_out,
+        "xfreerdp timed out\n{run}"
+    );
     run
 }
 
@@ -113,8 +116,17 @@ fn xrdp_tls_session_is_decrypted_and_ok() {
     );
     assert_eq!(run.cause(), "ok", "{run}");
     let p = phases(&run);
-    for want in ["tls_session", "mcs", "channel_join", "secure_settings", "licensing"] {
-        assert!(p.iter().any(|x| x == want), "phase {want} missing in {p:?}\n{run}");
+    for want in [
+        "tls_session",
+        "mcs",
+        "channel_join",
+        "secure_settings",
+        "licensing",
+    ] {
+        assert!(
+            p.iter().any(|x| x == want),
+            "phase {want} missing in {p:?}\n{run}"
+        );
     }
     // The decrypted stream shows what passthrough cannot.
     assert!(!run.of_kind("connect_initial").is_empty(), "{run}");
@@ -173,7 +185,11 @@ fn expired_host_certificate_is_named_and_session_proceeds() {
     if !peers_available(&[XVFB, XRDP, XFREERDP]) {
         return;
     }
-    cert_case(CertFiles::expired("intercept-expired"), None, "cert_expired");
+    cert_case(
+        CertFiles::expired("intercept-expired"),
+        None,
+        "cert_expired",
+    );
 }
 
 #[test]
@@ -181,7 +197,11 @@ fn self_signed_host_certificate_is_named_and_session_proceeds() {
     if !peers_available(&[XVFB, XRDP, XFREERDP]) {
         return;
     }
-    cert_case(CertFiles::normal("intercept-self"), None, "cert_self_signed");
+    cert_case(
+        CertFiles::normal("intercept-self"),
+        None,
+        "cert_self_signed",
+    );
 }
 
 #[test]
@@ -309,7 +329,8 @@ fn tls10_only_host_falls_back_to_passthrough() {
     let failed = run.one("upstream_tls_failed");
     assert_eq!(failed["fallback"], true, "{run}");
     assert!(
-        failed["alert"] == "protocol_version" || failed["error"].as_str().unwrap_or("").contains("TLS"),
+        failed["alert"] == "protocol_version"
+            || failed["error"].as_str().unwrap_or("").contains("TLS"),
         "{run}"
     );
     // The client's own TLS went through untouched: the passthrough decoder saw the

@@ -135,7 +135,11 @@ fn intercepted_sequence_names_every_channel() {
     // The summary comes once, right before the client's first Send Data Request.
     assert_eq!(k[17], "c2s:channels_joined");
     // The fake I/O payloads reach the I/O channel decoder, which calls them malformed.
-    assert_eq!(&k[18..], ["c2s:malformed_pdu", "s2c:malformed_pdu"], "{k:?}");
+    assert_eq!(
+        &k[18..],
+        ["c2s:malformed_pdu", "s2c:malformed_pdu"],
+        "{k:?}"
+    );
     let DecodeEvent::Mcs(McsEvent::ChannelsJoined {
         joined,
         refused,

@@ -127,7 +127,11 @@ fn standard_security_capture_is_chunking_invariant() {
     // then the licensing PDUs and Security Exchange in the clear until encryption starts.
     let k = kinds(&whole);
     assert_eq!(whole.len(), 24, "{k:?}");
-    for want in ["c2s:security_exchange", "s2c:license", "c2s:encrypted_from_here"] {
+    for want in [
+        "c2s:security_exchange",
+        "s2c:license",
+        "c2s:encrypted_from_here",
+    ] {
         assert!(k.iter().any(|x| x == want), "{want} missing: {k:?}");
     }
 }

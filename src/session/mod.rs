@@ -2,8 +2,8 @@
 
 pub mod cause;
 pub mod conn;
-pub mod mstsc;
 pub mod diagnose;
+pub mod mstsc;
 pub mod phase;
 pub mod phases;
 pub mod redact;

@@ -10,9 +10,7 @@ pub fn phase_of(ev: &DecodeEvent) -> Option<Phase> {
     match ev {
         DecodeEvent::Mcs(m) => match m {
             McsEvent::ConnectInitial { .. } => Some(Phase::Mcs),
-            McsEvent::DisconnectProviderUltimatum { .. } | McsEvent::ConnectResponse { .. } => {
-                None
-            }
+            McsEvent::DisconnectProviderUltimatum { .. } | McsEvent::ConnectResponse { .. } => None,
             // Erect Domain, Attach User and the channel joins.
             _ => Some(Phase::ChannelJoin),
         },
@@ -44,9 +42,6 @@ mod tests {
             phase_of(&DecodeEvent::Rdp(RdpEvent::FontMap { entries: 0 })),
             Some(Phase::Active)
         );
-        assert_eq!(
-            phase_of(&DecodeEvent::Rdp(RdpEvent::ShutdownRequest)),
-            None
-        );
+        assert_eq!(phase_of(&DecodeEvent::Rdp(RdpEvent::ShutdownRequest)), None);
     }
 }

@@ -5,6 +5,7 @@
 
 mod close;
 mod intercept;
+mod logon;
 mod negotiation;
 pub mod nla;
 pub mod seen;
@@ -87,13 +88,28 @@ pub fn diagnose(input: &Inputs<'_>) -> Verdict {
     });
     let mut problems = effective_problems(&seen.problems);
     problems.retain(|p| p.cause_id() != f.cause.id());
-    let warnings = problems
+    let hidden = if seen.intercepted() {
+        " (hidden from the client by interception)"
+    } else {
+        ""
+    };
+    let mut warnings: Vec<Warning> = problems
         .iter()
         .map(|p| Warning {
             cause: Cause::from_id(p.cause_id()).unwrap_or(Cause::CertUntrusted),
-            detail: p.to_string(),
+            detail: format!("{p}{hidden}"),
         })
         .collect();
+    if let Some((_, _, error, true)) = &seen.icpt.upstream_failed {
+        if f.cause != Cause::UpstreamTlsIncompatible {
+            warnings.push(Warning {
+                cause: Cause::UpstreamTlsIncompatible,
+                detail: format!(
+                    "rdptap could not speak the host's TLS ({error}); it relayed the client's own TLS on a fresh connection instead, so this connection was not intercepted and works as it would without rdptap"
+                ),
+            });
+        }
+    }
     let mut evidence_at = f.evidence.clone();
     if let Some(c) = &close {
         evidence_at.push(c.at);
@@ -201,6 +217,12 @@ fn find(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Finding {
     if let Some(f) = nla_failure(seen, close) {
         return f;
     }
+    if let Some(f) = logon::session_end(input, seen, close) {
+        // Standard RDP security without encryption shows these PDUs in the clear too.
+        if seen.rdp.client_info.is_some() {
+            return f;
+        }
+    }
     if let Some(f) = orderly(input, seen, close) {
         return f;
     }
@@ -208,10 +230,28 @@ fn find(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Finding {
 }
 
 /// How an intercepted connection ended, from the decrypted phases.
+///
+/// The client saw rdptap's certificate, so the host's certificate problems never
+/// reached it: when the session otherwise worked, the verdict names the problem the
+/// client would have met without rdptap.
 fn intercepted_end(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Finding {
-    let base = by_close(seen, close);
-    let _ = input;
-    base
+    let f = logon::session_end(input, seen, close).unwrap_or_else(|| by_close(seen, close));
+    if f.cause != Cause::Ok {
+        return f;
+    }
+    let problems = effective_problems(&seen.problems);
+    let Some(top) = problems.first() else {
+        return f;
+    };
+    let phase = seen.phase.unwrap_or(Phase::TcpConnect);
+    Finding::new(
+        Cause::from_id(top.cause_id()).unwrap_or(Cause::CertUntrusted),
+        format!(
+            "{top}; the client did not see this because rdptap presented its own certificate, and the session went on to the {phase} phase through rdptap; without rdptap the client would warn about or refuse the host's certificate"
+        ),
+        cert_hint(top),
+    )
+    .evidence(seen.problems_at)
 }
 
 /// A fatal alert, or a version the client never offered.

@@ -1,11 +1,11 @@
 //! A one-pass digest of a timeline: the facts `diagnose` reasons about.
 
 use crate::decode::mcs::McsEvent;
+use crate::decode::names::{NegFailureCode, Protocols};
 use crate::decode::pdu::data::SaveSessionInfo;
 use crate::decode::pdu::errinfo::ErrorInfo;
 use crate::decode::pdu::licensing::License;
 use crate::decode::pdu::RdpEvent;
-use crate::decode::names::{NegFailureCode, Protocols};
 use crate::decode::tls::{AlertDescription, CipherSuite, TlsEvent, TlsVersion};
 use crate::decode::x224::X224Event;
 use crate::decode::{DecodeEvent, Dir};
