@@ -290,6 +290,7 @@ fn tls10_run(host: &Tls10Host, display: &str, through: Option<&Proxy>) -> suppor
 /// The last FreeRDP error code in a client log (e.g. ERRCONNECT_CONNECT_TRANSPORT_FAILED).
 fn last_error(log: &str) -> Option<String> {
     log.lines()
+        .rev()
         .filter_map(|l| {
             let i = l.find("ERRCONNECT_")?;
             Some(
@@ -299,7 +300,7 @@ fn last_error(log: &str) -> Option<String> {
                     .to_string(),
             )
         })
-        .last()
+        .next()
 }
 
 #[test]
