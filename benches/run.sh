@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds rdptap in release mode and runs the relay comparison benchmark
-# (benches/throughput.rs). Extra arguments are passed to the benchmark, e.g.
+# (benches/throughput/). Extra arguments are passed to the benchmark, e.g.
 #   benches/run.sh --mib 256 --reps 1
 set -euo pipefail
 cd "$(dirname "$0")/.."
