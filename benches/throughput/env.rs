@@ -14,7 +14,8 @@ pub(crate) struct Env {
 }
 
 impl Env {
-    pub(crate) fn new() -> Res<Env> {
+    /// `relays`: whether socat and haproxy are needed (the relay comparison runs).
+    pub(crate) fn new(relays: bool) -> Res<Env> {
         // The binary cargo built for this benchmark: with the bench profile it is
         // target/release/rdptap, the same file `cargo build --release` makes.
         let rdptap = match std::env::var_os("RDPTAP_BIN") {
@@ -26,7 +27,8 @@ impl Env {
                 format!("{} is missing; run cargo build --release", rdptap.display()).into(),
             );
         }
-        for tool in ["socat", "haproxy"] {
+        let tools: &[&str] = if relays { &["socat", "haproxy"] } else { &[] };
+        for &tool in tools {
             if Command::new(tool)
                 .arg(if tool == "socat" { "-V" } else { "-v" })
                 .stdout(Stdio::null())
@@ -98,15 +100,28 @@ pub(crate) fn print_header(opts: &Opts, env: &Env, nofile: u64) {
         "machine:  {cores} cores ({cpu}), Linux {}, loopback 127.0.0.1 only",
         kernel.trim()
     );
-    println!(
-        "relays:   {} ({}); socat -b 65536 ({}); haproxy mode tcp, nbthread 2 ({})",
+    let rdptap = format!(
+        "{} ({})",
         first_line(env.rdptap.to_str().unwrap_or("rdptap"), "--version"),
-        env.rdptap.display(),
-        first_line("socat", "-V"),
-        first_line("haproxy", "-v"),
+        env.rdptap.display()
     );
-    println!(
-        "plan:     {} MiB of payload per run, {} runs per path interleaved (median shown); {} round trips per path; {} idle connections; open-file limit {nofile}",
-        opts.mib, opts.reps, opts.rtts, opts.conns
-    );
+    if opts.relay {
+        println!(
+            "relays:   {rdptap}; socat -b 65536 ({}); haproxy mode tcp, nbthread 2 ({})",
+            first_line("socat", "-V"),
+            first_line("haproxy", "-v"),
+        );
+        println!(
+            "plan:     {} MiB of payload per run, {} runs per path interleaved (median shown); {} round trips per path; {} idle connections; open-file limit {nofile}",
+            opts.mib, opts.reps, opts.rtts, opts.conns
+        );
+    } else {
+        println!("relay:    {rdptap}");
+    }
+    if opts.intercept {
+        println!(
+            "tls plan: {} MiB each way per run, {} runs per path interleaved (median shown); {} connection setups per path; bench client and server use rustls (ring)",
+            opts.tls_mib, opts.tls_reps, opts.setups
+        );
+    }
 }

@@ -4,6 +4,7 @@
 use crate::env::Env;
 use crate::upstream::free_port;
 use crate::Res;
+use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
@@ -76,6 +77,11 @@ impl Relay {
         }
     }
 
+    /// The last lines the relay logged, to explain a failure through it.
+    pub(crate) fn log_tail(&self) -> String {
+        tail(&self.log)
+    }
+
     pub(crate) fn pid(&self) -> i32 {
         self.child.id() as i32
     }
@@ -130,6 +136,16 @@ fn tail(log: &Path) -> String {
 }
 
 pub(crate) fn start_rdptap(env: &Env, up: u16) -> Res<Relay> {
+    start_rdptap_with(env, up, "rdptap", &[])
+}
+
+/// rdptap in front of `up` with `extra` proxy options; `name` labels its log file.
+pub(crate) fn start_rdptap_with(
+    env: &Env,
+    up: u16,
+    name: &'static str,
+    extra: &[&OsStr],
+) -> Res<Relay> {
     let port = free_port()?;
     let mut cmd = Command::new(&env.rdptap);
     cmd.args([
@@ -140,7 +156,8 @@ pub(crate) fn start_rdptap(env: &Env, up: u16) -> Res<Relay> {
         &format!("127.0.0.1:{port}"),
         "-q",
     ]);
-    Relay::spawn("rdptap", cmd, port, env)
+    cmd.args(extra);
+    Relay::spawn(name, cmd, port, env)
 }
 
 fn start_socat(env: &Env, up: u16) -> Res<Relay> {

@@ -9,13 +9,13 @@ use crate::{Opts, PATHS};
 const LAT_TARGET_US: f64 = 25.0;
 const RSS_TARGET_KIB: f64 = 32.0;
 
-fn median(v: &[f64]) -> f64 {
+pub(crate) fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(|a, b| a.total_cmp(b));
     s[s.len() / 2]
 }
 
-fn pct(sorted: &[u64], p: usize) -> f64 {
+pub(crate) fn pct(sorted: &[u64], p: usize) -> f64 {
     sorted[(sorted.len() * p / 100).min(sorted.len() - 1)] as f64 / 1e3
 }
 
@@ -117,7 +117,7 @@ pub(crate) fn print_rss(r: &Rss) {
     println!();
 }
 
-fn verdict(ok: bool) -> &'static str {
+pub(crate) fn verdict(ok: bool) -> &'static str {
     if ok {
         "PASS"
     } else {
@@ -125,8 +125,8 @@ fn verdict(ok: bool) -> &'static str {
     }
 }
 
+/// The relay comparison's lines of the targets list.
 pub(crate) fn print_targets(raw: &Throughput, rdp: &Throughput, lat: &[Lat], rss: &Rss) {
-    println!("Targets");
     for (kind, t) in [("raw", raw), ("RDP-shaped", rdp)] {
         let (socat, haproxy) = (median(&t.gbps[2]), median(&t.gbps[3]));
         let (best, name) = if socat >= haproxy {
