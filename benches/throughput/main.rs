@@ -1,0 +1,212 @@
+//! Compares rdptap's relay with no relay, socat and haproxy on loopback, in one run:
+//! bulk throughput (raw bytes and an RDP-shaped stream that keeps rdptap's decoders
+//! busy), added round-trip latency of small messages, and memory per idle connection.
+//! A second section measures TLS interception: real TLS traffic direct, through
+//! rdptap untouched, and through `rdptap proxy --intercept`.
+//!
+//! It prints ratios against the direct path measured in the same run, because the
+//! absolute numbers depend on the machine. Run it with `benches/run.sh`, or
+//! `cargo build --release && cargo bench --bench throughput`. Arguments go after `--`:
+//! - `relay` or `intercept` runs only that section (both run by default);
+//! - `--mib N` (bulk size per run, default 1024), `--reps N` (runs per path, default 3),
+//!   `--rtts N` (timed round trips per path, default 20000), `--conns N` (idle
+//!   connections, default 2000): the relay section;
+//! - `--tls-mib N` (bulk size each way per run, default 1024), `--tls-reps N` (runs per
+//!   path, default 5), `--setups N` (connection setups per path, default 200): the
+//!   interception section.
+//!
+//! Layout: `env` (binaries, scratch directory, header), `script` (the RDP opening cut
+//! from the fixture), `upstream` (the servers every relay path ends at), `peers` (the
+//! relay processes), `traffic`, `latency` and `memory` (the relay measurements),
+//! `report` (their tables and targets), `tls_peer` (the real RDP-over-TLS server and
+//! client) and `intercept` (the interception measurements and tables).
+
+fn main() {
+    // `cargo test --all-targets` also runs harness = false benches, but without
+    // `--bench`; only `cargo bench` passes it. Anything else must return at once so
+    // the test suite never pushes gigabytes or spawns relays.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    if let Err(e) = run() {
+        eprintln!("benchmark failed: {e}");
+        std::process::exit(1);
+    }
+    #[cfg(not(target_os = "linux"))]
+    eprintln!("this benchmark needs Linux (/proc, socat, haproxy); skipped");
+}
+
+// Every module below uses /proc, libc or Linux-only socket behaviour.
+#[cfg(target_os = "linux")]
+mod env;
+#[cfg(target_os = "linux")]
+mod intercept;
+#[cfg(target_os = "linux")]
+mod latency;
+#[cfg(target_os = "linux")]
+mod memory;
+#[cfg(target_os = "linux")]
+mod peers;
+#[cfg(target_os = "linux")]
+mod report;
+#[cfg(target_os = "linux")]
+mod script;
+#[cfg(target_os = "linux")]
+mod tls_peer;
+#[cfg(target_os = "linux")]
+mod traffic;
+#[cfg(target_os = "linux")]
+mod upstream;
+
+#[cfg(target_os = "linux")]
+use std::time::Duration;
+
+#[cfg(target_os = "linux")]
+type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// The paths every measurement compares, in table order.
+#[cfg(target_os = "linux")]
+const PATHS: [&str; 4] = ["direct", "rdptap", "socat", "haproxy"];
+/// Bounds every blocking socket call, so a stuck relay fails the run instead of
+/// hanging it.
+#[cfg(target_os = "linux")]
+const IO_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[cfg(target_os = "linux")]
+struct Opts {
+    /// Run the relay comparison.
+    relay: bool,
+    /// Run the interception section.
+    intercept: bool,
+    mib: u64,
+    reps: usize,
+    rtts: usize,
+    warmup: usize,
+    conns: usize,
+    tls_mib: u64,
+    tls_reps: usize,
+    setups: usize,
+    extra: Vec<String>,
+}
+
+#[cfg(target_os = "linux")]
+fn parse_opts() -> Res<Opts> {
+    let mut o = Opts {
+        relay: false,
+        intercept: false,
+        mib: 1024,
+        reps: 3,
+        rtts: 20_000,
+        warmup: 2_000,
+        conns: 2_000,
+        tls_mib: 1024,
+        tls_reps: 5,
+        setups: 200,
+        extra: Vec::new(),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut num = |name: &str| -> Res<u64> {
+            let v = args.next().ok_or(format!("{name} needs a number"))?;
+            o.extra.push(format!("{name} {v}"));
+            Ok(v.parse::<u64>().map_err(|e| format!("{name} {v}: {e}"))?)
+        };
+        match a.as_str() {
+            "--bench" => {}
+            "--mib" => o.mib = num("--mib")?.max(1),
+            "--reps" => o.reps = num("--reps")?.max(1) as usize,
+            "--rtts" => o.rtts = num("--rtts")?.max(4) as usize,
+            "--conns" => o.conns = num("--conns")?.max(1) as usize,
+            "--tls-mib" => o.tls_mib = num("--tls-mib")?.max(1),
+            "--tls-reps" => o.tls_reps = num("--tls-reps")?.max(1) as usize,
+            "--setups" => o.setups = num("--setups")?.max(1) as usize,
+            // Bare words arrive as cargo's benchmark-name filter; here they pick sections.
+            "relay" => {
+                o.relay = true;
+                o.extra.push(a);
+            }
+            "intercept" => {
+                o.intercept = true;
+                o.extra.push(a);
+            }
+            s => {
+                return Err(format!(
+                    "unknown argument {s} (known: relay, intercept, --mib, --reps, --rtts, --conns, --tls-mib, --tls-reps, --setups)"
+                )
+                .into())
+            }
+        }
+    }
+    if !o.relay && !o.intercept {
+        o.relay = true;
+        o.intercept = true;
+    }
+    Ok(o)
+}
+
+#[cfg(target_os = "linux")]
+fn run() -> Res<()> {
+    use std::sync::Arc;
+
+    let opts = parse_opts()?;
+    // 2,000 idle connections need 4,000 descriptors here (client ends plus the
+    // holding server's).
+    let nofile = rdptap::cli::limits::raise_open_file_limit().unwrap_or(1024);
+    let env = env::Env::new(opts.relay)?;
+    env::print_header(&opts, &env, nofile);
+
+    let relay = if opts.relay {
+        let script = Arc::new(script::Script::from_fixture()?);
+        let raw = traffic::throughput(&env, &opts, &script, false)?;
+        let rdp = traffic::throughput(&env, &opts, &script, true)?;
+        let lat = [
+            latency::latency(&env, &opts, &script, true)?,
+            latency::latency(&env, &opts, &script, false)?,
+        ];
+        let conns = opts.conns.min((nofile.saturating_sub(64) / 2) as usize);
+        if conns < opts.conns {
+            println!(
+                "note: the open-file limit ({nofile}) allows only {conns} idle connections, not {}; raise it with ulimit -n",
+                opts.conns
+            );
+        }
+        let rss = memory::idle_rss(&env, &script, conns)?;
+        Some((raw, rdp, lat, rss))
+    } else {
+        None
+    };
+    // A failure here must not throw away the relay results already measured: they
+    // are printed, then the run still fails.
+    let tls = opts.intercept.then(|| intercept::run(&env, &opts));
+
+    println!();
+    if let Some((raw, rdp, lat, rss)) = &relay {
+        report::print_throughput(&opts, "raw bytes", raw);
+        report::print_throughput(
+            &opts,
+            "RDP-shaped: X.224 CR/CC, TLS 1.2 handshake, then 16 KiB application-data records",
+            rdp,
+        );
+        for l in lat {
+            report::print_latency(&opts, l);
+        }
+        report::print_rss(rss);
+    }
+    if let Some(Ok(t)) = &tls {
+        intercept::print(&opts, t);
+    }
+    println!("Targets");
+    if let Some((raw, rdp, lat, rss)) = &relay {
+        report::print_targets(raw, rdp, lat, rss);
+    }
+    match tls {
+        Some(Ok(t)) => intercept::print_targets(&t),
+        Some(Err(e)) => {
+            println!("  n/a   interception: the section failed (the error follows)");
+            return Err(format!("interception section: {e}").into());
+        }
+        None => {}
+    }
+    Ok(())
+}
