@@ -15,9 +15,22 @@ use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, DigitallySignedStruct, ServerConfig, SignatureScheme};
 use std::sync::Arc;
 
-/// The one crypto provider rdptap uses for rustls (ring, as rcgen does).
+/// The one crypto provider rdptap uses for rustls (ring, as rcgen does), with AES-128-GCM
+/// preferred.
+///
+/// An intercepting relay decrypts and re-encrypts every byte, so it pays for the cipher
+/// twice; AES-128-GCM is as safe for this purpose as AES-256-GCM (it is TLS 1.3's
+/// mandatory suite) and about a third cheaper. The other suites stay, in ring's order.
 pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    let mut p = rustls::crypto::ring::default_provider();
+    p.cipher_suites.sort_by_key(|s| match s.suite() {
+        rustls::CipherSuite::TLS13_AES_128_GCM_SHA256 => 0,
+        s if s.as_str().is_some_and(|n| n.starts_with("TLS13")) => 1,
+        rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+        | rustls::CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => 2,
+        _ => 3,
+    });
+    Arc::new(p)
 }
 
 /// Accepts any certificate chain; checks only the handshake signature.
@@ -116,6 +129,8 @@ pub fn client_leg_config(
         .expect("the ring provider supports TLS 1.2 and 1.3")
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(OneLeaf(leaf)));
+    // rdptap's order (AES-128-GCM first) decides, not the client's: see `provider`.
+    cfg.ignore_client_order = true;
     if let Some(k) = key_log {
         cfg.key_log = k;
     }
@@ -180,5 +195,15 @@ mod tests {
     #[test]
     fn configs_build() {
         let _ = upstream_config(None);
+    }
+
+    #[test]
+    fn aes_128_gcm_comes_first() {
+        let p = provider();
+        assert_eq!(
+            p.cipher_suites[0].suite(),
+            rustls::CipherSuite::TLS13_AES_128_GCM_SHA256
+        );
+        assert_eq!(p.cipher_suites.len(), rustls::crypto::ring::default_provider().cipher_suites.len());
     }
 }

@@ -23,6 +23,8 @@ use crate::relay::{relay_after, Endpoint, Observer, RelayOptions, Resolver};
 use crate::tls::leaf::LeafMinter;
 use bytes::Bytes;
 use frames::{read_first, Expect, Read};
+use crate::tls::cert::CertInfo;
+use crate::tls::verify::CertProblem;
 use rustls::ServerConfig;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -61,7 +63,21 @@ pub struct InterceptCtx {
     /// How long each TLS handshake may take.
     pub handshake_timeout: Duration,
     server_configs: Mutex<HashMap<String, Arc<ServerConfig>>>,
+    judged: Mutex<HashMap<(String, [u8; 32]), Judged>>,
 }
+
+/// A host certificate chain already judged, with when.
+#[derive(Clone)]
+struct Judged {
+    at: std::time::Instant,
+    chain: Vec<CertInfo>,
+    findings: Vec<CertProblem>,
+    pin_matched: Option<bool>,
+}
+
+/// How long a chain's judgement is reused: parsing and verifying it costs more than a
+/// resumed handshake, and expiry only moves by this much.
+const JUDGED_FOR: Duration = Duration::from_secs(60);
 
 /// The most server configurations kept (one per name a client asked for).
 const MAX_CONFIGS: usize = 1024;
@@ -88,7 +104,68 @@ impl InterceptCtx {
             roots,
             handshake_timeout,
             server_configs: Mutex::new(HashMap::new()),
+            judged: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The host's chain parsed and judged for `target` (and `--pin`), cached briefly.
+    fn judge(
+        &self,
+        chain_der: &[&[u8]],
+        target: &str,
+    ) -> (Vec<CertInfo>, Vec<CertProblem>, Option<bool>) {
+        let mut h = ring::digest::Context::new(&ring::digest::SHA256);
+        for d in chain_der {
+            h.update(&(d.len() as u32).to_be_bytes());
+            h.update(d);
+        }
+        let mut key_hash = [0u8; 32];
+        key_hash.copy_from_slice(h.finish().as_ref());
+        let key = (target.to_ascii_lowercase(), key_hash);
+        {
+            let map = self.judged.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(j) = map.get(&key).filter(|j| j.at.elapsed() < JUDGED_FOR) {
+                return (j.chain.clone(), j.findings.clone(), j.pin_matched);
+            }
+        }
+        let chain: Vec<CertInfo> = chain_der
+            .iter()
+            .filter_map(|d| crate::tls::cert::parse(d).ok())
+            .collect();
+        let pin_matched = self.pin.map(|p| {
+            chain_der
+                .first()
+                .is_some_and(|l| ring::digest::digest(&ring::digest::SHA256, l).as_ref() == p)
+        });
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let mut findings = crate::tls::verify::assess(&chain, target, now, &self.roots);
+        match pin_matched {
+            // A matching pin is the admin's explicit trust in exactly this certificate.
+            Some(true) => findings.retain(|f| {
+                !matches!(f, CertProblem::Untrusted { .. } | CertProblem::SelfSigned)
+            }),
+            Some(false) => findings.insert(
+                0,
+                CertProblem::PinMismatch {
+                    presented: chain.first().map(|c| c.sha256.clone()).unwrap_or_default(),
+                },
+            ),
+            None => {}
+        }
+        let mut map = self.judged.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= 256 {
+            map.clear();
+        }
+        map.insert(
+            key,
+            Judged {
+                at: std::time::Instant::now(),
+                chain: chain.clone(),
+                findings: findings.clone(),
+                pin_matched,
+            },
+        );
+        (chain, findings, pin_matched)
     }
 
     /// The client-leg configuration for `name`, minting its leaf off the relay's path.
@@ -275,46 +352,61 @@ pub async fn run(ctx: Arc<InterceptCtx>, conn: Conn) -> [StreamEnd; 2] {
         return pre.relay(client, server).await;
     }
 
-    // The client's ClientHello, read whole before anything is answered.
-    let ch = match read_first(&mut client, Expect::ClientHello, wait, &mut pre.shutdown).await {
+    // rdptap's own handshake with the host runs while the client sends its ClientHello;
+    // the client is answered only once it is done.
+    let up = upstream::connect(&ctx, server, &target_name, pre.shutdown.clone());
+    let hello_read = read_first(&mut client, Expect::ClientHello, wait, &mut pre.shutdown);
+    let (up, hello_read) = tokio::join!(up, hello_read);
+    let mut hs = upstream::Handshake {
+        cr,
+        ch: Bytes::new(),
+        ch_len: 0,
+        hello: upstream::Hello::default(),
+        original,
+        target_name,
+        redial,
+    };
+    let ch = match hello_read {
         Read::Whole { msg, rest } if rest.is_empty() => msg,
+        Read::Stopped(b) if b.is_empty() => {
+            // The client left (or rdptap is stopping) before its ClientHello.
+            drop(up);
+            let (c2s, s2c) = if *pre.shutdown.borrow() {
+                (EndKind::Shutdown, EndKind::Shutdown)
+            } else {
+                (EndKind::Fin, EndKind::Aborted)
+            };
+            return pre.ended(c2s, s2c);
+        }
         other => {
-            if matches!(other, Read::Unexpected(_) | Read::Whole { .. }) {
-                pre.note(Note::NotIntercepted {
-                    reason: NotIntercepted::UnusualStart,
-                });
-            }
+            let reason = if matches!(other, Read::Stopped(_)) {
+                None
+            } else {
+                Some(NotIntercepted::UnusualStart)
+            };
+            drop(up);
             let b = read_bytes(other);
-            pre.forward(Dir::C2S, &b, &mut server, true).await;
-            return pre.relay(client, server).await;
+            pre.obs.on_data(Dir::C2S, &b);
+            hs.ch_len = b.len() as u64;
+            hs.ch = b;
+            return upstream::fallback(pre, client, &hs, reason).await;
         }
     };
     pre.obs.on_data(Dir::C2S, &ch);
-    let hello = upstream::hello_of(&ch);
-    if !crate::tls::rustls_cfg::client_offer_is_speakable(&hello.versions, &hello.suites) {
-        pre.note(Note::NotIntercepted {
-            reason: NotIntercepted::ClientTlsIncompatible,
-        });
-        pre.forward(Dir::C2S, &ch, &mut server, false).await;
-        return pre.relay(client, server).await;
+    hs.hello = upstream::hello_of(&ch);
+    hs.ch_len = ch.len() as u64;
+    hs.ch = ch;
+    if !crate::tls::rustls_cfg::client_offer_is_speakable(&hs.hello.versions, &hs.hello.suites) {
+        drop(up);
+        return upstream::fallback(
+            pre,
+            client,
+            &hs,
+            Some(NotIntercepted::ClientTlsIncompatible),
+        )
+        .await;
     }
-    let ch_len = ch.len() as u64;
-    upstream::intercept(
-        &ctx,
-        pre,
-        client,
-        server,
-        upstream::Handshake {
-            cr,
-            ch,
-            ch_len,
-            hello,
-            original,
-            target_name,
-            redial,
-        },
-    )
-    .await
+    upstream::intercept(&ctx, pre, client, up, hs).await
 }
 
 fn read_bytes(r: Read) -> Bytes {

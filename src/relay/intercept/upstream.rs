@@ -13,8 +13,6 @@ use crate::decode::x224::{self, Tpdu, X224Event};
 use crate::decode::Dir;
 use crate::relay::end::{EndKind, StreamEnd};
 use crate::relay::note::{LegTls, NotIntercepted, Note};
-use crate::tls::cert::{self, CertInfo};
-use crate::tls::verify::{self, CertProblem};
 use bytes::Bytes;
 use rustls::pki_types::ServerName;
 use std::io;
@@ -155,56 +153,91 @@ where
     }
 }
 
-/// Both handshakes, then the plaintext relay (or the fallback).
-pub async fn intercept(
+/// rdptap's own TLS connection to the host, or why there is none.
+pub enum Upstream {
+    /// The handshake completed.
+    Up {
+        /// The connection.
+        tls: Box<tokio_rustls::client::TlsStream<Tap<TcpStream>>>,
+        /// Handshake time.
+        ms: f64,
+        /// The SNI sent.
+        sni: Option<String>,
+    },
+    /// The handshake failed.
+    Failed {
+        /// The error.
+        error: io::Error,
+        /// What the host sent, for naming its reply.
+        seen: Arc<std::sync::Mutex<Vec<u8>>>,
+    },
+    /// rdptap is stopping.
+    Stopped,
+}
+
+/// rdptap's TLS handshake with the host. It runs while the client is still sending its
+/// ClientHello, so the two legs' handshakes overlap instead of adding up.
+pub async fn connect(
     ctx: &InterceptCtx,
-    mut pre: Pre,
-    client: TcpStream,
     server: TcpStream,
-    hs: Handshake,
-) -> [StreamEnd; 2] {
+    target: &str,
+    mut shutdown: watch::Receiver<bool>,
+) -> Upstream {
     let peer_ip = server.peer_addr().ok().map(|a| a.ip());
     let (tapped, seen) = Tap::new(server);
     let t0 = Instant::now();
     let connector = TlsConnector::from(ctx.upstream.clone());
-    let name = server_name(&hs.target_name, peer_ip);
+    let name = server_name(target, peer_ip);
     let sni = match &name {
         ServerName::DnsName(d) => Some(d.as_ref().to_string()),
         _ => None,
     };
-    let up = match with_timeout(
-        &mut pre,
-        ctx.handshake_timeout,
-        connector.connect(name, tapped),
-    )
-    .await
-    {
-        None => {
+    let handshake = tokio::time::timeout(ctx.handshake_timeout, connector.connect(name, tapped));
+    tokio::select! {
+        biased;
+        _ = shutdown.changed() => Upstream::Stopped,
+        r = handshake => match r {
+            Ok(Ok(tls)) => Upstream::Up { tls: Box::new(tls), ms: ms(t0), sni },
+            Ok(Err(error)) => Upstream::Failed { error, seen },
+            Err(_) => Upstream::Failed {
+                error: io::Error::new(io::ErrorKind::TimedOut, "the handshake timed out"),
+                seen,
+            },
+        },
+    }
+}
+
+/// With the host's handshake done (or failed), answer the client: the plaintext relay,
+/// or the fallback.
+pub async fn intercept(
+    ctx: &InterceptCtx,
+    mut pre: Pre,
+    client: TcpStream,
+    up: Upstream,
+    hs: Handshake,
+) -> [StreamEnd; 2] {
+    let (up, handshake_ms, sni) = match up {
+        Upstream::Stopped => {
             drop(client);
             return pre.ended(EndKind::Shutdown, EndKind::Shutdown);
         }
-        Some(Err(e)) => {
-            let (mut alert, mut error) = failure_text(&e, "the host");
+        Upstream::Failed { error, seen } => {
+            let (mut alert, mut text) = failure_text(&error, "the host");
             let (host_alert, said) = host_reply(&seen.lock().unwrap_or_else(|p| p.into_inner()));
             alert = alert.or(host_alert);
             if let Some(s) = said {
-                error = format!("{error}; {s}");
+                text = format!("{text}; {s}");
             }
             pre.note(Note::UpstreamTlsFailed {
                 alert,
-                error,
+                error: text,
                 fallback: true,
             });
-            return fallback(pre, client, &hs, NotIntercepted::UpstreamTlsIncompatible).await;
+            return fallback(pre, client, &hs, Some(NotIntercepted::UpstreamTlsIncompatible)).await;
         }
-        Some(Ok(s)) => s,
+        Upstream::Up { tls, ms, sni } => (*tls, ms, sni),
     };
-    let handshake_ms = ms(t0);
     let (_, conn) = up.get_ref();
-    let chain_der: Vec<Vec<u8>> = conn
-        .peer_certificates()
-        .map(|c| c.iter().map(|d| d.as_ref().to_vec()).collect())
-        .unwrap_or_default();
     let leg = LegTls {
         version: conn.protocol_version().map(|v| TlsVersion(u16::from(v))),
         cipher_suite: conn
@@ -214,29 +247,11 @@ pub async fn intercept(
         handshake_ms,
     };
     let resumed = matches!(conn.handshake_kind(), Some(rustls::HandshakeKind::Resumed));
-    let chain: Vec<CertInfo> = chain_der
-        .iter()
-        .filter_map(|d| cert::parse(d).ok())
-        .collect();
-    let pin_matched = ctx.pin.map(|p| {
-        chain_der
-            .first()
-            .is_some_and(|l| ring::digest::digest(&ring::digest::SHA256, l).as_ref() == p)
-    });
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let mut findings = verify::assess(&chain, &hs.target_name, now, &ctx.roots);
-    match pin_matched {
-        // A matching pin is the admin's explicit trust in exactly this certificate.
-        Some(true) => findings
-            .retain(|f| !matches!(f, CertProblem::Untrusted { .. } | CertProblem::SelfSigned)),
-        Some(false) => findings.insert(
-            0,
-            CertProblem::PinMismatch {
-                presented: chain.first().map(|c| c.sha256.clone()).unwrap_or_default(),
-            },
-        ),
-        None => {}
-    }
+    let chain_der: Vec<&[u8]> = conn
+        .peer_certificates()
+        .map(|c| c.iter().map(|d| d.as_ref()).collect())
+        .unwrap_or_default();
+    let (chain, findings, pin_matched) = ctx.judge(&chain_der, &hs.target_name);
     pre.note(Note::UpstreamTls {
         tls: leg,
         chain,
@@ -265,7 +280,7 @@ pub async fn intercept(
         Err(error) => {
             pre.note(Note::MintFailed { error });
             drop(up);
-            return fallback(pre, client, &hs, NotIntercepted::UpstreamTlsIncompatible).await;
+            return fallback(pre, client, &hs, Some(NotIntercepted::UpstreamTlsIncompatible)).await;
         }
     };
     let t1 = Instant::now();
@@ -301,7 +316,9 @@ pub async fn intercept(
     let (_, sconn) = down.get_ref();
     pre.note(Note::ClientTls {
         tls: LegTls {
-            version: sconn.protocol_version().map(|v| TlsVersion(u16::from(v))),
+            version: sconn
+                .protocol_version()
+                .map(|v| TlsVersion(u16::from(v))),
             cipher_suite: sconn
                 .negotiated_cipher_suite()
                 .map(|s| CipherSuite(u16::from(s.suite()))),
@@ -385,13 +402,15 @@ impl AsTcp for Tap<TcpStream> {
 }
 
 /// Relays the client's own TLS to a fresh connection to the host.
-async fn fallback(
+pub async fn fallback(
     mut pre: Pre,
     mut client: TcpStream,
     hs: &Handshake,
-    reason: NotIntercepted,
+    reason: Option<NotIntercepted>,
 ) -> [StreamEnd; 2] {
-    pre.note(Note::NotIntercepted { reason });
+    if let Some(reason) = reason {
+        pre.note(Note::NotIntercepted { reason });
+    }
     let r = &hs.redial;
     let mut server = match crate::relay::dial(&r.endpoint, r.resolver.as_ref(), r.timeout).await {
         Ok(s) => s,
