@@ -131,6 +131,9 @@ pub fn client_leg_config(
         .with_cert_resolver(Arc::new(OneLeaf(leaf)));
     // rdptap's order (AES-128-GCM first) decides, not the client's: see `provider`.
     cfg.ignore_client_order = true;
+    // RDP clients reconnect with a fresh handshake (auto-reconnect uses its own cookie),
+    // so session tickets would only add two records to every handshake.
+    cfg.send_tls13_tickets = 0;
     if let Some(k) = key_log {
         cfg.key_log = k;
     }

@@ -16,9 +16,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, Wr
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-/// Plaintext arrives at most one TLS record (16 KiB) at a time; reading a little more
-/// lets rustls hand over several buffered records in one call.
-const READ_SIZE: usize = 64 * 1024;
+/// Plaintext arrives one TLS record (at most 16 KiB) at a time. The TLS stream zeroes
+/// the whole read buffer before filling it, so a larger buffer only costs more zeroing.
+const READ_SIZE: usize = 16 * 1024;
 
 /// What one direction's pump shares with the other and with the connection.
 pub struct PlainCtx {
