@@ -450,6 +450,10 @@ impl RdpDecoder {
 #[cfg(test)]
 #[path = "rdp_plain_tests.rs"]
 mod plain_tests;
+
+#[cfg(test)]
+#[path = "rdp_capture_tests.rs"]
+mod capture_tests;
 #[cfg(test)]
 #[path = "rdp_tests.rs"]
 mod tests;
