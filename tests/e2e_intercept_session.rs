@@ -132,7 +132,8 @@ fn closing_the_window_of_an_active_session_is_ok() {
     }
     let lic = run.of_kind("license");
     assert!(
-        lic.iter().any(|l| l.to_string().contains("STATUS_VALID_CLIENT")),
+        lic.iter()
+            .any(|l| l.to_string().contains("STATUS_VALID_CLIENT")),
         "{run}"
     );
 }

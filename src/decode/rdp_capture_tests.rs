@@ -55,7 +55,8 @@ fn xrdp_session_to_active_decodes_every_phase() {
     let (d, ev) = replay_plain("xrdp-tls-plain-active", usize::MAX);
     let k = kinds(&ev);
     assert!(
-        !k.iter().any(|x| x.ends_with("decode_error") || x.ends_with("malformed_pdu")),
+        !k.iter()
+            .any(|x| x.ends_with("decode_error") || x.ends_with("malformed_pdu")),
         "{k:?}"
     );
     assert_sequence(
@@ -100,7 +101,10 @@ fn xrdp_session_to_active_decodes_every_phase() {
         _ => None,
     });
     let da = da.expect("demand active");
-    assert_eq!((da.desktop_width, da.desktop_height), (Some(1024), Some(768)));
+    assert_eq!(
+        (da.desktop_width, da.desktop_height),
+        (Some(1024), Some(768))
+    );
     // After activation the screen updates are counted, not reported one by one.
     let st = d.plain_stats();
     assert!(st.dir(Dir::S2C).io.pdus > 20, "{st:?}");
@@ -112,7 +116,12 @@ fn shadow_server_skips_the_license_request() {
     let k = kinds(&ev);
     assert_sequence(
         &k,
-        &["c2s:client_info", "s2c:license", "s2c:demand_active", "s2c:font_map"],
+        &[
+            "c2s:client_info",
+            "s2c:license",
+            "s2c:demand_active",
+            "s2c:font_map",
+        ],
     );
     let r = rdp_events(&ev);
     let lic: Vec<_> = r
@@ -131,8 +140,7 @@ fn xrdp_ending_the_session_sends_a_disconnect_ultimatum() {
     let (_, ev) = replay_plain("xrdp-tls-plain-serverterm", usize::MAX);
     let k = kinds(&ev);
     assert!(
-        k.iter()
-            .any(|x| x == "s2c:disconnect_provider_ultimatum"),
+        k.iter().any(|x| x == "s2c:disconnect_provider_ultimatum"),
         "{k:?}"
     );
 }
@@ -165,5 +173,8 @@ fn standard_security_without_encryption_is_readable_in_the_clear() {
             "s2c:font_map",
         ],
     );
-    assert!(!k.iter().any(|x| x.ends_with("encrypted_from_here")), "{k:?}");
+    assert!(
+        !k.iter().any(|x| x.ends_with("encrypted_from_here")),
+        "{k:?}"
+    );
 }

@@ -20,11 +20,11 @@ use crate::decode::Dir;
 use crate::relay::end::{EndKind, StreamEnd};
 use crate::relay::note::{NotIntercepted, Note};
 use crate::relay::{relay_after, Endpoint, Observer, RelayOptions, Resolver};
+use crate::tls::cert::CertInfo;
 use crate::tls::leaf::LeafMinter;
+use crate::tls::verify::CertProblem;
 use bytes::Bytes;
 use frames::{read_first, Expect, Read};
-use crate::tls::cert::CertInfo;
-use crate::tls::verify::CertProblem;
 use rustls::ServerConfig;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -141,9 +141,8 @@ impl InterceptCtx {
         let mut findings = crate::tls::verify::assess(&chain, target, now, &self.roots);
         match pin_matched {
             // A matching pin is the admin's explicit trust in exactly this certificate.
-            Some(true) => findings.retain(|f| {
-                !matches!(f, CertProblem::Untrusted { .. } | CertProblem::SelfSigned)
-            }),
+            Some(true) => findings
+                .retain(|f| !matches!(f, CertProblem::Untrusted { .. } | CertProblem::SelfSigned)),
             Some(false) => findings.insert(
                 0,
                 CertProblem::PinMismatch {

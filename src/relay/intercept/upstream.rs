@@ -233,7 +233,13 @@ pub async fn intercept(
                 error: text,
                 fallback: true,
             });
-            return fallback(pre, client, &hs, Some(NotIntercepted::UpstreamTlsIncompatible)).await;
+            return fallback(
+                pre,
+                client,
+                &hs,
+                Some(NotIntercepted::UpstreamTlsIncompatible),
+            )
+            .await;
         }
         Upstream::Up { tls, ms, sni } => (*tls, ms, sni),
     };
@@ -280,7 +286,13 @@ pub async fn intercept(
         Err(error) => {
             pre.note(Note::MintFailed { error });
             drop(up);
-            return fallback(pre, client, &hs, Some(NotIntercepted::UpstreamTlsIncompatible)).await;
+            return fallback(
+                pre,
+                client,
+                &hs,
+                Some(NotIntercepted::UpstreamTlsIncompatible),
+            )
+            .await;
         }
     };
     let t1 = Instant::now();
@@ -316,9 +328,7 @@ pub async fn intercept(
     let (_, sconn) = down.get_ref();
     pre.note(Note::ClientTls {
         tls: LegTls {
-            version: sconn
-                .protocol_version()
-                .map(|v| TlsVersion(u16::from(v))),
+            version: sconn.protocol_version().map(|v| TlsVersion(u16::from(v))),
             cipher_suite: sconn
                 .negotiated_cipher_suite()
                 .map(|s| CipherSuite(u16::from(s.suite()))),
