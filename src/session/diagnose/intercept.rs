@@ -6,7 +6,7 @@ use super::close::Close;
 use super::seen::Seen;
 use super::{cert_hint, effective_problems, Finding, Inputs};
 use crate::decode::Dir;
-use crate::session::{Cause, CloseKind, ClosedBy};
+use crate::session::{Cause, CloseKind, ClosedBy, Phase};
 use std::time::Duration;
 
 /// How long after its TLS handshake a client that closes without sending anything is
@@ -103,4 +103,29 @@ pub(super) fn intercept_failure(
     .evidence([hs]);
     f.closed = Some((close.by, close.kind));
     Some(f)
+}
+
+/// How an intercepted connection ended, from the decrypted phases.
+///
+/// The client saw rdptap's certificate, so the host's certificate problems never
+/// reached it: when the session otherwise worked, the verdict names the problem the
+/// client would have met without rdptap.
+pub(super) fn intercepted_end(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Finding {
+    let f = super::logon::session_end(input, seen, close).unwrap_or_else(|| super::by_close(seen, close));
+    if f.cause != Cause::Ok {
+        return f;
+    }
+    let problems = effective_problems(&seen.problems);
+    let Some(top) = problems.first() else {
+        return f;
+    };
+    let phase = seen.phase.unwrap_or(Phase::TcpConnect);
+    Finding::new(
+        Cause::from_id(top.cause_id()).unwrap_or(Cause::CertUntrusted),
+        format!(
+            "{top}; the client did not see this because rdptap presented its own certificate, and the session went on to the {phase} phase through rdptap; without rdptap the client would warn about or refuse the host's certificate"
+        ),
+        cert_hint(top),
+    )
+    .evidence(seen.problems_at)
 }

@@ -206,7 +206,7 @@ fn find(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Finding {
     if seen.tried_intercept() {
         // The client saw rdptap's certificate, not the host's, and NLA is never
         // intercepted: the passthrough inferences below do not apply.
-        return intercepted_end(input, seen, close);
+        return intercept::intercepted_end(input, seen, close);
     }
     if let Some(f) = tls_failure(seen, close) {
         return f;
@@ -227,31 +227,6 @@ fn find(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Finding {
         return f;
     }
     by_close(seen, close)
-}
-
-/// How an intercepted connection ended, from the decrypted phases.
-///
-/// The client saw rdptap's certificate, so the host's certificate problems never
-/// reached it: when the session otherwise worked, the verdict names the problem the
-/// client would have met without rdptap.
-fn intercepted_end(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Finding {
-    let f = logon::session_end(input, seen, close).unwrap_or_else(|| by_close(seen, close));
-    if f.cause != Cause::Ok {
-        return f;
-    }
-    let problems = effective_problems(&seen.problems);
-    let Some(top) = problems.first() else {
-        return f;
-    };
-    let phase = seen.phase.unwrap_or(Phase::TcpConnect);
-    Finding::new(
-        Cause::from_id(top.cause_id()).unwrap_or(Cause::CertUntrusted),
-        format!(
-            "{top}; the client did not see this because rdptap presented its own certificate, and the session went on to the {phase} phase through rdptap; without rdptap the client would warn about or refuse the host's certificate"
-        ),
-        cert_hint(top),
-    )
-    .evidence(seen.problems_at)
 }
 
 /// A fatal alert, or a version the client never offered.
