@@ -382,3 +382,65 @@ fn nla_downgrade_against_xrdp_is_visible_and_client_carries_on() {
     assert!(phases(&run).iter().any(|p| p == "licensing"), "{run}");
     assert!(run.console.contains("downgrade"), "{run}");
 }
+
+// ---------------------------------------------------------------------------------------
+// --strict-upstream and --redact-users
+
+#[test]
+fn strict_upstream_refuses_an_expired_host_certificate() {
+    if !peers_available(&[XVFB, XRDP, XFREERDP]) {
+        return;
+    }
+    let x = Xvfb::start().expect("Xvfb");
+    let cert = CertFiles::expired("intercept-strict");
+    let server = xrdp_tls(&cert);
+    let ca = ca();
+    let proxy = intercepting(
+        &server.addr().to_string(),
+        ca.path(),
+        &["--strict-upstream"],
+    );
+    let run = run_client(
+        &proxy,
+        &x.display(),
+        auth_only_args(proxy.addr, PASS, &["/sec:tls"]),
+        || server.log(),
+    );
+    assert_eq!(run.cause(), "cert_expired", "{run}");
+    assert!(run.summary().contains("--strict-upstream"), "{run}");
+    assert_eq!(run.str("closed_by"), "proxy", "{run}");
+    assert!(!run.client.as_ref().unwrap().success(), "{run}");
+}
+
+#[test]
+fn redact_users_hides_the_user_name_everywhere() {
+    if !peers_available(&[XVFB, XRDP, XFREERDP]) {
+        return;
+    }
+    let x = Xvfb::start().expect("Xvfb");
+    let cert = CertFiles::normal("intercept-redact");
+    let server = xrdp_tls(&cert);
+    let ca = ca();
+    let proxy = intercepting(
+        &server.addr().to_string(),
+        ca.path(),
+        &["--redact-users", "-v"],
+    );
+    let run = run_client(
+        &proxy,
+        &x.display(),
+        auth_only_args(proxy.addr, PASS, &["/sec:tls"]),
+        || server.log(),
+    );
+    assert!(!run.of_kind("client_info").is_empty(), "{run}");
+    let events = std::fs::read_to_string(&proxy.events).unwrap();
+    assert!(!events.contains(USER), "user name in the events file");
+    assert!(
+        !run.console.contains(USER),
+        "user name on the console:\n{}",
+        run.console
+    );
+    assert!(events.contains("<redacted>"), "{run}");
+    // Passwords never appear, with or without --redact-users.
+    assert!(!events.contains(PASS) && !run.console.contains(PASS));
+}
