@@ -111,7 +111,8 @@ pub(super) fn intercept_failure(
 /// reached it: when the session otherwise worked, the verdict names the problem the
 /// client would have met without rdptap.
 pub(super) fn intercepted_end(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Finding {
-    let f = super::logon::session_end(input, seen, close).unwrap_or_else(|| super::by_close(seen, close));
+    let f = super::logon::session_end(input, seen, close)
+        .unwrap_or_else(|| super::by_close(seen, close));
     if f.cause != Cause::Ok {
         return f;
     }
