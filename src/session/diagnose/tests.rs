@@ -353,3 +353,206 @@ fn an_alert_answering_the_clients_close_is_not_the_cause() {
     );
     assert_eq!(v.phase, Phase::TlsHandshake);
 }
+
+// ---------------------------------------------------------------------------------------
+// Interception and the decrypted phases
+
+mod decrypted {
+    use super::*;
+    use crate::decode::pdu::errinfo::ErrorInfo;
+    use crate::decode::pdu::RdpEvent;
+    use crate::relay::note::{LegTls, NotIntercepted, Note};
+
+    fn leg() -> LegTls {
+        LegTls {
+            version: Some(TlsVersion(0x0304)),
+            cipher_suite: Some(CipherSuite(0x1301)),
+            sni: None,
+            handshake_ms: 1.0,
+        }
+    }
+
+    impl T {
+        fn note(&mut self, n: Note) -> &mut Self {
+            self.push(None, What::Note(n))
+        }
+        fn rdp(&mut self, dir: Dir, e: RdpEvent) -> &mut Self {
+            self.push(Some(dir), What::Decoded(DecodeEvent::Rdp(e)))
+        }
+        /// X.224 selecting TLS, then both of rdptap's handshakes.
+        fn intercepted(&mut self) -> &mut Self {
+            self.negotiate(1, 1)
+                .wait(1)
+                .note(Note::UpstreamTls {
+                    tls: leg(),
+                    chain: vec![],
+                    resumed: false,
+                    pin_matched: None,
+                    findings: vec![],
+                })
+                .push(Some(Dir::S2C), What::CertAssessed(vec![]))
+                .wait(1)
+                .note(Note::ClientTls {
+                    tls: leg(),
+                    leaf_for: "localhost".into(),
+                })
+                .phase(Phase::TlsSession)
+        }
+    }
+
+    /// The Demand Active xrdp sent in a captured session.
+    fn demand_active() -> RdpEvent {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/");
+        let s2c = std::fs::read(format!("{dir}xrdp-tls-plain-active.plain.s2c.bin")).unwrap();
+        let mut d = crate::decode::rdp::RdpDecoder::new();
+        d.tls_intercepted();
+        let mut out = Vec::new();
+        d.feed_plain(Dir::S2C, &s2c, &mut out);
+        out.into_iter()
+            .find_map(|e| match e.event {
+                DecodeEvent::Rdp(r @ RdpEvent::DemandActive(_)) => Some(r),
+                _ => None,
+            })
+            .expect("a Demand Active in the capture")
+    }
+
+    #[test]
+    fn set_error_info_then_server_close_names_the_mstsc_codes() {
+        let mut t = T::new();
+        t.intercepted()
+            .wait(50)
+            .phase(Phase::Licensing)
+            .rdp(Dir::S2C, RdpEvent::SetErrorInfo(ErrorInfo(7)))
+            .wait(5)
+            .end(Dir::S2C, EndKind::Fin)
+            .end(Dir::C2S, EndKind::Fin);
+        let v = t.verdict();
+        assert_eq!(v.cause, Cause::ServerErrorInfo, "{v:#?}");
+        assert!(
+            v.summary.contains("ERRINFO_SERVER_DENIED_CONNECTION"),
+            "{}",
+            v.summary
+        );
+        assert!(
+            v.summary.contains("mstsc shows 0x904 / extended 0x7"),
+            "{}",
+            v.summary
+        );
+        let m = v.mstsc.expect("mstsc code");
+        assert_eq!(
+            (m.disc_reason, m.extended, m.inferred),
+            (0x904, Some(7), true)
+        );
+    }
+
+    #[test]
+    fn licensing_error_info_is_licensing_failed() {
+        let mut t = T::new();
+        t.intercepted()
+            .wait(50)
+            .rdp(Dir::S2C, RdpEvent::SetErrorInfo(ErrorInfo(0x102)))
+            .end(Dir::S2C, EndKind::Fin);
+        let v = t.verdict();
+        assert_eq!(v.cause, Cause::LicensingFailed, "{v:#?}");
+        assert_eq!(v.mstsc.map(|m| m.disc_reason), Some(0x808));
+    }
+
+    #[test]
+    fn server_closing_after_demand_active_without_a_reason() {
+        let mut t = T::new();
+        t.intercepted().wait(50).phase(Phase::Capabilities);
+        let da = demand_active();
+        t.rdp(Dir::S2C, da).wait(100).end(Dir::S2C, EndKind::Fin);
+        let v = t.verdict();
+        assert_eq!(v.cause, Cause::ServerClosedAfterLogon, "{v:#?}");
+        assert_eq!(v.closed_by, ClosedBy::Server);
+    }
+
+    #[test]
+    fn client_alert_to_rdptap_is_client_rejected_proxy_cert() {
+        let mut t = T::new();
+        t.negotiate(1, 1)
+            .note(Note::UpstreamTls {
+                tls: leg(),
+                chain: vec![],
+                resumed: false,
+                pin_matched: None,
+                findings: vec![],
+            })
+            .note(Note::ClientTlsFailed {
+                alert: Some(AlertDescription(48)),
+                error: "the client sent the TLS alert unknown_ca".into(),
+            })
+            .end(Dir::C2S, EndKind::Fin)
+            .end(Dir::S2C, EndKind::Aborted);
+        let v = t.verdict();
+        assert_eq!(v.cause, Cause::ClientRejectedProxyCert, "{v:#?}");
+        assert!(!v.inferred);
+        assert!(v.hint.contains("rdptap ca show"));
+    }
+
+    #[test]
+    fn quick_silent_close_after_rdptap_handshake_is_inferred_rejection() {
+        let mut t = T::new();
+        t.intercepted()
+            .wait(300)
+            .end(Dir::C2S, EndKind::Fin)
+            .end(Dir::S2C, EndKind::Linger);
+        let v = t.verdict();
+        assert_eq!(v.cause, Cause::ClientRejectedProxyCert, "{v:#?}");
+        assert!(v.inferred);
+    }
+
+    #[test]
+    fn host_certificate_problem_is_named_when_the_session_worked() {
+        let mut t = T::new();
+        t.negotiate(1, 1)
+            .note(Note::UpstreamTls {
+                tls: leg(),
+                chain: vec![],
+                resumed: false,
+                pin_matched: None,
+                findings: vec![CertProblem::SelfSigned],
+            })
+            .push(
+                Some(Dir::S2C),
+                What::CertAssessed(vec![CertProblem::SelfSigned]),
+            )
+            .note(Note::ClientTls {
+                tls: leg(),
+                leaf_for: "localhost".into(),
+            })
+            .phase(Phase::Active)
+            .wait(5000);
+        t.end(Dir::C2S, EndKind::Fin);
+        let v = t.verdict();
+        assert_eq!(v.cause, Cause::CertSelfSigned, "{v:#?}");
+        assert!(v.summary.contains("rdptap presented its own certificate"));
+    }
+
+    #[test]
+    fn fallback_is_a_warning_not_a_failure() {
+        let mut t = T::new();
+        t.negotiate(1, 1)
+            .note(Note::UpstreamTlsFailed {
+                alert: Some(AlertDescription(70)),
+                error: "the host sent the TLS alert protocol_version".into(),
+                fallback: true,
+            })
+            .note(Note::NotIntercepted {
+                reason: NotIntercepted::UpstreamTlsIncompatible,
+            })
+            .handshake()
+            .rec(Dir::C2S, 400)
+            .rec(Dir::S2C, 400)
+            .wait(3000)
+            .end(Dir::C2S, EndKind::Fin)
+            .end(Dir::S2C, EndKind::Fin);
+        let v = t.verdict();
+        assert_eq!(v.cause, Cause::Ok, "{v:#?}");
+        assert!(v
+            .warnings
+            .iter()
+            .any(|w| w.cause == Cause::UpstreamTlsIncompatible));
+    }
+}
