@@ -1,6 +1,7 @@
 //! Who closed first, and how; per-side ends; evidence lines.
 
 use super::seen::{At, Seen};
+use crate::decode::mcs::McsEvent;
 use crate::decode::tls::TlsEvent;
 use crate::decode::x224::X224Event;
 use crate::decode::{DecodeEvent, Dir};
@@ -177,6 +178,63 @@ pub fn describe(d: &DecodeEvent) -> String {
             format!("alert-sized encrypted record, {len} bytes")
         }
         DecodeEvent::Error(e) => format!("{} decoder stopped: {}", e.layer, e.reason),
+        DecodeEvent::Rdp(r) => r.summary(),
+        DecodeEvent::Mcs(m) => mcs_line(m),
         other => other.kind().replace('_', " "),
+    }
+}
+
+/// MCS events in a line: the connect PDUs' key facts and the channel ids.
+fn mcs_line(m: &McsEvent) -> String {
+    match m {
+        McsEvent::ConnectInitial {
+            client_name,
+            channels,
+            ..
+        } => format!(
+            "MCS Connect Initial from {}, channels {}",
+            client_name.as_deref().unwrap_or("an unnamed client"),
+            if channels.is_empty() {
+                "none".to_string()
+            } else {
+                channels.join(", ")
+            }
+        ),
+        McsEvent::ConnectResponse { result, .. } => format!("MCS Connect Response: {result}"),
+        McsEvent::AttachUserConfirm {
+            result, user_id, ..
+        } => format!(
+            "MCS Attach User Confirm: {result}{}",
+            user_id
+                .map(|u| format!(", user channel {u}"))
+                .unwrap_or_default()
+        ),
+        McsEvent::ChannelJoinRequest {
+            channel_id,
+            channel,
+            ..
+        } => format!(
+            "MCS Channel Join Request for {channel_id}{}",
+            channel
+                .as_ref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default()
+        ),
+        McsEvent::ChannelJoinConfirm {
+            result,
+            channel_id,
+            channel,
+            ..
+        } => format!(
+            "MCS Channel Join Confirm for {channel_id}{}: {result}",
+            channel
+                .as_ref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default()
+        ),
+        McsEvent::DisconnectProviderUltimatum { reason } => {
+            format!("MCS Disconnect Provider Ultimatum ({reason})")
+        }
+        other => DecodeEvent::Mcs(other.clone()).kind().replace('_', " "),
     }
 }
