@@ -420,7 +420,7 @@ fn nla_right_password_is_ok() {
 // Other security layers
 
 #[test]
-fn xrdp_standard_rdp_security_fips_is_ok_in_mcs() {
+fn xrdp_standard_rdp_security_fips_is_ok_through_licensing() {
     if !peers_available(&[XVFB, XRDP, XFREERDP]) {
         return;
     }
@@ -436,7 +436,11 @@ fn xrdp_standard_rdp_security_fips_is_ok_in_mcs() {
         || server.log(),
     );
     client_ok(&run);
-    run.expect("ok", "mcs", "client", "fin");
+    // Licensing travels unencrypted under standard RDP security, so rdptap follows the
+    // connection that far; the Client Info before it is encrypted.
+    run.expect("ok", "licensing", "client", "fin");
+    assert!(!run.of_kind("security_exchange").is_empty(), "{run}");
+    assert!(!run.of_kind("encrypted_from_here").is_empty(), "{run}");
     let initial = run.one("connect_initial");
     let response = run.one("connect_response");
     assert_eq!(initial["dir"], "c2s", "{run}");
