@@ -6,6 +6,7 @@ pub mod end;
 pub mod intercept;
 pub mod note;
 mod pump;
+pub mod timers;
 
 pub use connect::{dial, ConnectError, Endpoint, Resolver, SystemResolver};
 pub use end::{EndKind, StreamEnd};
@@ -13,7 +14,6 @@ pub use end::{EndKind, StreamEnd};
 use crate::decode::Dir;
 use bytes::Bytes;
 use pump::{pump, PumpCtx, Sibling};
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -87,14 +87,11 @@ pub async fn relay_after(
     let (server_r, server_w) = server.into_split();
     let (c2s_tx, c2s_rx) = watch::channel(Sibling::Open);
     let (s2c_tx, s2c_rx) = watch::channel(Sibling::Open);
-    let last_activity = Arc::new(AtomicU64::new(0));
+    let timers = timers::Timers::new(started, opts.linger, opts.idle_timeout);
     let ctx = |dir: Dir, me, sibling| PumpCtx {
         dir,
         observer: observer.clone(),
-        started,
-        linger: opts.linger,
-        idle: opts.idle_timeout,
-        last_activity: last_activity.clone(),
+        timers: timers.clone(),
         me,
         sibling,
         shutdown: shutdown.clone(),

@@ -1,19 +1,17 @@
 //! One direction of the relay: read a chunk, show it to the observer, write it on.
 
 use super::end::{EndKind, StreamEnd};
+use super::timers::{is_reset, read_error, sleep_until_opt, Timers};
 use super::Observer;
 use crate::decode::Dir;
 use bytes::BytesMut;
 use std::future::Future;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::watch;
-use tokio::time::Instant;
 
 /// Smallest read buffer; idle connections hold none at all (see [`pump`]).
 const MIN_READ: usize = 4 * 1024;
@@ -36,11 +34,7 @@ pub(crate) enum Sibling {
 pub(crate) struct PumpCtx {
     pub dir: Dir,
     pub observer: Arc<dyn Observer>,
-    pub started: Instant,
-    pub linger: Duration,
-    pub idle: Option<Duration>,
-    /// Milliseconds since `started` of the last byte relayed in either direction.
-    pub last_activity: Arc<AtomicU64>,
+    pub timers: Timers,
     pub me: watch::Sender<Sibling>,
     pub sibling: watch::Receiver<Sibling>,
     pub shutdown: watch::Receiver<bool>,
@@ -61,7 +55,7 @@ pub(crate) async fn pump(
     let mut want = MIN_READ;
     let mut sibling_closed = false;
     let kind = loop {
-        let deadline = wait_deadline(&ctx, sibling_closed);
+        let deadline = ctx.timers.deadline(sibling_closed);
         tokio::select! {
             biased;
             _ = ctx.shutdown.changed() => break EndKind::Shutdown,
@@ -74,14 +68,8 @@ pub(crate) async fn pump(
                 continue;
             }
             _ = sleep_until_opt(deadline), if deadline.is_some() => {
-                if sibling_closed {
-                    if idle_for(&ctx) >= ctx.linger {
-                        break EndKind::Linger;
-                    }
-                } else if let Some(idle) = ctx.idle {
-                    if idle_for(&ctx) >= idle {
-                        break EndKind::IdleTimeout;
-                    }
+                if let Some(k) = ctx.timers.expired(sibling_closed) {
+                    break k;
                 }
                 continue;
             }
@@ -116,8 +104,7 @@ pub(crate) async fn pump(
                 want = next_size(want, n);
                 let chunk = buf.freeze();
                 bytes += n as u64;
-                ctx.last_activity
-                    .store(ctx.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+                ctx.timers.touch();
                 ctx.observer.on_data(ctx.dir, &chunk);
                 if let Err(e) = writer.write_all(&chunk).await {
                     break EndKind::WriteFailed {
@@ -144,7 +131,7 @@ pub(crate) async fn pump(
     }
     let end = StreamEnd {
         kind,
-        after: ctx.started.elapsed(),
+        after: ctx.timers.started.elapsed(),
         bytes,
     };
     ctx.observer.on_end(ctx.dir, &end);
@@ -152,29 +139,6 @@ pub(crate) async fn pump(
 }
 
 /// When the current wait should be cut short to check the linger or idle timers.
-fn wait_deadline(ctx: &PumpCtx, sibling_closed: bool) -> Option<Instant> {
-    let limit = if sibling_closed {
-        Some(ctx.linger)
-    } else {
-        ctx.idle
-    }?;
-    let last = Duration::from_millis(ctx.last_activity.load(Ordering::Relaxed));
-    Some((ctx.started + last + limit).max(Instant::now() + Duration::from_millis(10)))
-}
-
-fn idle_for(ctx: &PumpCtx) -> Duration {
-    let last = Duration::from_millis(ctx.last_activity.load(Ordering::Relaxed));
-    ctx.started.elapsed().saturating_sub(last)
-}
-
-async fn sleep_until_opt(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Grow the buffer after full reads, shrink it after small ones.
 fn next_size(want: usize, got: usize) -> usize {
     if got == want {
         (want * 2).min(MAX_READ)
@@ -182,25 +146,6 @@ fn next_size(want: usize, got: usize) -> usize {
         (want / 2).max(MIN_READ)
     } else {
         want
-    }
-}
-
-fn is_reset(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe
-    )
-}
-
-fn read_error(e: io::Error) -> EndKind {
-    if is_reset(&e) {
-        EndKind::Rst
-    } else {
-        EndKind::Error {
-            error: e.to_string(),
-        }
     }
 }
 

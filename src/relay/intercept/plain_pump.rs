@@ -6,15 +6,14 @@ use super::downgrade::Restore;
 use crate::decode::Dir;
 use crate::relay::end::{EndKind, StreamEnd};
 use crate::relay::note::Note;
+pub use crate::relay::timers::is_reset;
+use crate::relay::timers::{sleep_until_opt, Timers};
 use crate::relay::Observer;
 use bytes::BytesMut;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::watch;
-use tokio::time::Instant;
 
 /// Plaintext arrives one TLS record (at most 16 KiB) at a time. The TLS stream zeroes
 /// the whole read buffer before filling it, so a larger buffer only costs more zeroing.
@@ -26,14 +25,8 @@ pub struct PlainCtx {
     pub dir: Dir,
     /// Sees every plaintext chunk.
     pub observer: Arc<dyn Observer>,
-    /// When the connection was accepted.
-    pub started: Instant,
-    /// Linger after the other direction ended.
-    pub linger: Duration,
-    /// Idle timeout, if any.
-    pub idle: Option<Duration>,
-    /// Milliseconds since `started` of the last byte either way.
-    pub last_activity: Arc<AtomicU64>,
+    /// The connection's linger and idle timers.
+    pub timers: Timers,
     /// Tells the other direction how this one ended.
     pub me: watch::Sender<Side>,
     /// How the other direction ended.
@@ -71,7 +64,7 @@ where
     let mut bytes = ctx.bytes_before;
     let mut sibling_closed = false;
     let kind = loop {
-        let deadline = deadline(&ctx, sibling_closed);
+        let deadline = ctx.timers.deadline(sibling_closed);
         let mut buf = BytesMut::with_capacity(READ_SIZE);
         let read = tokio::select! {
             biased;
@@ -84,13 +77,9 @@ where
                 }
                 continue;
             }
-            _ = sleep_opt(deadline), if deadline.is_some() => {
-                let idle = idle_for(&ctx);
-                if sibling_closed && idle >= ctx.linger {
-                    break EndKind::Linger;
-                }
-                if !sibling_closed && ctx.idle.is_some_and(|d| idle >= d) {
-                    break EndKind::IdleTimeout;
+            _ = sleep_until_opt(deadline), if deadline.is_some() => {
+                if let Some(k) = ctx.timers.expired(sibling_closed) {
+                    break k;
                 }
                 continue;
             }
@@ -105,8 +94,7 @@ where
             }
             Ok(n) => {
                 bytes += n as u64;
-                ctx.last_activity
-                    .store(ctx.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+                ctx.timers.touch();
                 let chunk = match ctx.restore.as_mut() {
                     Some(r) => match r.push(buf) {
                         Some(c) => {
@@ -157,7 +145,7 @@ where
     let _ = ctx.me.send(side);
     let end = StreamEnd {
         kind,
-        after: ctx.started.elapsed(),
+        after: ctx.timers.started.elapsed(),
         bytes,
     };
     ctx.observer.on_end(ctx.dir, &end);
@@ -170,36 +158,4 @@ pub fn tls_error_text(e: &io::Error) -> String {
         Some(t) => format!("TLS: {t}"),
         None => e.to_string(),
     }
-}
-
-fn deadline(ctx: &PlainCtx, sibling_closed: bool) -> Option<Instant> {
-    let limit = if sibling_closed {
-        Some(ctx.linger)
-    } else {
-        ctx.idle
-    }?;
-    let last = Duration::from_millis(ctx.last_activity.load(Ordering::Relaxed));
-    Some((ctx.started + last + limit).max(Instant::now() + Duration::from_millis(10)))
-}
-
-fn idle_for(ctx: &PlainCtx) -> Duration {
-    let last = Duration::from_millis(ctx.last_activity.load(Ordering::Relaxed));
-    ctx.started.elapsed().saturating_sub(last)
-}
-
-async fn sleep_opt(d: Option<Instant>) {
-    match d {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// True for errors that mean the peer reset the connection.
-pub fn is_reset(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe
-    )
 }

@@ -13,10 +13,10 @@ use crate::decode::x224::{self, Tpdu, X224Event};
 use crate::decode::Dir;
 use crate::relay::end::{EndKind, StreamEnd};
 use crate::relay::note::{LegTls, NotIntercepted, Note};
+use crate::relay::timers::Timers;
 use bytes::Bytes;
 use rustls::pki_types::ServerName;
 use std::io;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -360,14 +360,11 @@ where
     let (s_r, s_w) = tokio::io::split(up);
     let (c2s_tx, c2s_rx) = watch::channel(Side::Open);
     let (s2c_tx, s2c_rx) = watch::channel(Side::Open);
-    let last = Arc::new(AtomicU64::new(0));
+    let timers = Timers::new(pre.started, pre.opts.linger, pre.opts.idle_timeout);
     let mk = |dir: Dir, me, sibling, restore| PlainCtx {
         dir,
         observer: pre.obs.clone(),
-        started: pre.started,
-        linger: pre.opts.linger,
-        idle: pre.opts.idle_timeout,
-        last_activity: last.clone(),
+        timers: timers.clone(),
         me,
         sibling,
         shutdown: pre.shutdown.clone(),
