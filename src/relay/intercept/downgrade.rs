@@ -94,8 +94,10 @@ impl Restore {
             None => self.release(),
             Some(0) => self.release(),
             Some(len) => {
-                if let Some(off) = requested_offset(&self.held[..len]) {
-                    let field = &mut self.held[off..off + 4];
+                let field = requested_offset(&self.held[..len])
+                    .and_then(|off| self.held.get_mut(off..off.checked_add(4)?));
+                // The offset comes from the host's bytes: a bad one leaves the PDU alone.
+                if let Some(field) = field {
                     let from = u32::from_le_bytes([field[0], field[1], field[2], field[3]]);
                     field.copy_from_slice(&self.original.0.to_le_bytes());
                     self.rewritten = Some((Protocols(from), self.original));
