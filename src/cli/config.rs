@@ -44,6 +44,8 @@ struct FileConfig {
     strict_upstream: Option<bool>,
     keylog: Option<PathBuf>,
     redact_users: Option<bool>,
+    gateway: Option<String>,
+    gateway_passthrough: Option<bool>,
 }
 
 /// Interception settings (`--intercept`).
@@ -86,10 +88,24 @@ pub struct ProxyConfig {
     pub pin: Option<[u8; 32]>,
     /// Hide user names in every output.
     pub redact_users: bool,
+    /// RD Gateway mode (`--gateway`): `target` is the gateway.
+    pub gateway: Option<GatewayMode>,
+}
+
+/// How gateway mode treats the gateway's TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GatewayMode {
+    /// Relay the outer TLS untouched (`--gateway-passthrough`), for gateways that bind
+    /// authentication to their TLS channel (Extended Protection).
+    pub passthrough: bool,
 }
 
 /// The default listen address: 3389 is often taken on Windows by its own RDP service.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:13389";
+
+/// The default listen address in gateway mode: clients are given `localhost:8443` as
+/// their RD Gateway.
+pub const DEFAULT_GATEWAY_LISTEN: &str = "127.0.0.1:8443";
 
 /// Merge the file (if any) under the command line and check every value.
 pub fn resolve(args: &ProxyArgs) -> Result<ProxyConfig, ConfigError> {
@@ -105,18 +121,53 @@ pub fn resolve(args: &ProxyArgs) -> Result<ProxyConfig, ConfigError> {
             format!("{origin}: key '{key}'")
         }
     };
-    let target_s = args.target.clone().or(file.target.clone()).ok_or_else(|| {
-        ConfigError(
-            "no target host: give --target HOST[:PORT] (or 'target = \"HOST\"' in the config file)"
-                .into(),
-        )
-    })?;
-    let target = Endpoint::parse(&target_s, 3389).map_err(|e| {
-        ConfigError(format!(
-            "{}: {e}; expected HOST[:PORT], e.g. rdp-host.example.com:3389",
-            src("target", args.target.is_some())
-        ))
-    })?;
+    let gateway_s = args.gateway.clone().or(file.gateway.clone());
+    let target_s = args.target.clone().or(file.target.clone());
+    let gateway_passthrough = args.gateway_passthrough || file.gateway_passthrough.unwrap_or(false);
+    let (target, gateway) = match (gateway_s, target_s) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError(format!(
+                "{} and {} both given: rdptap relays either to an RDP host (--target) or to an RD Gateway (--gateway); keep one",
+                src("target", args.target.is_some()),
+                src("gateway", args.gateway.is_some())
+            )))
+        }
+        (None, None) => {
+            return Err(ConfigError(
+                "no target host: give --target HOST[:PORT] for an RDP host, or --gateway GW[:PORT] for an RD Gateway (or 'target = \"HOST\"' in the config file)"
+                    .into(),
+            ))
+        }
+        (Some(g), None) => {
+            let e = Endpoint::parse(&g, 443).map_err(|e| {
+                ConfigError(format!(
+                    "{}: {e}; expected GW[:PORT], e.g. rdgw.example.com:443",
+                    src("gateway", args.gateway.is_some())
+                ))
+            })?;
+            (
+                e,
+                Some(GatewayMode {
+                    passthrough: gateway_passthrough,
+                }),
+            )
+        }
+        (None, Some(t)) => {
+            if gateway_passthrough {
+                return Err(ConfigError(format!(
+                    "{} only applies to an RD Gateway; use --gateway GW instead of --target, or remove it",
+                    src("gateway_passthrough", args.gateway_passthrough)
+                )));
+            }
+            let e = Endpoint::parse(&t, 3389).map_err(|e| {
+                ConfigError(format!(
+                    "{}: {e}; expected HOST[:PORT], e.g. rdp-host.example.com:3389",
+                    src("target", args.target.is_some())
+                ))
+            })?;
+            (e, None)
+        }
+    };
     let dial = match args.connect.clone().or(file.connect.clone()) {
         None => target.clone(),
         Some(c) => {
@@ -140,7 +191,14 @@ pub fn resolve(args: &ProxyArgs) -> Result<ProxyConfig, ConfigError> {
         .listen
         .clone()
         .or(file.listen.clone())
-        .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        .unwrap_or_else(|| {
+            if gateway.is_some() {
+                DEFAULT_GATEWAY_LISTEN
+            } else {
+                DEFAULT_LISTEN
+            }
+            .to_string()
+        });
     let listen: SocketAddr = listen_s.parse().map_err(|_| {
         ConfigError(format!(
             "{}: '{listen_s}' is not an address:port; use e.g. 127.0.0.1:13389 or [::1]:13389",
@@ -190,7 +248,15 @@ pub fn resolve(args: &ProxyArgs) -> Result<ProxyConfig, ConfigError> {
         }
     });
     let flag = |cli: bool, f: Option<bool>| cli || f.unwrap_or(false);
-    let intercept_on = flag(args.intercept, file.intercept);
+    let intercept_flag = flag(args.intercept, file.intercept);
+    if intercept_flag && gateway.is_some() {
+        return Err(ConfigError(format!(
+            "{}: gateway mode already terminates the gateway's TLS with the local CA (unless --gateway-passthrough); remove --intercept",
+            src("intercept", args.intercept)
+        )));
+    }
+    // Gateway mode terminates the outer TLS like --intercept does, with the same CA.
+    let intercept_on = intercept_flag || gateway.is_some_and(|g| !g.passthrough);
     let nla = match args.nla.clone().or(file.nla.clone()).as_deref() {
         None | Some("passthrough") => NlaPolicy::Passthrough,
         Some("downgrade") => NlaPolicy::Downgrade,
@@ -211,7 +277,7 @@ pub fn resolve(args: &ProxyArgs) -> Result<ProxyConfig, ConfigError> {
     if !intercept_on {
         if let Some((key, _, cli)) = needs_intercept.iter().find(|(_, on, _)| *on) {
             return Err(ConfigError(format!(
-                "{} only works together with --intercept (rdptap has no TLS keys or certificate decisions of its own without it); add --intercept or remove it",
+                "{} only works together with --intercept or --gateway (rdptap has no TLS keys or certificate decisions of its own without it); add --intercept or remove it",
                 src(key, *cli)
             )));
         }
@@ -221,7 +287,7 @@ pub fn resolve(args: &ProxyArgs) -> Result<ProxyConfig, ConfigError> {
             Some(d) => d,
             None => crate::tls::ca::default_ca_dir().map_err(|e| {
                 ConfigError(format!(
-                    "--intercept needs the local CA: {e}; give --ca-dir DIR"
+                    "--intercept and --gateway need the local CA: {e}; give --ca-dir DIR"
                 ))
             })?,
         };
@@ -258,6 +324,7 @@ pub fn resolve(args: &ProxyArgs) -> Result<ProxyConfig, ConfigError> {
         trust,
         pin,
         redact_users: flag(args.redact_users, file.redact_users),
+        gateway,
     })
 }
 
@@ -286,6 +353,33 @@ mod tests {
             target: Some(target.into()),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn gateway_mode() {
+        let a = ProxyArgs {
+            gateway: Some("rdgw.example.com".into()),
+            ca_dir: Some("/nonexistent-ca".into()),
+            ..Default::default()
+        };
+        let c = resolve(&a).unwrap();
+        assert_eq!(c.target.port, 443);
+        assert_eq!(c.listen.to_string(), DEFAULT_GATEWAY_LISTEN);
+        assert_eq!(c.gateway, Some(GatewayMode { passthrough: false }));
+        assert!(c.intercept.is_some(), "the outer TLS is terminated with the CA");
+        let mut p = a.clone();
+        p.gateway_passthrough = true;
+        let c = resolve(&p).unwrap();
+        assert!(c.intercept.is_none());
+        let mut both = a.clone();
+        both.target = Some("host".into());
+        assert!(resolve(&both).unwrap_err().0.contains("keep one"));
+        let mut i = a.clone();
+        i.intercept = true;
+        assert!(resolve(&i).unwrap_err().0.contains("remove --intercept"));
+        let mut pt = args("host");
+        pt.gateway_passthrough = true;
+        assert!(resolve(&pt).unwrap_err().0.contains("--gateway-passthrough"));
     }
 
     #[test]

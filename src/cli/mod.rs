@@ -103,6 +103,12 @@ Examples:
   # ... and write the TLS keys for Wireshark (keep the file secret):
   rdptap proxy --target rdp-host.example.com --intercept --keylog keys.log
 
+  # RD Gateway mode: set the client's gateway to localhost:8443 (trust the CA first):
+  rdptap proxy --gateway rdgw.example.com
+  xfreerdp /v:rdp-host /g:127.0.0.1:8443 /gu:user /gp:pass /gt:http
+  # ... for a gateway that enforces Extended Protection (outer TLS untouched):
+  rdptap proxy --gateway rdgw.example.com --gateway-passthrough
+
 Every option can also be set in the TOML file; see config/rdptap.toml.";
 
 /// Options of `rdptap proxy`. Each is optional here so that a config file can supply it.
@@ -174,4 +180,13 @@ pub struct ProxyArgs {
     /// Hide user and domain names (and the mstshash cookie) in every output.
     #[arg(long)]
     pub redact_users: bool,
+    /// RD Gateway mode: relay the client's gateway traffic (HTTP, WebSocket or RPC
+    /// transport) to this gateway, decoding MS-TSGU and the RDP inside. Set the client's
+    /// gateway to rdptap's --listen address [default listen: 127.0.0.1:8443].
+    #[arg(long, value_name = "GW[:PORT]", conflicts_with = "target")]
+    pub gateway: Option<String>,
+    /// With --gateway: relay the gateway's TLS untouched (for gateways that enforce
+    /// channel binding / Extended Protection); only TLS facts and closes are seen.
+    #[arg(long)]
+    pub gateway_passthrough: bool,
 }

@@ -71,6 +71,7 @@ pub async fn run(cfg: ProxyConfig) -> Result<i32, StartError> {
     let tally = Arc::new(Mutex::new(Tally::default()));
     let (verdict_tx, mut verdict_rx) = mpsc::unbounded_channel::<Cause>();
     let next_id = AtomicU64::new(1);
+    let gateways = Arc::new(crate::session::gateway::Registry::new());
     let resolver: Arc<dyn Resolver> = Arc::new(SystemResolver);
     let cfg = Arc::new(cfg);
     let mut tasks = tokio::task::JoinSet::new();
@@ -107,6 +108,7 @@ pub async fn run(cfg: ProxyConfig) -> Result<i32, StartError> {
                 let id = next_id.fetch_add(1, Ordering::Relaxed);
                 let ctx = ConnCtx {
                     cfg: cfg.clone(),
+                    gateways: gateways.clone(),
                     recorder: recorder.clone(),
                     roots: roots.clone(),
                     resolver: resolver.clone(),
@@ -139,6 +141,7 @@ pub async fn run(cfg: ProxyConfig) -> Result<i32, StartError> {
 
 struct ConnCtx {
     cfg: Arc<ProxyConfig>,
+    gateways: Arc<crate::session::gateway::Registry>,
     recorder: Recorder,
     roots: Arc<rustls::RootCertStore>,
     resolver: Arc<dyn Resolver>,
@@ -162,7 +165,17 @@ async fn handle(ctx: ConnCtx, id: u64, client: TcpStream, peer: std::net::Socket
         linger: cfg.linger,
         redact_users: cfg.redact_users,
     };
-    let session = Session::new(info, started, ctx.recorder.clone(), ctx.roots.clone());
+    let session = match cfg.gateway {
+        Some(g) => Session::new_gateway(
+            info,
+            started,
+            ctx.recorder.clone(),
+            ctx.roots.clone(),
+            ctx.gateways.clone(),
+            g.passthrough,
+        ),
+        None => Session::new(info, started, ctx.recorder.clone(), ctx.roots.clone()),
+    };
     session.tcp(
         None,
         TcpEvent::Accepted {
@@ -187,6 +200,23 @@ async fn handle(ctx: ConnCtx, id: u64, client: TcpStream, peer: std::net::Socket
                 idle_timeout: cfg.idle_timeout,
             };
             match &ctx.intercept {
+                Some(ictx) if cfg.gateway.is_some() => {
+                    let conn = intercept::Conn {
+                        client,
+                        server,
+                        observer: session.clone(),
+                        opts,
+                        shutdown: ctx.shutdown.clone(),
+                        started,
+                        target_name: cfg.target.host.clone(),
+                        redial: intercept::Redial {
+                            endpoint: cfg.dial.clone(),
+                            resolver: ctx.resolver.clone(),
+                            timeout: cfg.connect_timeout,
+                        },
+                    };
+                    intercept::run_tls(ictx.clone(), conn).await;
+                }
                 Some(ictx) => {
                     let conn = intercept::Conn {
                         client,
@@ -323,9 +353,20 @@ fn announce(cfg: &ProxyConfig, listener: &TcpListener) {
     } else {
         ip
     };
-    eprintln!("  connect the client to rdptap:");
-    eprintln!("    mstsc /v:{host}:{port}");
-    eprintln!("    xfreerdp /v:{ip}:{port}");
+    if let Some(g) = cfg.gateway {
+        eprintln!("  RD Gateway mode: set the client's RD Gateway to rdptap:");
+        eprintln!("    mstsc: Advanced → Settings → Use these RD Gateway server settings → Server name {host}:{port}");
+        eprintln!("    xfreerdp /v:HOST /g:{ip}:{port} /gu:USER /gp:PASSWORD /gt:http");
+        if g.passthrough {
+            eprintln!("  --gateway-passthrough: the gateway's TLS is relayed untouched; only its TLS facts, certificate (TLS 1.2) and closes are seen");
+        } else {
+            eprintln!("  the gateway's TLS is terminated with a certificate from the local CA, so clients must trust it (`rdptap ca show` prints how); if authentication fails only through rdptap, the gateway enforces Extended Protection: use --gateway-passthrough");
+        }
+    } else {
+        eprintln!("  connect the client to rdptap:");
+        eprintln!("    mstsc /v:{host}:{port}");
+        eprintln!("    xfreerdp /v:{ip}:{port}");
+    }
     let target_is_local = cfg.target.host == "localhost"
         || cfg
             .target
@@ -339,7 +380,7 @@ fn announce(cfg: &ProxyConfig, listener: &TcpListener) {
             cfg.target.host
         );
     }
-    if let Some(i) = &cfg.intercept {
+    if let (Some(i), None) = (&cfg.intercept, cfg.gateway) {
         eprintln!(
             "  intercepting TLS with the local CA in {} (clients must trust it: `rdptap ca show` prints how)",
             i.ca_dir.display()

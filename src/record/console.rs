@@ -33,3 +33,10 @@ pub fn print(conn: u64, v: &Verdict) {
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     eprintln!("{}", render(conn, v, colour));
 }
+
+/// Print a gateway session's verdict (every channel of one `RDG-Connection-Id`).
+pub fn print_session(key: &str, v: &Verdict) {
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let line = render(0, v, colour).replacen("[conn 0]", &format!("[gateway session {key}]"), 1);
+    eprintln!("{line}");
+}

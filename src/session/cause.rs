@@ -62,11 +62,29 @@ pub enum Cause {
     ClientRejectedProxyCert,
     /// rdptap could not speak the host's TLS and relayed the client's own TLS instead.
     UpstreamTlsIncompatible,
+    /// The gateway's HTTP response was cut short (or never came).
+    GwHttpIncomplete,
+    /// The gateway answered with an unexpected HTTP status.
+    GwHttpStatus,
+    /// The gateway's final answer to authentication was 401.
+    GwAuthRejected,
+    /// Authentication fails only through interception: Extended Protection / channel binding.
+    GwAuthBindingSuspected,
+    /// An MS-TSGU response carried a failure status.
+    GwHresult,
+    /// A CLOSE_CHANNEL ended the tunnel.
+    GwClosedChannel,
+    /// An HTTP-transport IN channel had no OUT channel with its RDG-Connection-Id.
+    GwInWithoutOut,
+    /// MS-TSGU packets out of order, or unframeable.
+    GwProtocolViolation,
+    /// A TCP reset ended a gateway connection.
+    GwReset,
 }
 
 impl Cause {
     /// Every cause, for documentation and tests.
-    pub const ALL: [Cause; 28] = [
+    pub const ALL: [Cause; 37] = [
         Cause::Ok,
         Cause::UpstreamDnsFailed,
         Cause::UpstreamRefused,
@@ -95,6 +113,15 @@ impl Cause {
         Cause::ServerClosedAfterLogon,
         Cause::ClientRejectedProxyCert,
         Cause::UpstreamTlsIncompatible,
+        Cause::GwHttpIncomplete,
+        Cause::GwHttpStatus,
+        Cause::GwAuthRejected,
+        Cause::GwAuthBindingSuspected,
+        Cause::GwHresult,
+        Cause::GwClosedChannel,
+        Cause::GwInWithoutOut,
+        Cause::GwProtocolViolation,
+        Cause::GwReset,
     ];
 
     /// The stable identifier, e.g. `negotiation_failure`.
@@ -128,6 +155,15 @@ impl Cause {
             Cause::ServerClosedAfterLogon => "server_closed_after_logon",
             Cause::ClientRejectedProxyCert => "client_rejected_proxy_cert",
             Cause::UpstreamTlsIncompatible => "upstream_tls_incompatible",
+            Cause::GwHttpIncomplete => "gw_http_incomplete",
+            Cause::GwHttpStatus => "gw_http_status",
+            Cause::GwAuthRejected => "gw_auth_rejected",
+            Cause::GwAuthBindingSuspected => "gw_auth_binding_suspected",
+            Cause::GwHresult => "gw_hresult",
+            Cause::GwClosedChannel => "gw_closed_channel",
+            Cause::GwInWithoutOut => "gw_in_without_out",
+            Cause::GwProtocolViolation => "gw_protocol_violation",
+            Cause::GwReset => "gw_reset",
         }
     }
 
@@ -168,6 +204,15 @@ impl fmt::Display for Cause {
             Cause::ServerClosedAfterLogon => "the server closed the session right after logon",
             Cause::ClientRejectedProxyCert => "the client refused rdptap's certificate",
             Cause::UpstreamTlsIncompatible => "rdptap could not speak the host's TLS",
+            Cause::GwHttpIncomplete => "the gateway's HTTP response was cut short",
+            Cause::GwHttpStatus => "the gateway answered with an unexpected HTTP status",
+            Cause::GwAuthRejected => "the gateway rejected the credentials (final 401)",
+            Cause::GwAuthBindingSuspected => "gateway authentication failed only through interception (channel binding?)",
+            Cause::GwHresult => "the gateway refused a step of the tunnel (MS-TSGU status)",
+            Cause::GwClosedChannel => "the gateway or client closed the tunnel's channel",
+            Cause::GwInWithoutOut => "the gateway's IN channel found no OUT channel",
+            Cause::GwProtocolViolation => "a side broke the gateway protocol",
+            Cause::GwReset => "the gateway connection was reset",
         })
     }
 }

@@ -19,6 +19,8 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
+mod gateway;
+
 /// Fixed facts about one connection.
 #[derive(Debug, Clone)]
 pub struct ConnInfo {
@@ -45,6 +47,8 @@ struct State {
     plain: [PlainSeen; 2],
     /// rdptap terminates TLS on both legs: the decoders get plaintext.
     intercepted: bool,
+    /// Gateway mode: the gateway decoders instead of the direct-RDP ones.
+    gw: Option<Box<gateway::GwParts>>,
 }
 
 /// Plaintext one side sent through an intercepted connection.
@@ -86,6 +90,7 @@ impl Session {
                 broken: false,
                 plain: [PlainSeen::default(); 2],
                 intercepted: false,
+                gw: None,
             }),
         })
     }
@@ -107,6 +112,9 @@ impl Session {
     /// Diagnose the finished connection, record the verdict and return it.
     pub fn finish(&self) -> Verdict {
         let st = self.lock();
+        if st.gw.is_some() {
+            return self.gw_finish(&st);
+        }
         let tls = st.decoder.tls();
         let verdict = diagnose::diagnose(&Inputs {
             timeline: &st.timeline,
@@ -172,6 +180,7 @@ impl Session {
             super::redact::users(&mut d.event);
         }
         let phase = match &d.event {
+            ev if st.gw.is_some() => gateway::gw_phase(ev),
             DecodeEvent::X224(X224Event::ConnectionRequest { .. })
             | DecodeEvent::X224(X224Event::PreconnectionPdu { .. }) => Some(Phase::X224),
             DecodeEvent::Tls(TlsEvent::ClientHello { .. }) => Some(Phase::TlsHandshake),
@@ -200,6 +209,12 @@ impl Session {
 impl Observer for Session {
     fn on_data(&self, dir: Dir, chunk: &Bytes) {
         let mut st = self.lock();
+        if st.gw.is_some() {
+            if !st.broken {
+                self.gw_on_data(&mut st, dir, chunk);
+            }
+            return;
+        }
         if st.broken || st.decoder.finished() {
             return;
         }
@@ -227,6 +242,9 @@ impl Observer for Session {
 
     fn on_end(&self, dir: Dir, end: &StreamEnd) {
         let mut st = self.lock();
+        if st.gw.is_some() && st.intercepted && !st.broken {
+            self.gw_on_plain(&mut st, dir, &[], true);
+        }
         self.push(
             &mut st,
             Some(dir),
@@ -241,6 +259,10 @@ impl Observer for Session {
         p.bytes += chunk.len() as u64;
         p.first_at.get_or_insert(at);
         if st.broken || !st.intercepted {
+            return;
+        }
+        if st.gw.is_some() {
+            self.gw_on_plain(&mut st, dir, chunk, false);
             return;
         }
         let mut out = std::mem::take(&mut st.scratch);
@@ -263,8 +285,10 @@ impl Observer for Session {
         if matches!(note, Note::ClientTls { .. }) {
             // Both handshakes are done: from here the decoders read plaintext.
             st.intercepted = true;
-            st.decoder.tls_intercepted();
-            self.enter(&mut st, Phase::TlsSession);
+            if st.gw.is_none() {
+                st.decoder.tls_intercepted();
+                self.enter(&mut st, Phase::TlsSession);
+            }
         }
         if matches!(note, Note::NlaDowngraded { .. }) {
             tracing::warn!(

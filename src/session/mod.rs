@@ -3,6 +3,7 @@
 pub mod cause;
 pub mod conn;
 pub mod diagnose;
+pub mod gateway;
 pub mod mstsc;
 pub mod phase;
 pub mod phases;

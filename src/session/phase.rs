@@ -1,4 +1,5 @@
-//! The phases of a direct RDP connection, in the order they happen.
+//! The phases of a connection, in the order they happen: through an RD Gateway the
+//! gateway's own phases come first, then the inner RDP connection's.
 
 use serde::{Serialize, Serializer};
 use std::fmt;
@@ -8,6 +9,22 @@ use std::fmt;
 pub enum Phase {
     /// Accepting the client and dialling the host.
     TcpConnect,
+    /// The TLS handshake with the RD Gateway (gateway mode).
+    GwTls,
+    /// The gateway's HTTP requests and their authentication (401 rounds).
+    GwHttpAuth,
+    /// MS-TSGU HANDSHAKE_REQUEST and its response.
+    GwHandshake,
+    /// MS-TSGU extended authentication (SSPI_NTLM or PAA), when used.
+    GwExtAuth,
+    /// MS-TSGU TUNNEL_CREATE and its response (RD CAP, PAA cookie).
+    GwTunnelCreate,
+    /// MS-TSGU TUNNEL_AUTH and its response (client name, redirection, idle timeout).
+    GwTunnelAuth,
+    /// MS-TSGU CHANNEL_CREATE and its response (RD RAP, the gateway dials the host).
+    GwChannelCreate,
+    /// MS-TSGU DATA: the tunnel carries the inner RDP connection.
+    GwData,
     /// X.224 negotiation of the security protocol.
     X224,
     /// The TLS handshake.
@@ -35,6 +52,14 @@ impl Phase {
     pub fn id(self) -> &'static str {
         match self {
             Phase::TcpConnect => "tcp_connect",
+            Phase::GwTls => "gw_tls",
+            Phase::GwHttpAuth => "gw_http_auth",
+            Phase::GwHandshake => "gw_handshake",
+            Phase::GwExtAuth => "gw_ext_auth",
+            Phase::GwTunnelCreate => "gw_tunnel_create",
+            Phase::GwTunnelAuth => "gw_tunnel_auth",
+            Phase::GwChannelCreate => "gw_channel_create",
+            Phase::GwData => "gw_data",
             Phase::X224 => "x224",
             Phase::TlsHandshake => "tls_handshake",
             Phase::TlsSession => "tls_session",
@@ -53,6 +78,14 @@ impl fmt::Display for Phase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Phase::TcpConnect => "TCP connect",
+            Phase::GwTls => "gateway TLS handshake",
+            Phase::GwHttpAuth => "gateway HTTP authentication",
+            Phase::GwHandshake => "gateway handshake",
+            Phase::GwExtAuth => "gateway extended authentication",
+            Phase::GwTunnelCreate => "gateway tunnel create",
+            Phase::GwTunnelAuth => "gateway tunnel authorization",
+            Phase::GwChannelCreate => "gateway channel create",
+            Phase::GwData => "gateway data (tunnel open)",
             Phase::X224 => "X.224 negotiation",
             Phase::TlsHandshake => "TLS handshake",
             Phase::TlsSession => "TLS session",

@@ -351,9 +351,52 @@ pub async fn run(ctx: Arc<InterceptCtx>, conn: Conn) -> [StreamEnd; 2] {
         return pre.relay(client, server).await;
     }
 
+    tls_legs(&ctx, pre, client, server, cr, original, target_name, redial).await
+}
+
+/// Relays a connection that starts with TLS (an RD Gateway's HTTPS), intercepting it:
+/// rdptap's own handshake with `target_name` first, then the client's with a leaf for the
+/// name the client asked for, then plaintext. When rdptap cannot speak the upstream TLS,
+/// the client's own TLS goes untouched to a fresh connection.
+pub async fn run_tls(ctx: Arc<InterceptCtx>, conn: Conn) -> [StreamEnd; 2] {
+    let Conn {
+        client,
+        server,
+        observer,
+        opts,
+        shutdown,
+        started,
+        target_name,
+        redial,
+    } = conn;
+    let _ = client.set_nodelay(true);
+    let _ = server.set_nodelay(true);
+    let pre = Pre {
+        obs: observer,
+        opts,
+        shutdown,
+        started,
+        sent: [0, 0],
+    };
+    tls_legs(&ctx, pre, client, server, Bytes::new(), None, target_name, redial).await
+}
+
+/// The TLS part shared by direct interception (after X.224) and gateway mode.
+#[allow(clippy::too_many_arguments)]
+async fn tls_legs(
+    ctx: &InterceptCtx,
+    mut pre: Pre,
+    mut client: TcpStream,
+    server: TcpStream,
+    cr: Bytes,
+    original: Option<Protocols>,
+    target_name: String,
+    redial: Redial,
+) -> [StreamEnd; 2] {
+    let wait = pre.opts.idle_timeout;
     // rdptap's own handshake with the host runs while the client sends its ClientHello;
     // the client is answered only once it is done.
-    let up = upstream::connect(&ctx, server, &target_name, pre.shutdown.clone());
+    let up = upstream::connect(ctx, server, &target_name, pre.shutdown.clone());
     let hello_read = read_first(&mut client, Expect::ClientHello, wait, &mut pre.shutdown);
     let (up, hello_read) = tokio::join!(up, hello_read);
     let mut hs = upstream::Handshake {
@@ -405,7 +448,7 @@ pub async fn run(ctx: Arc<InterceptCtx>, conn: Conn) -> [StreamEnd; 2] {
         )
         .await;
     }
-    upstream::intercept(&ctx, pre, client, up, hs).await
+    upstream::intercept(ctx, pre, client, up, hs).await
 }
 
 fn read_bytes(r: Read) -> Bytes {

@@ -430,6 +430,12 @@ pub async fn fallback(
         }
     };
     let _ = server.set_nodelay(true);
+    if hs.cr.is_empty() {
+        // A connection that starts with TLS (gateway mode): nothing to replay.
+        pre.sent[0] += hs.ch_len;
+        let _ = server.write_all(&hs.ch).await;
+        return pre.relay(client, server).await;
+    }
     let wait = pre.opts.idle_timeout;
     if server.write_all(&hs.cr).await.is_err() {
         let _ = client.shutdown().await;

@@ -4,6 +4,7 @@
 //! on hand-made timelines as well as recorded ones.
 
 mod close;
+pub mod gateway;
 mod intercept;
 mod logon;
 mod negotiation;
@@ -82,6 +83,11 @@ pub fn diagnose(input: &Inputs<'_>) -> Verdict {
     let seen = Seen::scan(input.timeline);
     let close = first_close(&seen);
     let f = find(input, &seen, close.as_ref());
+    assemble(input, &seen, close, f)
+}
+
+/// The verdict around a finding: who closed, warnings, evidence and side ends.
+fn assemble(input: &Inputs<'_>, seen: &Seen, close: Option<Close>, f: Finding) -> Verdict {
     let (closed_by, close_kind) = f.closed.unwrap_or(match &close {
         Some(c) => (c.by, c.kind),
         None => (ClosedBy::None, CloseKind::Shutdown),

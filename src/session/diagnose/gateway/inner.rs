@@ -1,0 +1,135 @@
+//! The RDP connection inside the tunnel, diagnosed with the direct-mode rules on a
+//! timeline of its own, then reported with the gateway around it.
+
+use super::super::close::Close;
+use super::super::seen::Seen;
+use super::super::{Finding, Inputs};
+use super::{cert_first, transport_name, GwInputs, GwSeen};
+use crate::decode::ws::WsEvent;
+use crate::decode::{DecodeEvent, Dir};
+use crate::relay::{EndKind, StreamEnd};
+use crate::session::{Cause, Phase, TcpEvent, Timeline, What};
+
+/// The finding once the tunnel carried data: the inner connection's, with context.
+pub(super) fn inner_finding(
+    input: &Inputs<'_>,
+    gw: &GwInputs,
+    seen: &Seen,
+    g: &GwSeen,
+    close: Option<&Close>,
+) -> Option<Finding> {
+    let data_at = g.reached_data?;
+    let tl = inner_timeline(input.timeline, data_at.seq);
+    let v = super::super::diagnose(&Inputs {
+        timeline: &tl,
+        tls_stats: gw.inner_stats,
+        target: input.target,
+        linger: input.linger,
+        duration: input.duration,
+        plain: Default::default(),
+    });
+    let resource = g
+        .resource
+        .as_ref()
+        .map(|(r, p)| format!(" to {r}:{p}"))
+        .unwrap_or_default();
+    let mut ctx = format!(
+        "through the gateway ({}, tunnel{resource} open",
+        transport_name(g.transport())
+    );
+    if let Some((_, dir, status)) = &g.close_channel {
+        ctx.push_str(&format!(
+            "; the {} closed the channel with {status}",
+            if *dir == Dir::S2C { "gateway" } else { "client" }
+        ));
+    }
+    if !g.service_messages.is_empty() {
+        ctx.push_str(&format!(
+            "; gateway message: \"{}\"",
+            g.service_messages.join("\" \"")
+        ));
+    }
+    ctx.push(')');
+    let summary = v
+        .summary
+        .replace(". The rest was encrypted: --intercept shows more", "");
+    // A channel closed with a failure status says more than "the host closed".
+    if let Some((at, dir, status)) = &g.close_channel {
+        let graceful = status.is_ok() || status.0 == 0x4CA;
+        if !graceful && matches!(v.cause, Cause::Ok | Cause::ServerClosed | Cause::ClientClosed) {
+            let who = if *dir == Dir::S2C { "gateway" } else { "client" };
+            return Some(
+                Finding::new(
+                    Cause::GwClosedChannel,
+                    format!(
+                        "the {who} closed the tunnel's channel with {status}: {}; inner RDP: {summary}",
+                        status.kind()
+                    ),
+                    status.hint().unwrap_or("check the gateway's TerminalServices-Gateway event log at this time (session time limits and idle timeouts end channels)"),
+                )
+                .evidence([*at]),
+            );
+        }
+    }
+    let _ = (seen, close);
+    let f = Finding {
+        cause: v.cause,
+        summary: format!("{summary} — {ctx}"),
+        hint: v.hint,
+        inferred: v.inferred,
+        evidence: Vec::new(),
+        closed: Some((v.closed_by, v.close_kind)),
+        mstsc: v.mstsc,
+    };
+    Some(cert_first(f, seen))
+}
+
+/// The inner events with the phases they reached, and ends where the tunnel ended
+/// each way (a CLOSE_CHANNEL, a WebSocket close, or the TCP end of the channel).
+fn inner_timeline(t: &Timeline, from: usize) -> Timeline {
+    let mut out = Timeline::default();
+    let mut ended = [false, false];
+    let mut bytes = [0u64; 2];
+    for e in t.entries.iter().filter(|e| e.seq >= from) {
+        let end = |kind: EndKind| {
+            What::Tcp(TcpEvent::StreamEnded {
+                end: StreamEnd {
+                    kind,
+                    after: e.at,
+                    bytes: 0,
+                },
+            })
+        };
+        match &e.what {
+            What::Decoded(DecodeEvent::Inner(i)) => {
+                out.push(e.at, e.dir, What::Decoded((*i.0).clone()));
+            }
+            What::Phase(p) if *p >= Phase::X224 => {
+                out.push(e.at, None, What::Phase(*p));
+            }
+            What::Decoded(DecodeEvent::Gw(crate::decode::gateway::GwEvent::TsguPacket {
+                packet: crate::decode::tsgu::packet::Packet::CloseChannel { .. },
+                ..
+            }))
+            | What::Decoded(DecodeEvent::Ws(WsEvent::WsClose { .. })) => {
+                if let Some(d) = e.dir {
+                    if !ended[d.idx()] {
+                        ended[d.idx()] = true;
+                        out.push(e.at, Some(d), end(EndKind::Fin));
+                    }
+                }
+            }
+            What::Tcp(TcpEvent::StreamEnded { end: se }) => {
+                if let Some(d) = e.dir {
+                    bytes[d.idx()] = se.bytes;
+                    if !ended[d.idx()] {
+                        ended[d.idx()] = true;
+                        out.push(e.at, Some(d), end(se.kind.clone()));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}

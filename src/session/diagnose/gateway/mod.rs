@@ -1,0 +1,252 @@
+//! The verdict on an RD Gateway connection, or on a whole gateway session (both
+//! channels of the HTTP transport): the gateway's TLS and certificate, its HTTP rounds
+//! and authentication, the MS-TSGU steps, and then the RDP connection inside.
+
+mod inner;
+pub mod seen;
+
+use super::close::Close;
+use super::seen::Seen;
+use super::{assemble, effective_problems, Finding, Inputs};
+use crate::decode::http::{AuthScheme, Transport};
+use crate::decode::tls::RecordStats;
+use crate::decode::Dir;
+use crate::session::{Cause, CloseKind, ClosedBy, Verdict};
+pub use seen::GwSeen;
+
+/// What the gateway verdict needs beyond the common inputs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GwInputs {
+    /// TLS record counters of the inner RDP connection, [c2s, s2c].
+    pub inner_stats: [RecordStats; 2],
+    /// The outer TLS was relayed untouched (`--gateway-passthrough`).
+    pub passthrough: bool,
+    /// The timeline covers the whole gateway session (every channel), not one TCP
+    /// connection.
+    pub session: bool,
+}
+
+/// The verdict on a gateway connection or session.
+pub fn diagnose(input: &Inputs<'_>, gw: &GwInputs) -> Verdict {
+    let seen = Seen::scan(input.timeline);
+    let g = GwSeen::scan(input.timeline);
+    let close = super::close::first_close(&seen);
+    let f = find(input, gw, &seen, &g, close.as_ref());
+    assemble(input, &seen, close, f)
+}
+
+fn transport_name(t: Option<Transport>) -> &'static str {
+    match t {
+        Some(Transport::WebSocket) => "WebSocket transport",
+        Some(Transport::HttpOut | Transport::HttpIn) => "HTTP transport (two channels)",
+        Some(Transport::RpcIn | Transport::RpcOut) => "legacy RPC-over-HTTP transport",
+        _ => "no gateway transport",
+    }
+}
+
+/// Where the tunnel stood, for "during …" in summaries.
+fn stage_words(input: &Inputs<'_>) -> String {
+    let seen = Seen::scan(input.timeline);
+    seen.phase
+        .map(|p| p.to_string())
+        .unwrap_or_else(|| "TCP connect".into())
+}
+
+fn find(
+    input: &Inputs<'_>,
+    gw: &GwInputs,
+    seen: &Seen,
+    g: &GwSeen,
+    close: Option<&Close>,
+) -> Finding {
+    if let Some(f) = super::negotiation::upstream(seen) {
+        return f;
+    }
+    if let Some(f) = super::intercept::intercept_failure(input, seen, close) {
+        return f;
+    }
+    if let Some(f) = super::tls_failure(seen, close) {
+        return f;
+    }
+    let transport = g.transport();
+    let during = stage_words(input);
+    if let Some((at, dir, what)) = &g.incomplete {
+        let who = if *dir == Dir::S2C { "gateway" } else { "client" };
+        let mut f = Finding::new(
+            Cause::GwHttpIncomplete,
+            format!("the {who} {what} during the {during} ({})", transport_name(transport)),
+            "the gateway (or a load balancer or WAF in front of it) cut its answer short: check its HTTP error log (httperr) and the TerminalServices-Gateway event log at this time, and any device that inspects HTTPS on the way",
+        )
+        .evidence([*at]);
+        if *dir == Dir::S2C {
+            f.closed = Some((ClosedBy::Server, close.map_or(CloseKind::Fin, |c| c.kind)));
+        }
+        return f;
+    }
+    if let Some((at, dir, what)) = &g.http_broken {
+        return Finding::new(
+            Cause::GwProtocolViolation,
+            format!("the {} {what}", if *dir == Dir::S2C { "gateway" } else { "client" }),
+            "something on the path does not speak HTTP/1.1 as an RD Gateway expects: check for a proxy or WAF rewriting the traffic",
+        )
+        .evidence([*at]);
+    }
+    if let Some((at, cred)) = &g.rejected {
+        let user = cred
+            .user
+            .as_ref()
+            .map(|u| format!(" for user {u}"))
+            .unwrap_or_default();
+        let binding = !gw.passthrough
+            && matches!(cred.scheme, AuthScheme::Ntlm | AuthScheme::Negotiate | AuthScheme::Kerberos);
+        // A client that binds its NTLM answer to the TLS channel it sees (Extended
+        // Protection) binds it to rdptap's certificate when intercepted; a gateway
+        // that enforces binding then refuses credentials that work directly.
+        if binding && input_is_intercepted(seen) && cred.channel_bound {
+            return Finding::new(
+                Cause::GwAuthBindingSuspected,
+                format!(
+                    "the gateway rejected the {} credentials{user} with a final HTTP 401, and the client bound them to the TLS channel it saw, which is rdptap's (inferred: the gateway enforces Extended Protection)",
+                    cred.scheme
+                ),
+                "run rdptap with --gateway-passthrough for this gateway; if the credentials still fail, check the user name, password and domain",
+            )
+            .inferred()
+            .evidence([*at]);
+        }
+        let hint = if binding {
+            "check the user name, password and domain, and that the user is in the RD CAP's user groups; if the same credentials work without rdptap, the gateway enforces Extended Protection (channel binding): run rdptap with --gateway-passthrough"
+        } else {
+            "check the user name, password and domain, and that the user is in the RD CAP's user groups"
+        };
+        return Finding::new(
+            Cause::GwAuthRejected,
+            format!(
+                "the gateway rejected the {} credentials{user} with a final HTTP 401 ({})",
+                cred.scheme,
+                transport_name(transport)
+            ),
+            hint,
+        )
+        .evidence([*at]);
+    }
+    if let Some((at, status, reason, answered)) = &g.bad_status {
+        let snippet = g
+            .snippet
+            .as_ref()
+            .map(|s| format!(": \"{s}\""))
+            .unwrap_or_default();
+        let rpc = if matches!(status, 403 | 404 | 410)
+            && matches!(answered, Some(Transport::HttpOut | Transport::HttpIn | Transport::WebSocket))
+        {
+            "; clients take this as \"the HTTP transport is not supported\" and fall back to the legacy RPC-over-HTTP transport"
+        } else {
+            ""
+        };
+        return Finding::new(
+            Cause::GwHttpStatus,
+            format!("the gateway answered HTTP {status} {reason}{snippet}{rpc}"),
+            "check the gateway's IIS site (the /remoteDesktopGateway/ application and its app pool) and its event log; a 503 usually means the RD Gateway service or its app pool is stopped",
+        )
+        .evidence([*at]);
+    }
+    if let Some((at, ptype, status)) = &g.failed {
+        let hint = status.hint().unwrap_or(
+            "look the status up in the gateway's TerminalServices-Gateway event log at this time",
+        );
+        return Finding::new(
+            Cause::GwHresult,
+            format!("{ptype} {}: {}", status.name(), status.kind()),
+            hint,
+        )
+        .evidence([*at]);
+    }
+    if let Some((at, dir, reason)) = &g.violation {
+        return Finding::new(
+            Cause::GwProtocolViolation,
+            format!("the {} broke the gateway protocol: {reason}", if *dir == Dir::S2C { "gateway" } else { "client" }),
+            "compare client and gateway versions; a proxy rewriting the tunnel also causes this",
+        )
+        .evidence([*at]);
+    }
+    if gw.session
+        && g.transports.iter().any(|t| t.1 == Transport::HttpIn)
+        && !g.transports.iter().any(|t| t.1 == Transport::HttpOut)
+    {
+        return Finding::new(
+            Cause::GwInWithoutOut,
+            "the client's IN channel (RDG_IN_DATA) found no OUT channel (RDG_OUT_DATA) with its RDG-Connection-Id".into(),
+            "a load balancer sent the two channels to different gateway servers: enable source-IP or cookie affinity (the gateway logs event 210)",
+        )
+        .evidence(g.transports.first().map(|t| t.0));
+    }
+    if let Some(f) = inner::inner_finding(input, gw, seen, g, close) {
+        return f;
+    }
+    if let Some(f) = reset(seen, close, &during) {
+        return f;
+    }
+    let f = super::by_close(seen, close);
+    let f = Finding {
+        summary: format!("{} ({})", f.summary, transport_name(transport)),
+        ..f
+    };
+    cert_first(f, seen)
+}
+
+fn input_is_intercepted(seen: &Seen) -> bool {
+    seen.icpt.client_tls.is_some()
+}
+
+fn reset(seen: &Seen, close: Option<&Close>, during: &str) -> Option<Finding> {
+    let c = close?;
+    if c.kind != CloseKind::Rst {
+        return None;
+    }
+    let who = match c.by {
+        ClosedBy::Server => "gateway",
+        ClosedBy::Client => "client",
+        _ => return None,
+    };
+    let _ = seen;
+    Some(
+        Finding::new(
+            Cause::GwReset,
+            format!("the {who} reset the gateway connection during the {during}"),
+            "a reset right after NTLM or Kerberos usually means the gateway's HTTP.sys cancelled the request (httperr: Request_Cancelled): try --gateway-passthrough (Extended Protection) and check the gateway's httperr log",
+        )
+        .evidence([c.at]),
+    )
+}
+
+/// When nothing else went wrong, the gateway's certificate problem is the finding: the
+/// client saw rdptap's certificate, and would have met this one without rdptap.
+pub(super) fn cert_first(f: Finding, seen: &Seen) -> Finding {
+    if f.cause != Cause::Ok {
+        return f;
+    }
+    let problems = effective_problems(&seen.problems);
+    let Some(top) = problems.first() else {
+        return f;
+    };
+    let hidden = if seen.icpt.client_tls.is_some() {
+        "the client did not see this because rdptap presented its own certificate, and the session went on through rdptap; without rdptap the client would warn about or refuse the gateway's certificate"
+    } else {
+        "the client accepted it (or was told to ignore it)"
+    };
+    Finding::new(
+        Cause::from_id(top.cause_id()).unwrap_or(Cause::CertUntrusted),
+        format!("the gateway's certificate: {top}; {hidden}. {}", f.summary),
+        gateway_cert_hint(top),
+    )
+    .evidence(seen.problems_at)
+}
+
+fn gateway_cert_hint(p: &crate::tls::verify::CertProblem) -> &'static str {
+    use crate::tls::verify::CertProblem;
+    match p {
+        CertProblem::Expired { .. } => "renew the gateway's SSL certificate (RD Gateway Manager → Properties → SSL Certificate) and bind the new one in IIS",
+        CertProblem::NameMismatch { .. } => "give clients the gateway name the certificate carries, or reissue the certificate with the name clients use",
+        _ => super::cert_hint(p),
+    }
+}
