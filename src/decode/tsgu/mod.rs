@@ -5,6 +5,7 @@
 
 pub mod names;
 pub mod packet;
+mod packet_type;
 pub mod status;
 
 pub use names::{Caps, ExtendedAuth, RedirFlags};
