@@ -311,3 +311,42 @@ proptest! {
         prop_assert_eq!(data, payload);
     }
 }
+
+#[test]
+fn tsgu_packets_split_across_frames_reassemble() {
+    use crate::decode::tsgu::packet::build;
+    use crate::decode::tsgu::{ExtendedAuth, Packet, TsguFramer};
+    let stream = [
+        build::handshake_request(ExtendedAuth::NONE),
+        build::tunnel_auth("WS01"),
+        build::data(&[7; 300]),
+        build::keepalive(),
+    ]
+    .concat();
+    let mut ws = Vec::new();
+    for (i, piece) in stream.chunks(37).enumerate() {
+        ws.extend(frame(Opcode::Binary, piece, Some([i as u8, 1, 2, 3])));
+    }
+    let mut d = WsDecoder::new(C2S);
+    let mut framer = TsguFramer::new();
+    let mut packets = Vec::new();
+    let mut events = Vec::new();
+    for c in ws.chunks(11) {
+        d.feed(c, &mut events, &mut |b: &[u8]| {
+            framer.push(b, &mut |p: &[u8]| packets.push(Packet::decode(p)));
+        });
+    }
+    assert!(events.is_empty());
+    let types: Vec<_> = packets
+        .iter()
+        .map(|p| {
+            p.as_ref()
+                .map(|p| p.packet_type().to_string())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(
+        types,
+        ["HANDSHAKE_REQUEST", "TUNNEL_AUTH", "DATA", "KEEPALIVE"]
+    );
+}
