@@ -11,7 +11,9 @@ pub mod rdp;
 pub mod reassembly;
 pub mod tls;
 pub mod tpkt;
+pub mod tsgu;
 pub mod wire;
+pub mod ws;
 pub mod x224;
 
 use serde::Serialize;
