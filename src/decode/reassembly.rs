@@ -69,6 +69,11 @@ impl Reassembler {
         self.offset
     }
 
+    /// The start of the frame waiting for its rest (empty when none is).
+    pub fn held(&self) -> &[u8] {
+        &self.buf
+    }
+
     /// Bytes held while waiting for the rest of a frame.
     pub fn buffered(&self) -> usize {
         self.buf.len()

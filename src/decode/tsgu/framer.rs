@@ -96,6 +96,11 @@ impl TsguFramer {
         self.re.buffered()
     }
 
+    /// The whole length of the packet being held, once its header is in.
+    pub fn expected(&self) -> Option<usize> {
+        parse_header(self.re.held()).and_then(|(_, _, len)| usize::try_from(len).ok())
+    }
+
     /// Stream offset of the first byte not yet handed out in a packet.
     pub fn offset(&self) -> u64 {
         self.re.offset()
