@@ -1,5 +1,7 @@
 //! Hand-built NTLMSSP, SPNEGO and RD Gateway HTTP messages shared by the tests.
 
+use super::*;
+use crate::decode::Dir::{C2S, S2C};
 use base64::Engine;
 
 /// base64 (standard, padded).
@@ -158,3 +160,153 @@ RDG-Connection-Id: {74258260-b98c-6150-4539-d431dc44ac85}\r\n\
 Content-Length: 0\r\n\
 Authorization: NTLM TlRMTVNTUAABAAAAt4II4gAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw==\r\n\
 \r\n";
+
+/// Collects sink bytes per direction.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Collect {
+    pub c2s: Vec<u8>,
+    pub s2c: Vec<u8>,
+}
+
+impl BodySink for Collect {
+    fn body(&mut self, dir: Dir, bytes: &[u8]) {
+        match dir {
+            C2S => self.c2s.extend_from_slice(bytes),
+            S2C => self.s2c.extend_from_slice(bytes),
+        }
+    }
+}
+
+/// One step of a script: bytes in a direction, or the end of a direction.
+#[derive(Debug, Clone)]
+pub enum Step {
+    Bytes(Dir, Vec<u8>),
+    Fin(Dir),
+}
+
+pub fn bytes(dir: Dir, b: impl AsRef<[u8]>) -> Step {
+    Step::Bytes(dir, b.as_ref().to_vec())
+}
+
+/// Cuts step `i`'s bytes into the pieces to feed.
+pub type Cutter<'a> = &'a mut dyn FnMut(usize, &[u8]) -> Vec<Vec<u8>>;
+
+/// Runs a script, feeding every Bytes step in pieces given by `cut`.
+pub fn run_with(script: &[Step], cut: Cutter<'_>) -> (Vec<HttpEvent>, Collect, bool) {
+    let mut conn = HttpConn::new();
+    let mut events = Vec::new();
+    let mut sink = Collect::default();
+    for (i, step) in script.iter().enumerate() {
+        match step {
+            Step::Bytes(dir, b) => {
+                for piece in cut(i, b) {
+                    conn.feed(*dir, &piece, &mut events, &mut sink);
+                }
+            }
+            Step::Fin(dir) => conn.finish(*dir, &mut events),
+        }
+    }
+    (events, sink, conn.upgraded())
+}
+
+pub fn run(script: &[Step]) -> (Vec<HttpEvent>, Collect) {
+    let (e, s, _) = run_with(script, &mut |_, b| vec![b.to_vec()]);
+    (e, s)
+}
+
+/// Every event's JSON, for secret checks.
+pub fn json(events: &[HttpEvent]) -> String {
+    events
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The `kind`s of the events.
+pub fn kinds(events: &[HttpEvent]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| match serde_json::to_value(e) {
+            Ok(serde_json::Value::Object(m)) => m
+                .get("kind")
+                .and_then(|k| k.as_str())
+                .unwrap_or("")
+                .to_string(),
+            _ => String::new(),
+        })
+        .collect()
+}
+
+pub fn request(method: &str, extra: &str) -> String {
+    format!("{method} /remoteDesktopGateway/ HTTP/1.1\r\nHost: gw.lab\r\n{extra}\r\n")
+}
+
+pub const IIS_401_PAGE: &str = "<!DOCTYPE html><html><head><title>401 - Unauthorized: Access is denied due to invalid credentials.</title><style>body{margin:0}</style></head><body><h2>You do not have permission to view this directory or page using the credentials that you supplied.</h2></body></html>";
+
+/// The HTTP transport's OUT channel: NTLM NEGOTIATE → 401 CHALLENGE → AUTHENTICATE →
+/// 200 chunked (10-byte seed, then a packet), then the tunnel ends.
+pub fn ntlm_out_channel() -> Vec<Step> {
+    let user_id = b64(&"labuser"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect::<Vec<u8>>());
+    let t3 = b64(&ntlm_type3("labuser", "LAB", "WS01", true));
+    vec![
+        bytes(C2S, SAMPLE_HTTP),
+        bytes(
+            S2C,
+            format!(
+                "HTTP/1.1 401 Unauthorized\r\nContent-Type: text/html\r\nServer: Microsoft-IIS/10.0\r\nWWW-Authenticate: NTLM {}\r\nContent-Length: {}\r\n\r\n{IIS_401_PAGE}",
+                b64(&ntlm_type2("LAB")),
+                IIS_401_PAGE.len()
+            ),
+        ),
+        bytes(
+            C2S,
+            request(
+                "RDG_OUT_DATA",
+                &format!("RDG-Connection-Id: {{bfbe6f46-87c6-b653-1076-aa725b6f9e0b}}\r\nRDG-User-Id: {user_id}\r\nCookie: RDGSESS=s3cretvalue\r\nContent-Length: 0\r\nAuthorization: NTLM {t3}\r\n"),
+            ),
+        ),
+        bytes(
+            S2C,
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nSet-Cookie: RDGSESS=n3wsecret; path=/\r\n\r\n",
+        ),
+        bytes(S2C, b"a;seed\r\n\xAB\xCD\xAB\xCD\xAB\xCD\xAB\xCD\xAB\xCD\r\n"),
+        bytes(S2C, b"10\r\n\x02\x00\x00\x00\x10\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\r\n"),
+        bytes(S2C, "0\r\nX-Trailer: done\r\n\r\n"),
+        Step::Fin(C2S),
+        Step::Fin(S2C),
+    ]
+}
+
+/// The WebSocket transport: 401 round, then 101 and frames both ways.
+pub fn websocket_channel() -> Vec<Step> {
+    let t3 = b64(&ntlm_type3("labuser", "LAB", "WS01", true));
+    vec![
+        bytes(C2S, SAMPLE_WS),
+        bytes(
+            S2C,
+            format!(
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: NTLM {}\r\nContent-Length: 0\r\n\r\n",
+                b64(&ntlm_type2("LAB"))
+            ),
+        ),
+        bytes(
+            C2S,
+            request(
+                "RDG_OUT_DATA",
+                &format!("Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nContent-Length: 0\r\nAuthorization: NTLM {t3}\r\n"),
+            ),
+        ),
+        bytes(
+            S2C,
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n\x82\x02\x01\x02",
+        ),
+        bytes(C2S, b"\x82\x82\x00\x00\x00\x00\x03\x04"),
+        bytes(S2C, b"\x82\x01\x05"),
+        Step::Fin(C2S),
+        Step::Fin(S2C),
+    ]
+}
