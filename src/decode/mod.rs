@@ -3,6 +3,7 @@
 //! Every decoder here does no IO, reads no clock, never panics on input and keeps its
 //! memory bounded (see [`reassembly::Reassembler`]) however hostile the bytes are.
 
+pub mod http;
 pub mod mcs;
 pub mod names;
 pub mod pdu;

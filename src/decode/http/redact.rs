@@ -1,0 +1,155 @@
+//! Header redaction: the one place that decides what of a header value may be shown.
+
+use super::auth::{challenge_items, AuthScheme, ChallengeItem};
+use super::cookies::{redact_cookie, redact_set_cookie};
+use super::text::{clean, redacted, unquote};
+
+/// Longest header value we render, in characters; longer values are cut and marked.
+const VALUE_MAX_CHARS: usize = 512;
+/// Longest word we accept as a scheme name in front of a credential.
+const SCHEME_MAX_LEN: usize = 32;
+/// Name fragments of headers that carry credentials or session secrets.
+const SECRET_NAME_PARTS: [&str; 8] = [
+    "auth",
+    "token",
+    "cookie",
+    "secret",
+    "passw",
+    "credential",
+    "paa",
+    "key",
+];
+/// Headers whose names match a secret fragment but whose values are not secret.
+const NOT_SECRET: [&str; 3] = [
+    "rdg-auth-scheme",
+    "sec-websocket-key",
+    "sec-websocket-accept",
+];
+
+/// Renders a header value with any secret replaced by `<redacted N bytes>`.
+///
+/// Authorization keeps its scheme name, WWW-Authenticate its schemes and realms, Cookie
+/// and Set-Cookie their names; headers named like tokens, secrets or PAA are hidden whole.
+pub fn redact_header(name: &str, value: &str) -> String {
+    let lname = name.to_ascii_lowercase();
+    match lname.as_str() {
+        "authorization" | "proxy-authorization" => redact_credentials(value),
+        "www-authenticate" | "proxy-authenticate" => redact_challenges(value),
+        "cookie" => redact_cookie(value),
+        "set-cookie" => redact_set_cookie(value),
+        n if NOT_SECRET.contains(&n) => clean(value, VALUE_MAX_CHARS),
+        n if SECRET_NAME_PARTS.iter().any(|p| n.contains(p)) => redacted(value.len()),
+        _ => clean(value, VALUE_MAX_CHARS),
+    }
+}
+
+/// `Scheme <redacted N bytes>`; the scheme word is kept only when it looks like one,
+/// since some clients send a bare secret with no scheme.
+fn redact_credentials(value: &str) -> String {
+    let v = value.trim();
+    match v.split_once([' ', '\t']) {
+        Some((scheme, token)) if looks_like_scheme(scheme) => {
+            format!("{scheme} {}", redacted(token.trim().len()))
+        }
+        None if !matches!(AuthScheme::from_name(v), AuthScheme::Other(_)) => v.to_string(),
+        _ => redacted(value.len()),
+    }
+}
+
+/// A short token of letters, digits, `-` and `_`.
+fn looks_like_scheme(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= SCHEME_MAX_LEN
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Keeps each challenge's scheme and realm; tokens and other parameter values go.
+fn redact_challenges(value: &str) -> String {
+    let mut out = String::new();
+    // None before the first item; whether the previous item was a parameter after that.
+    let mut last_was_param = None;
+    for item in challenge_items(value) {
+        let is_param = matches!(item, ChallengeItem::Param { .. });
+        match item {
+            ChallengeItem::Scheme { scheme, token } => {
+                if !out.is_empty() {
+                    out.push_str(", ");
+                }
+                if looks_like_scheme(scheme) {
+                    out.push_str(scheme);
+                } else {
+                    out.push_str(&redacted(scheme.len()));
+                }
+                if let Some(t) = token {
+                    out.push(' ');
+                    out.push_str(&redacted(t.len()));
+                }
+            }
+            ChallengeItem::Param { name, value } => {
+                out.push_str(match last_was_param {
+                    None => "",
+                    Some(false) => " ",
+                    Some(true) => ", ",
+                });
+                let name = clean(name, SCHEME_MAX_LEN);
+                if name.eq_ignore_ascii_case("realm") {
+                    out.push_str(&format!("{name}=\"{}\"", clean(&unquote(value), 256)));
+                } else {
+                    out.push_str(&format!("{name}={}", redacted(value.len())));
+                }
+            }
+        }
+        last_was_param = Some(is_param);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorization_keeps_only_the_scheme() {
+        assert_eq!(
+            redact_header("Authorization", "NTLM TlRMTVNTUAABAAAA"),
+            "NTLM <redacted 16 bytes>"
+        );
+        assert_eq!(
+            redact_header("authorization", "Basic dXNlcjpwYXNz"),
+            "Basic <redacted 12 bytes>"
+        );
+        assert_eq!(
+            redact_header("Authorization", "s3cr3t-bare-token"),
+            "<redacted 17 bytes>"
+        );
+        assert_eq!(redact_header("Authorization", "Negotiate"), "Negotiate");
+    }
+
+    #[test]
+    fn challenges_keep_scheme_and_realm() {
+        assert_eq!(redact_header("WWW-Authenticate", "Negotiate"), "Negotiate");
+        assert_eq!(
+            redact_header("WWW-Authenticate", "NTLM TlRMTVNTUAACAAAA=="),
+            "NTLM <redacted 18 bytes>"
+        );
+        assert_eq!(
+            redact_header(
+                "WWW-Authenticate",
+                r#"Basic realm="gw, lab", charset="UTF-8""#
+            ),
+            r#"Basic realm="gw, lab", charset=<redacted 7 bytes>"#
+        );
+    }
+
+    #[test]
+    fn secret_like_headers_are_hidden() {
+        assert_eq!(redact_header("X-PAA-Token", "abc"), "<redacted 3 bytes>");
+        assert_eq!(redact_header("RDG-Auth-Scheme", "PAA"), "PAA");
+        assert_eq!(redact_header("Host", "gw.lab"), "gw.lab");
+        assert_eq!(
+            redact_header("Set-Cookie", "a=b; Path=/"),
+            "a=<redacted 1 bytes>; Path=/"
+        );
+    }
+}
