@@ -366,7 +366,10 @@ mod tests {
         assert_eq!(c.target.port, 443);
         assert_eq!(c.listen.to_string(), DEFAULT_GATEWAY_LISTEN);
         assert_eq!(c.gateway, Some(GatewayMode { passthrough: false }));
-        assert!(c.intercept.is_some(), "the outer TLS is terminated with the CA");
+        assert!(
+            c.intercept.is_some(),
+            "the outer TLS is terminated with the CA"
+        );
         let mut p = a.clone();
         p.gateway_passthrough = true;
         let c = resolve(&p).unwrap();
@@ -379,7 +382,10 @@ mod tests {
         assert!(resolve(&i).unwrap_err().0.contains("remove --intercept"));
         let mut pt = args("host");
         pt.gateway_passthrough = true;
-        assert!(resolve(&pt).unwrap_err().0.contains("--gateway-passthrough"));
+        assert!(resolve(&pt)
+            .unwrap_err()
+            .0
+            .contains("--gateway-passthrough"));
     }
 
     #[test]

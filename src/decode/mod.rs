@@ -3,6 +3,7 @@
 //! Every decoder here does no IO, reads no clock, never panics on input and keeps its
 //! memory bounded (see [`reassembly::Reassembler`]) however hostile the bytes are.
 
+pub mod gateway;
 pub mod http;
 pub mod mcs;
 pub mod names;
@@ -77,6 +78,12 @@ pub enum Layer {
     Mcs,
     /// RDP PDUs on the MCS I/O channel (Client Info, licensing, capabilities, errors).
     Rdp,
+    /// RD Gateway HTTP: requests, responses, authentication and body framing.
+    Http,
+    /// WebSocket frames (the RD Gateway WebSocket transport).
+    Ws,
+    /// MS-TSGU packets: the RD Gateway tunnel.
+    Tsgu,
     /// The decoders themselves (a decoder gave up on a stream).
     Decoder,
     /// The per-connection session: phases and the verdict.
@@ -91,6 +98,9 @@ impl fmt::Display for Layer {
             Layer::Tls => "tls",
             Layer::Mcs => "mcs",
             Layer::Rdp => "rdp",
+            Layer::Http => "http",
+            Layer::Ws => "ws",
+            Layer::Tsgu => "tsgu",
             Layer::Decoder => "decoder",
             Layer::Session => "session",
         })
@@ -118,6 +128,14 @@ pub enum DecodeEvent {
     Mcs(mcs::McsEvent),
     /// RDP PDUs on the I/O channel.
     Rdp(pdu::RdpEvent),
+    /// RD Gateway HTTP.
+    Http(Box<http::HttpEvent>),
+    /// WebSocket frames of the gateway's WebSocket transport.
+    Ws(ws::WsEvent),
+    /// The MS-TSGU tunnel.
+    Gw(gateway::GwEvent),
+    /// An event of the RDP connection inside a gateway tunnel (written with `"inner": true`).
+    Inner(gateway::Inner),
     /// A decoder met bytes it cannot parse and stopped for this stream.
     Error(DecodeError),
 }
@@ -130,6 +148,10 @@ impl DecodeEvent {
             DecodeEvent::Tls(_) => Layer::Tls,
             DecodeEvent::Mcs(_) => Layer::Mcs,
             DecodeEvent::Rdp(_) => Layer::Rdp,
+            DecodeEvent::Http(_) => Layer::Http,
+            DecodeEvent::Ws(_) => Layer::Ws,
+            DecodeEvent::Gw(_) => Layer::Tsgu,
+            DecodeEvent::Inner(i) => i.0.layer(),
             DecodeEvent::Error(e) => e.layer,
         }
     }

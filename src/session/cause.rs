@@ -207,7 +207,9 @@ impl fmt::Display for Cause {
             Cause::GwHttpIncomplete => "the gateway's HTTP response was cut short",
             Cause::GwHttpStatus => "the gateway answered with an unexpected HTTP status",
             Cause::GwAuthRejected => "the gateway rejected the credentials (final 401)",
-            Cause::GwAuthBindingSuspected => "gateway authentication failed only through interception (channel binding?)",
+            Cause::GwAuthBindingSuspected => {
+                "gateway authentication failed only through interception (channel binding?)"
+            }
             Cause::GwHresult => "the gateway refused a step of the tunnel (MS-TSGU status)",
             Cause::GwClosedChannel => "the gateway or client closed the tunnel's channel",
             Cause::GwInWithoutOut => "the gateway's IN channel found no OUT channel",

@@ -97,7 +97,9 @@ impl Registry {
             Some(t) => t,
             None => {
                 if map.len() >= MAX_SESSIONS {
-                    if let Some(oldest) = map.iter().min_by_key(|(_, v)| v.0).map(|(k, _)| k.clone()) {
+                    if let Some(oldest) =
+                        map.iter().min_by_key(|(_, v)| v.0).map(|(k, _)| k.clone())
+                    {
                         map.remove(&oldest);
                     }
                 }

@@ -151,7 +151,7 @@ impl<P: PacketSink> HttpSink for Sink<'_, P> {
     fn event(&mut self, ev: HttpEvent) {
         let dir = ev.dir();
         match &ev {
-            HttpEvent::HttpRequest {
+            HttpEvent::Request {
                 transport,
                 connection_id,
                 chunked,
@@ -172,7 +172,7 @@ impl<P: PacketSink> HttpSink for Sink<'_, P> {
                     Body::Http
                 };
             }
-            HttpEvent::HttpResponse { status, .. } => {
+            HttpEvent::Response { status, .. } => {
                 let status = *status;
                 let answered = if status >= 200 || status == 101 {
                     self.st.pending.pop_front()
@@ -194,7 +194,7 @@ impl<P: PacketSink> HttpSink for Sink<'_, P> {
         }
         self.out.push(Decoded {
             dir,
-            event: DecodeEvent::Http(ev),
+            event: DecodeEvent::Http(Box::new(ev)),
         });
     }
 

@@ -121,6 +121,9 @@ pub struct NtlmInfo {
     pub domain: Option<String>,
     /// The client's workstation name (AUTHENTICATE, or NEGOTIATE when supplied).
     pub workstation: Option<String>,
+    /// The AUTHENTICATE's NTLMv2 response binds it to the TLS channel the client saw (a
+    /// non-zero MsvAvChannelBindings): Extended Protection.
+    pub channel_bound: bool,
 }
 
 impl NtlmInfo {
@@ -353,6 +356,7 @@ pub fn ntlm_message(msg: &[u8]) -> Option<NtlmInfo> {
         user: None,
         domain: None,
         workstation: None,
+        channel_bound: false,
     };
     match message_type {
         1 => {
@@ -377,9 +381,42 @@ pub fn ntlm_message(msg: &[u8]) -> Option<NtlmInfo> {
             info.domain = field(msg, 28, unicode);
             info.user = field(msg, 36, unicode);
             info.workstation = field(msg, 44, unicode);
+            info.channel_bound = channel_bound(msg);
         }
     }
     Some(info)
+}
+
+/// MsvAvChannelBindings, the AV pair an Extended-Protection client adds.
+const AV_CHANNEL_BINDINGS: u16 = 0x000A;
+/// MsvAvEOL.
+const AV_EOL: u16 = 0x0000;
+/// Where the AV pairs start in an NTLMv2 response: NTProofStr (16), then the client
+/// challenge's fixed fields (28).
+const NTLMV2_AV_PAIRS_AT: usize = 44;
+
+/// True when the AUTHENTICATE's NTLMv2 response carries non-zero channel bindings.
+fn channel_bound(msg: &[u8]) -> bool {
+    let resp = (|| {
+        let len = usize::from(le_u16(msg, 20)?);
+        let offset = usize::try_from(le_u32(msg, 24)?).ok()?;
+        msg.get(offset..offset.checked_add(len)?)
+    })();
+    let Some(resp) = resp else { return false };
+    let mut at = NTLMV2_AV_PAIRS_AT;
+    // Each pair is at least 4 bytes, so this ends within the response's length.
+    while let (Some(id), Some(len)) = (le_u16(resp, at), le_u16(resp, at + 2)) {
+        let len = usize::from(len);
+        let Some(value) = resp.get(at + 4..at + 4 + len) else {
+            return false;
+        };
+        match id {
+            AV_EOL => return false,
+            AV_CHANNEL_BINDINGS => return value.iter().any(|&b| b != 0),
+            _ => at += 4 + len,
+        }
+    }
+    false
 }
 
 /// Reads a security-buffer field (len u16, maxlen u16, offset u32) as text.

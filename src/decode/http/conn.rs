@@ -6,7 +6,7 @@ use super::event::{HeaderLine, HttpEvent, Method, Transport, Truncation};
 use super::head::{self, Head, StartLine, HEAD_LIMIT};
 use super::snippet::{self, SnippetCapture};
 use super::text::clean;
-use super::{auth, cookies, redact_header, BodySink};
+use super::{auth, cookies, redact_header, HttpSink};
 use crate::decode::Dir;
 use base64::Engine;
 use std::collections::VecDeque;
@@ -94,27 +94,15 @@ impl HttpConn {
     }
 
     /// Decodes the next bytes sent in `dir`.
-    pub fn feed(
-        &mut self,
-        dir: Dir,
-        chunk: &[u8],
-        events: &mut Vec<HttpEvent>,
-        sink: &mut impl BodySink,
-    ) {
+    pub fn feed(&mut self, dir: Dir, chunk: &[u8], sink: &mut impl HttpSink) {
         let mut rest = chunk;
         while !rest.is_empty() {
-            rest = self.step(dir, rest, events, sink);
+            rest = self.step(dir, rest, sink);
         }
     }
 
     /// Consumes a prefix of `input`; returns what is left.
-    fn step<'a>(
-        &mut self,
-        dir: Dir,
-        input: &'a [u8],
-        events: &mut Vec<HttpEvent>,
-        sink: &mut impl BodySink,
-    ) -> &'a [u8] {
+    fn step<'a>(&mut self, dir: Dir, input: &'a [u8], sink: &mut impl HttpSink) -> &'a [u8] {
         let side = self.side(dir);
         if side.closed {
             return &[];
@@ -128,7 +116,7 @@ impl HttpConn {
             Phase::Hold(held) => {
                 if held.len() + input.len() > HOLD_LIMIT {
                     side.phase = Phase::Stopped;
-                    events.push(HttpEvent::Malformed {
+                    sink.event(HttpEvent::Malformed {
                         dir,
                         reason: format!(
                             "the client sent over {HOLD_LIMIT} bytes before the answer to its upgrade request"
@@ -151,29 +139,23 @@ impl HttpConn {
                 match fed {
                     Err(reason) => {
                         side.phase = Phase::Stopped;
-                        events.push(HttpEvent::Malformed { dir, reason });
+                        sink.event(HttpEvent::Malformed { dir, reason });
                         &[]
                     }
                     Ok((used, done)) => {
                         if done {
-                            self.end_body(dir, events);
+                            self.end_body(dir, sink);
                         }
                         input.get(used..).unwrap_or(&[])
                     }
                 }
             }
-            Phase::Head => self.head_step(dir, input, events, sink),
+            Phase::Head => self.head_step(dir, input, sink),
         }
     }
 
     /// Accumulates head bytes; parses the head once its empty line is in.
-    fn head_step<'a>(
-        &mut self,
-        dir: Dir,
-        input: &'a [u8],
-        events: &mut Vec<HttpEvent>,
-        sink: &mut impl BodySink,
-    ) -> &'a [u8] {
+    fn head_step<'a>(&mut self, dir: Dir, input: &'a [u8], sink: &mut impl HttpSink) -> &'a [u8] {
         let side = self.side(dir);
         let mut input = input;
         if side.head.is_empty() {
@@ -195,7 +177,7 @@ impl HttpConn {
             if side.head.len() >= HEAD_LIMIT {
                 side.head = Vec::new();
                 side.phase = Phase::Stopped;
-                events.push(HttpEvent::HeadTooLarge {
+                sink.event(HttpEvent::HeadTooLarge {
                     dir,
                     limit: HEAD_LIMIT,
                 });
@@ -203,7 +185,7 @@ impl HttpConn {
                 if let Err(reason) = head::parse(&side.head, dir == Dir::C2S) {
                     side.head = Vec::new();
                     side.phase = Phase::Stopped;
-                    events.push(HttpEvent::Malformed { dir, reason });
+                    sink.event(HttpEvent::Malformed { dir, reason });
                 }
             }
             return &[];
@@ -212,26 +194,26 @@ impl HttpConn {
         let bytes = std::mem::take(&mut side.head);
         let rest = input.get(end.saturating_sub(old)..).unwrap_or(&[]);
         match head::parse(&bytes, dir == Dir::C2S) {
-            Ok(Some(h)) if dir == Dir::C2S => self.on_request(h, events),
-            Ok(Some(h)) => self.on_response(h, events, sink),
+            Ok(Some(h)) if dir == Dir::C2S => self.on_request(h, sink),
+            Ok(Some(h)) => self.on_response(h, sink),
             Ok(None) => self.stop(
                 dir,
                 "the head ended before its first line was complete".to_string(),
-                events,
+                sink,
             ),
-            Err(reason) => self.stop(dir, reason, events),
+            Err(reason) => self.stop(dir, reason, sink),
         }
         rest
     }
 
     /// Gives up on a direction with a reason.
-    fn stop(&mut self, dir: Dir, reason: String, events: &mut Vec<HttpEvent>) {
+    fn stop(&mut self, dir: Dir, reason: String, sink: &mut impl HttpSink) {
         self.side(dir).phase = Phase::Stopped;
-        events.push(HttpEvent::Malformed { dir, reason });
+        sink.event(HttpEvent::Malformed { dir, reason });
     }
 
     /// A whole request head.
-    fn on_request(&mut self, h: Head, events: &mut Vec<HttpEvent>) {
+    fn on_request(&mut self, h: Head, sink: &mut impl HttpSink) {
         let StartLine::Request { method, target } = &h.start else {
             return;
         };
@@ -243,7 +225,7 @@ impl HttpConn {
         for c in h.all("cookie") {
             cookies::parse_cookie_header(c, &mut cookies);
         }
-        events.push(HttpEvent::Request {
+        sink.event(HttpEvent::Request {
             transport: Transport::of(&method, upgrade.as_deref()),
             method: method.clone(),
             target: target.clone(),
@@ -267,10 +249,10 @@ impl HttpConn {
                 return self.stop(
                     Dir::C2S,
                     "request Transfer-Encoding does not end in chunked, so its body cannot be framed".to_string(),
-                    events,
+                    sink,
                 );
             }
-            (false, _, Err(reason)) => return self.stop(Dir::C2S, reason, events),
+            (false, _, Err(reason)) => return self.stop(Dir::C2S, reason, sink),
             (false, _, Ok(Some(n))) => Framing::Length(n),
             (false, _, Ok(None)) => Framing::Empty,
         };
@@ -287,7 +269,7 @@ impl HttpConn {
     }
 
     /// A whole response head.
-    fn on_response(&mut self, h: Head, events: &mut Vec<HttpEvent>, sink: &mut impl BodySink) {
+    fn on_response(&mut self, h: Head, sink: &mut impl HttpSink) {
         let StartLine::Response { status, reason } = &h.start else {
             return;
         };
@@ -302,7 +284,7 @@ impl HttpConn {
         for v in h.all("set-cookie") {
             cookies::parse_set_cookie(v, &mut set_cookies);
         }
-        events.push(HttpEvent::Response {
+        sink.event(HttpEvent::Response {
             status,
             reason: reason.clone(),
             version: h.version.clone(),
@@ -320,7 +302,7 @@ impl HttpConn {
         let answered = self.pending.pop_front();
         if status == 101 {
             let protocol = h.get("upgrade").map(|u| clean(u, ID_MAX_CHARS));
-            events.push(HttpEvent::Upgrade {
+            sink.event(HttpEvent::Upgrade {
                 protocol: protocol.unwrap_or_default(),
             });
             self.switch_to_raw(sink);
@@ -339,7 +321,7 @@ impl HttpConn {
             }
         } else {
             match content_length {
-                Err(reason) => return self.stop(Dir::S2C, reason, events),
+                Err(reason) => return self.stop(Dir::S2C, reason, sink),
                 Ok(Some(n)) => Framing::Length(n),
                 Ok(None) => Framing::UntilClose,
             }
@@ -349,23 +331,23 @@ impl HttpConn {
             snippet::wants_snippet(status, h.get("content-type")).then(SnippetCapture::default);
         self.start_body(Dir::S2C, framing, snippet, tunnel);
         if answered.is_some_and(|p| p.upgrade) {
-            self.release_hold(events, sink);
+            self.release_hold(sink);
         }
     }
 
     /// The upgrade request was refused (e.g. a 401 round): held client bytes are HTTP.
-    fn release_hold(&mut self, events: &mut Vec<HttpEvent>, sink: &mut impl BodySink) {
+    fn release_hold(&mut self, sink: &mut impl HttpSink) {
         self.c2s.await_upgrade = false;
         if let Phase::Hold(held) = &mut self.c2s.phase {
             let held = std::mem::take(held);
             self.c2s.phase = Phase::Head;
-            self.feed(Dir::C2S, &held, events, sink);
+            self.feed(Dir::C2S, &held, sink);
         }
     }
 
     /// After a 101: both directions become raw; client bytes already read past its
     /// request go to the sink first, so nothing is lost or reordered.
-    fn switch_to_raw(&mut self, sink: &mut impl BodySink) {
+    fn switch_to_raw(&mut self, sink: &mut impl HttpSink) {
         self.upgraded = true;
         self.s2c.phase = Phase::Raw;
         self.c2s.await_upgrade = false;
@@ -418,16 +400,16 @@ impl HttpConn {
     }
 
     /// A body ended in-stream.
-    fn end_body(&mut self, dir: Dir, events: &mut Vec<HttpEvent>) {
+    fn end_body(&mut self, dir: Dir, sink: &mut impl HttpSink) {
         if let Phase::Body(ctx) = std::mem::take(&mut self.side(dir).phase) {
-            push_body_end(dir, &ctx, events);
+            push_body_end(dir, &ctx, sink);
         }
         self.after_message(dir);
     }
 
     /// The direction's stream ended (FIN/RST): reports a truncated head/body/chunk as
     /// HttpEvent::Incomplete, and ends a read-until-close body.
-    pub fn finish(&mut self, dir: Dir, events: &mut Vec<HttpEvent>) {
+    pub fn finish(&mut self, dir: Dir, sink: &mut impl HttpSink) {
         let unanswered = self.pending.iter().any(|p| !p.streaming);
         let side = self.side(dir);
         if side.closed {
@@ -438,7 +420,7 @@ impl HttpConn {
         match std::mem::replace(&mut side.phase, Phase::Stopped) {
             Phase::Head if head.is_empty() => {
                 if dir == Dir::S2C && unanswered {
-                    events.push(HttpEvent::Incomplete {
+                    sink.event(HttpEvent::Incomplete {
                         dir,
                         at: Truncation::NoResponse,
                     });
@@ -450,15 +432,15 @@ impl HttpConn {
                 } else {
                     Truncation::StatusLine { got: head.len() }
                 };
-                events.push(HttpEvent::Incomplete { dir, at });
+                sink.event(HttpEvent::Incomplete { dir, at });
             }
             Phase::Body(ctx) => {
                 let clean_end = ctx.tunnel
                     && (ctx.framer.between_chunks()
                         || matches!(ctx.framer.truncation(), Some(Truncation::Body { .. })));
                 match ctx.framer.truncation() {
-                    Some(at) if !clean_end => events.push(HttpEvent::Incomplete { dir, at }),
-                    _ => push_body_end(dir, &ctx, events),
+                    Some(at) if !clean_end => sink.event(HttpEvent::Incomplete { dir, at }),
+                    _ => push_body_end(dir, &ctx, sink),
                 }
             }
             Phase::Hold(_) | Phase::Raw | Phase::Stopped => {}
@@ -467,9 +449,9 @@ impl HttpConn {
 }
 
 /// Reports a finished body, unless it was empty.
-fn push_body_end(dir: Dir, ctx: &BodyCtx, events: &mut Vec<HttpEvent>) {
+fn push_body_end(dir: Dir, ctx: &BodyCtx, sink: &mut impl HttpSink) {
     if ctx.bytes > 0 {
-        events.push(HttpEvent::BodyEnd {
+        sink.event(HttpEvent::BodyEnd {
             dir,
             bytes: ctx.bytes,
             snippet: ctx.snippet.as_ref().and_then(SnippetCapture::finish),

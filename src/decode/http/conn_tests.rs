@@ -327,9 +327,9 @@ fn truncation_at_each_point() {
 fn finish_is_idempotent_and_stops_the_direction() {
     let mut conn = HttpConn::new();
     let mut events = Vec::new();
-    conn.feed(C2S, SAMPLE_HTTP.as_bytes(), &mut events, &mut ());
+    conn.feed(C2S, SAMPLE_HTTP.as_bytes(), &mut events);
     conn.finish(S2C, &mut events);
     conn.finish(S2C, &mut events);
-    conn.feed(S2C, b"HTTP/1.1 200 OK\r\n\r\n", &mut events, &mut ());
+    conn.feed(S2C, b"HTTP/1.1 200 OK\r\n\r\n", &mut events);
     assert_eq!(kinds(&events), ["http_request", "http_incomplete"]);
 }

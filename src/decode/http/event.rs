@@ -303,3 +303,17 @@ pub enum HttpEvent {
         protocol: String,
     },
 }
+
+impl HttpEvent {
+    /// The direction of the bytes the event came from.
+    pub fn dir(&self) -> Dir {
+        match self {
+            HttpEvent::Request { .. } => Dir::C2S,
+            HttpEvent::Response { .. } | HttpEvent::Upgrade { .. } => Dir::S2C,
+            HttpEvent::BodyEnd { dir, .. }
+            | HttpEvent::Incomplete { dir, .. }
+            | HttpEvent::HeadTooLarge { dir, .. }
+            | HttpEvent::Malformed { dir, .. } => *dir,
+        }
+    }
+}

@@ -4,7 +4,7 @@
 //!
 //! Responses are framed by the request they answer (a FIFO of pending requests), so HEAD,
 //! 1xx, 101, 204/304 and read-until-close bodies (the RDG_OUT_DATA channel) come out
-//! right. Body payload bytes, de-chunked, go to a [`BodySink`]; nothing is buffered but
+//! right. Body payload bytes, de-chunked, go to a [`HttpSink`]; nothing is buffered but
 //! a head (at most [`HEAD_LIMIT`]), a chunk-size line and a short error-page snippet.
 
 mod auth;
@@ -28,14 +28,20 @@ pub use snippet::{sanitise as sanitise_snippet, CAPTURE_LIMIT, SNIPPET_MAX_CHARS
 
 use super::Dir;
 
-/// Receives body payload bytes (de-chunked) in stream order, per direction.
-pub trait BodySink {
-    /// The next body bytes sent in `dir`; after an upgrade, every byte of `dir`.
+/// Receives what an [`HttpConn`] decodes, events and body bytes interleaved in stream
+/// order, so the receiver knows which message each body byte belongs to.
+pub trait HttpSink {
+    /// An HTTP event; a message's head event comes before its body bytes.
+    fn event(&mut self, ev: HttpEvent);
+    /// The next body bytes sent in `dir` (de-chunked); after an upgrade, every byte.
     fn body(&mut self, dir: Dir, bytes: &[u8]);
 }
 
-/// A sink that drops everything, for callers that want only the events.
-impl BodySink for () {
+/// Collects the events and drops the bodies, for callers that want only the events.
+impl HttpSink for Vec<HttpEvent> {
+    fn event(&mut self, ev: HttpEvent) {
+        self.push(ev);
+    }
     fn body(&mut self, _dir: Dir, _bytes: &[u8]) {}
 }
 

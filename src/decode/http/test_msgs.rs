@@ -168,7 +168,22 @@ pub struct Collect {
     pub s2c: Vec<u8>,
 }
 
-impl BodySink for Collect {
+/// Events and bodies apart, as the tests compare them.
+pub struct Both<'a> {
+    pub events: &'a mut Vec<HttpEvent>,
+    pub bodies: &'a mut Collect,
+}
+
+impl HttpSink for Both<'_> {
+    fn event(&mut self, ev: HttpEvent) {
+        self.events.push(ev);
+    }
+    fn body(&mut self, dir: Dir, bytes: &[u8]) {
+        self.bodies.body(dir, bytes);
+    }
+}
+
+impl Collect {
     fn body(&mut self, dir: Dir, bytes: &[u8]) {
         match dir {
             C2S => self.c2s.extend_from_slice(bytes),
@@ -200,7 +215,11 @@ pub fn run_with(script: &[Step], cut: Cutter<'_>) -> (Vec<HttpEvent>, Collect, b
         match step {
             Step::Bytes(dir, b) => {
                 for piece in cut(i, b) {
-                    conn.feed(*dir, &piece, &mut events, &mut sink);
+                    let mut both = Both {
+                        events: &mut events,
+                        bodies: &mut sink,
+                    };
+                    conn.feed(*dir, &piece, &mut both);
                 }
             }
             Step::Fin(dir) => conn.finish(*dir, &mut events),

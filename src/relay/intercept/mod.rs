@@ -378,7 +378,17 @@ pub async fn run_tls(ctx: Arc<InterceptCtx>, conn: Conn) -> [StreamEnd; 2] {
         started,
         sent: [0, 0],
     };
-    tls_legs(&ctx, pre, client, server, Bytes::new(), None, target_name, redial).await
+    tls_legs(
+        &ctx,
+        pre,
+        client,
+        server,
+        Bytes::new(),
+        None,
+        target_name,
+        redial,
+    )
+    .await
 }
 
 /// The TLS part shared by direct interception (after X.224) and gateway mode.

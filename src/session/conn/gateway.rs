@@ -75,7 +75,7 @@ impl PacketSink for Linker<'_> {
 pub(super) fn gw_phase(ev: &DecodeEvent) -> Option<Phase> {
     match ev {
         DecodeEvent::Tls(TlsEvent::ClientHello { .. }) => Some(Phase::GwTls),
-        DecodeEvent::Http(HttpEvent::HttpRequest { .. }) => Some(Phase::GwHttpAuth),
+        DecodeEvent::Http(h) if matches!(**h, HttpEvent::Request { .. }) => Some(Phase::GwHttpAuth),
         DecodeEvent::Gw(GwEvent::TsguPacket {
             packet: Packet::HandshakeRequest { .. },
             ..
@@ -117,7 +117,18 @@ impl Session {
         let Some(gw) = st.gw.as_mut() else { return };
         let mut out = std::mem::take(&mut st.scratch);
         let fed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            gw.outer.feed(dir, chunk, &mut out);
+            let mut tls = Vec::new();
+            let r = gw.outer.feed(dir, chunk, &mut tls);
+            out.extend(tls.into_iter().map(|t| Decoded {
+                dir,
+                event: DecodeEvent::Tls(t),
+            }));
+            if let Err(e) = r {
+                out.push(Decoded {
+                    dir,
+                    event: DecodeEvent::Error(e),
+                });
+            }
         }));
         if fed.is_err() {
             st.broken = true;
@@ -200,7 +211,12 @@ impl Session {
         };
         let verdict = gwdiag::diagnose(&input, &gin);
         let key = gw.link.as_ref().map(|t| t.key.clone());
-        self.record_verdict(&verdict, st.timeline.entries.len(), "connection", key.as_deref());
+        self.record_verdict(
+            &verdict,
+            st.timeline.entries.len(),
+            "connection",
+            key.as_deref(),
+        );
         if let Some(t) = &gw.link {
             let session = {
                 let mut s = t.lock();

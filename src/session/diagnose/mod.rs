@@ -141,8 +141,8 @@ fn assemble(input: &Inputs<'_>, seen: &Seen, close: Option<Close>, f: Finding) -
         inferred: f.inferred,
         warnings,
         evidence,
-        client: side_end(&seen, Dir::C2S),
-        server: side_end(&seen, Dir::S2C),
+        client: side_end(seen, Dir::C2S),
+        server: side_end(seen, Dir::S2C),
         duration_ms: ms(input.duration),
     }
 }

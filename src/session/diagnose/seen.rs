@@ -212,6 +212,10 @@ impl Seen {
                 _ => {}
             },
             DecodeEvent::Rdp(r) => self.rdp_event(at, dir, r),
+            DecodeEvent::Http(_)
+            | DecodeEvent::Ws(_)
+            | DecodeEvent::Gw(_)
+            | DecodeEvent::Inner(_) => {}
             DecodeEvent::Error(e) => self.decode_errors.push((at, dir, e.reason.clone())),
         }
     }

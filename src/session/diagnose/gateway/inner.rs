@@ -40,7 +40,11 @@ pub(super) fn inner_finding(
     if let Some((_, dir, status)) = &g.close_channel {
         ctx.push_str(&format!(
             "; the {} closed the channel with {status}",
-            if *dir == Dir::S2C { "gateway" } else { "client" }
+            if *dir == Dir::S2C {
+                "gateway"
+            } else {
+                "client"
+            }
         ));
     }
     if !g.service_messages.is_empty() {
@@ -56,8 +60,17 @@ pub(super) fn inner_finding(
     // A channel closed with a failure status says more than "the host closed".
     if let Some((at, dir, status)) = &g.close_channel {
         let graceful = status.is_ok() || status.0 == 0x4CA;
-        if !graceful && matches!(v.cause, Cause::Ok | Cause::ServerClosed | Cause::ClientClosed) {
-            let who = if *dir == Dir::S2C { "gateway" } else { "client" };
+        if !graceful
+            && matches!(
+                v.cause,
+                Cause::Ok | Cause::ServerClosed | Cause::ClientClosed
+            )
+        {
+            let who = if *dir == Dir::S2C {
+                "gateway"
+            } else {
+                "client"
+            };
             return Some(
                 Finding::new(
                     Cause::GwClosedChannel,

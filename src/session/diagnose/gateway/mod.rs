@@ -71,7 +71,11 @@ fn find(
     let transport = g.transport();
     let during = stage_words(input);
     if let Some((at, dir, what)) = &g.incomplete {
-        let who = if *dir == Dir::S2C { "gateway" } else { "client" };
+        let who = if *dir == Dir::S2C {
+            "gateway"
+        } else {
+            "client"
+        };
         let mut f = Finding::new(
             Cause::GwHttpIncomplete,
             format!("the {who} {what} during the {during} ({})", transport_name(transport)),
@@ -98,7 +102,10 @@ fn find(
             .map(|u| format!(" for user {u}"))
             .unwrap_or_default();
         let binding = !gw.passthrough
-            && matches!(cred.scheme, AuthScheme::Ntlm | AuthScheme::Negotiate | AuthScheme::Kerberos);
+            && matches!(
+                cred.scheme,
+                AuthScheme::Ntlm | AuthScheme::Negotiate | AuthScheme::Kerberos
+            );
         // A client that binds its NTLM answer to the TLS channel it sees (Extended
         // Protection) binds it to rdptap's certificate when intercepted; a gateway
         // that enforces binding then refuses credentials that work directly.
@@ -137,8 +144,10 @@ fn find(
             .map(|s| format!(": \"{s}\""))
             .unwrap_or_default();
         let rpc = if matches!(status, 403 | 404 | 410)
-            && matches!(answered, Some(Transport::HttpOut | Transport::HttpIn | Transport::WebSocket))
-        {
+            && matches!(
+                answered,
+                Some(Transport::HttpOut | Transport::HttpIn | Transport::WebSocket)
+            ) {
             "; clients take this as \"the HTTP transport is not supported\" and fall back to the legacy RPC-over-HTTP transport"
         } else {
             ""
@@ -164,7 +173,14 @@ fn find(
     if let Some((at, dir, reason)) = &g.violation {
         return Finding::new(
             Cause::GwProtocolViolation,
-            format!("the {} broke the gateway protocol: {reason}", if *dir == Dir::S2C { "gateway" } else { "client" }),
+            format!(
+                "the {} broke the gateway protocol: {reason}",
+                if *dir == Dir::S2C {
+                    "gateway"
+                } else {
+                    "client"
+                }
+            ),
             "compare client and gateway versions; a proxy rewriting the tunnel also causes this",
         )
         .evidence([*at]);

@@ -85,7 +85,7 @@ impl GwSeen {
                 DecodeEvent::Http(h) => s.http(at, dir, h, &mut pending),
                 DecodeEvent::Gw(g) => s.gw(at, dir, g),
                 DecodeEvent::Ws(WsEvent::WsClose { code, reason, .. }) => {
-                    s.ws_close[dir.idx()].get_or_insert((at, *code, reason.clone()));
+                    s.ws_close[dir.idx()].get_or_insert((at, code.unwrap_or(1005), reason.clone()));
                 }
                 DecodeEvent::Inner(_) => s.inner_events += 1,
                 _ => {}
@@ -106,7 +106,7 @@ impl GwSeen {
 
     fn http(&mut self, at: At, dir: Dir, h: &HttpEvent, pending: &mut Vec<Transport>) {
         match h {
-            HttpEvent::HttpRequest {
+            HttpEvent::Request {
                 transport, auth, ..
             } => {
                 self.transports.push((at, *transport));
@@ -128,7 +128,7 @@ impl GwSeen {
                     )
                 });
             }
-            HttpEvent::HttpResponse {
+            HttpEvent::Response {
                 status,
                 reason,
                 challenges,
@@ -161,28 +161,28 @@ impl GwSeen {
                     }
                 }
             }
-            HttpEvent::HttpBodyEnd {
+            HttpEvent::BodyEnd {
                 snippet: Some(text),
                 ..
-            } => {
-                if self.bad_status.is_some() && self.snippet.is_none() {
-                    self.snippet = Some(text.clone());
-                }
+            } if self.bad_status.is_some() && self.snippet.is_none() => {
+                self.snippet = Some(text.clone());
             }
-            HttpEvent::HttpIncomplete { at: cut, .. } => {
-                self.incomplete
-                    .get_or_insert((at, dir, format!("{cut}")));
+            HttpEvent::Incomplete { at: cut, .. } => {
+                self.incomplete.get_or_insert((at, dir, format!("{cut}")));
             }
-            HttpEvent::HttpHeadTooLarge { limit, .. } => {
+            HttpEvent::HeadTooLarge { limit, .. } => {
                 self.http_broken.get_or_insert((
                     at,
                     dir,
                     format!("sent an HTTP head over the {limit}-byte limit"),
                 ));
             }
-            HttpEvent::HttpMalformed { reason, .. } => {
-                self.http_broken
-                    .get_or_insert((at, dir, format!("sent malformed HTTP ({reason})")));
+            HttpEvent::Malformed { reason, .. } => {
+                self.http_broken.get_or_insert((
+                    at,
+                    dir,
+                    format!("sent malformed HTTP ({reason})"),
+                ));
             }
             _ => {}
         }
@@ -195,8 +195,11 @@ impl GwSeen {
                 self.violation.get_or_insert((at, dir, reason.clone()));
             }
             GwEvent::TsguFramingError { reason } => {
-                self.violation
-                    .get_or_insert((at, dir, format!("the tunnel could not be read: {reason}")));
+                self.violation.get_or_insert((
+                    at,
+                    dir,
+                    format!("the tunnel could not be read: {reason}"),
+                ));
             }
             GwEvent::TsguCut {
                 inside,
@@ -230,7 +233,9 @@ impl GwSeen {
             Packet::ExtendedAuthMsg { error, .. } if dir == Dir::S2C => {
                 fail(self, PacketType::ExtendedAuthMsg, *error)
             }
-            Packet::TunnelResponse { status, .. } => fail(self, PacketType::TunnelResponse, *status),
+            Packet::TunnelResponse { status, .. } => {
+                fail(self, PacketType::TunnelResponse, *status)
+            }
             Packet::TunnelAuthResponse {
                 error,
                 idle_timeout_min,
