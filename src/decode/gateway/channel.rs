@@ -327,3 +327,7 @@ fn frame(
     });
     Some(())
 }
+
+#[cfg(test)]
+#[path = "channel_tests.rs"]
+mod tests;
