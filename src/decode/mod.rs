@@ -11,6 +11,7 @@ pub mod rdp;
 pub mod reassembly;
 pub mod tls;
 pub mod tpkt;
+pub mod tsgu;
 pub mod wire;
 pub mod x224;
 

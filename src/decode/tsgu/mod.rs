@@ -1,0 +1,16 @@
+//! MS-TSGU (RD Gateway HTTP transport): packets, status codes and flag sets.
+//!
+//! The same packets travel in the chunked bodies of the legacy dual-channel
+//! transport and in WebSocket binary frames.
+
+pub mod names;
+pub mod packet;
+mod packet_type;
+pub mod status;
+
+pub use names::{Caps, ExtendedAuth, RedirFlags};
+pub use packet::{Packet, PacketError, PacketType};
+pub use status::{Status, StatusKind};
+
+/// 8-byte HTTP_PACKET_HEADER length.
+pub const HEADER_LEN: usize = 8;
