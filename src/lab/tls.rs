@@ -85,7 +85,6 @@ pub fn server_config(
 /// A leaf for `names` (plus the loopback names unless it is the wrong-name leaf), signed
 /// by `ca` or by itself, and expired when asked.
 fn bad_leaf(ca: Option<&Ca>, names: &[&str], expired: bool) -> Result<Arc<CertifiedKey>, String> {
-    let err = |what: &str| move |e: rcgen::Error| format!("cannot make {what}: {e}");
     let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(err("a key"))?;
     let mut params = CertificateParams::default();
     let mut dn = DistinguishedName::new();
@@ -141,6 +140,10 @@ fn bad_leaf(ca: Option<&Ca>, names: &[&str], expired: bool) -> Result<Arc<Certif
     let mut chain = vec![cert.der().clone()];
     chain.extend(chain_tail);
     Ok(Arc::new(CertifiedKey::new(chain, signer)))
+}
+
+fn err(what: &'static str) -> impl Fn(rcgen::Error) -> String {
+    move |e| format!("cannot make {what}: {e}")
 }
 
 fn san(name: &str) -> Result<SanType, String> {

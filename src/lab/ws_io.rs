@@ -21,9 +21,10 @@ mod tests {
 
     #[test]
     fn rfc6455_example() {
+        // RFC 6455 section 1.3.
         assert_eq!(
             accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
-            "s3pPLMBiTxaQ9kxJIPeOyWSEfpE="
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
     }
 
