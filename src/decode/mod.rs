@@ -13,6 +13,7 @@ pub mod tls;
 pub mod tpkt;
 pub mod tsgu;
 pub mod wire;
+pub mod ws;
 pub mod x224;
 
 use serde::Serialize;
