@@ -8,7 +8,7 @@
 use super::fail::Budget;
 use super::http_io::ChunkDecoder;
 use crate::decode::tsgu::framer::TsguFramer;
-use crate::decode::ws::{self, WsDecoder, WsEvent};
+use crate::decode::ws::{self, Opcode, WsDecoder, WsEvent};
 use crate::decode::Dir;
 use std::collections::VecDeque;
 use std::io;
@@ -18,10 +18,6 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 pub type Reader = Box<dyn AsyncRead + Send + Unpin>;
 /// A boxed writer half.
 pub type Writer = Box<dyn AsyncWrite + Send + Unpin>;
-
-/// WebSocket opcodes the gateway writes.
-const OP_BINARY: u8 = 0x2;
-const OP_CLOSE: u8 = 0x8;
 
 enum Unwrap {
     /// The IN channel's chunked body.
@@ -120,12 +116,15 @@ impl Inbound {
                 d.feed(bytes, &mut events, &mut to_packets);
                 for e in events {
                     match e {
-                        WsEvent::Close { .. } => *ended = true,
-                        WsEvent::Violation { reason } => {
+                        WsEvent::WsClose { .. } => *ended = true,
+                        WsEvent::WsViolation { reason } => {
                             tracing::debug!("WebSocket from the client: {reason}")
                         }
                         other => tracing::debug!("WebSocket from the client: {other:?}"),
                     }
+                }
+                if let Some(e) = d.error() {
+                    return Err(bad_data(format!("the client's WebSocket stream: {e}")));
                 }
             }
         }
@@ -170,7 +169,7 @@ impl Outbound {
     pub async fn send(&mut self, packet: &[u8]) -> io::Result<()> {
         if self.ws {
             let mut frame = Vec::with_capacity(packet.len() + 10);
-            ws::encode_frame(OP_BINARY, packet, None, &mut frame);
+            ws::encode_frame(Opcode::Binary, packet, None, &mut frame);
             self.write(&frame).await
         } else {
             self.write(packet).await
@@ -197,7 +196,7 @@ impl Outbound {
     pub async fn close(&mut self) {
         if self.ws {
             let mut frame = Vec::new();
-            ws::encode_frame(OP_CLOSE, &1000u16.to_be_bytes(), None, &mut frame);
+            ws::encode_frame(Opcode::Close, &1000u16.to_be_bytes(), None, &mut frame);
             let _ = self.write(&frame).await;
         }
         let _ = self.writer.shutdown().await;

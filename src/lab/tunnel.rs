@@ -68,6 +68,7 @@ pub struct TunnelInfo {
 /// How a tunnel ended, for its info line.
 enum End {
     ClientClosed,
+    ClientClosedInData,
     ClientClosedChannel,
     TargetClosed,
     FailedOnPurpose(Stage, Status),
@@ -79,6 +80,7 @@ impl fmt::Display for End {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             End::ClientClosed => f.write_str("the client closed the connection"),
+            End::ClientClosedInData => f.write_str("ok: the client closed the connection"),
             End::ClientClosedChannel => f.write_str("ok: the client closed the channel"),
             End::TargetClosed => f.write_str("ok: the RDP host closed the connection"),
             End::FailedOnPurpose(stage, s) => {
@@ -98,11 +100,21 @@ pub async fn run(cfg: &LabConfig, info: TunnelInfo, mut inbound: Inbound, mut ou
         resource: None,
         dialled: None,
         stage: Stage::Handshake,
+        to_host: 0,
+        to_client: 0,
     };
     let end = t.serve(&mut inbound, &mut outbound).await;
     outbound.close().await;
+    let relayed = if t.stage == Stage::Data {
+        format!(
+            ", {} bytes to the host and {} to the client",
+            t.to_host, t.to_client
+        )
+    } else {
+        String::new()
+    };
     tracing::info!(
-        "tunnel {}: user {} via {} from {}, resource {}{}: {end}",
+        "tunnel {}: user {} via {} from {}, resource {}{}: {end}{relayed}",
         info.id,
         info.identity,
         info.transport,
@@ -121,6 +133,8 @@ struct Tunnel<'a> {
     resource: Option<String>,
     dialled: Option<String>,
     stage: Stage,
+    to_host: u64,
+    to_client: u64,
 }
 
 /// What one request led to.
@@ -298,7 +312,7 @@ impl Tunnel<'_> {
                 frame = inbound.next() => {
                     let frame = match frame {
                         Ok(Some(f)) => f,
-                        Ok(None) => return End::ClientClosed,
+                        Ok(None) => return End::ClientClosedInData,
                         Err(e) => return End::Broken(e.to_string()),
                     };
                     if let Some(payload) = Packet::data_payload(&frame) {
@@ -306,6 +320,7 @@ impl Tunnel<'_> {
                         if let Err(e) = to_host.write_all(payload).await {
                             return End::Broken(format!("writing to the RDP host: {e}"));
                         }
+                        self.to_host += payload.len() as u64;
                         continue;
                     }
                     match self.setup_step(&frame, out).await {
@@ -325,6 +340,7 @@ impl Tunnel<'_> {
                             if let Err(e) = out.send(&build::data(&buf[..n])).await {
                                 return End::Broken(format!("writing to the client: {e}"));
                             }
+                            self.to_client += n as u64;
                         }
                     }
                 }
