@@ -43,9 +43,9 @@ impl std::fmt::Display for PairError {
                 "the other channel with this RDG-Connection-Id did not arrive within {}s",
                 d.as_secs()
             ),
-            PairError::Duplicate => f.write_str(
-                "another channel of the same kind already uses this RDG-Connection-Id",
-            ),
+            PairError::Duplicate => {
+                f.write_str("another channel of the same kind already uses this RDG-Connection-Id")
+            }
             PairError::Full => write!(f, "{MAX_WAITING} channels already wait for their pair"),
         }
     }

@@ -212,9 +212,9 @@ impl FailPlan {
                 "the final OUT/WebSocket response stops after its status line and one header"
                     .to_string(),
             ),
-            Some(CloseAt::OutPreamble) => {
-                out.push("the OUT channel stops after its head and 4 of the 10 seed bytes".to_string())
-            }
+            Some(CloseAt::OutPreamble) => out.push(
+                "the OUT channel stops after its head and 4 of the 10 seed bytes".to_string(),
+            ),
             Some(CloseAt::OutBody(n)) => {
                 out.push(format!("the OUT stream closes after {n} body bytes"))
             }

@@ -25,7 +25,10 @@ fn other_knobs_parse() {
     assert_eq!(parse_knob("auth=final-401"), Ok(Knob::AuthFinal401));
     assert_eq!(parse_knob("close=out-headers"), Ok(Knob::CloseOutHeaders));
     assert_eq!(parse_knob("close=out-preamble"), Ok(Knob::CloseOutPreamble));
-    assert_eq!(parse_knob("close=out-body:120"), Ok(Knob::CloseOutBody(120)));
+    assert_eq!(
+        parse_knob("close=out-body:120"),
+        Ok(Knob::CloseOutBody(120))
+    );
     assert_eq!(
         parse_knob("service-message=Maintenance at 18:00"),
         Ok(Knob::ServiceMessage("Maintenance at 18:00".into()))
@@ -42,7 +45,11 @@ fn bad_values_name_the_knob_and_the_choices() {
         ("tunnel=E_NOPE", "tunnel=E_NOPE", "E_PROXY_RAP_ACCESSDENIED"),
         ("channel=0xZZ", "channel=0xZZ", "hex"),
         ("auth=final-403", "auth=final-403", "final-401"),
-        ("close=out-body:lots", "close=out-body:lots", "number of bytes"),
+        (
+            "close=out-body:lots",
+            "close=out-body:lots",
+            "number of bytes",
+        ),
         ("close=in-headers", "close=in-headers", "out-preamble"),
         ("cert=revoked", "cert=revoked", "self-signed"),
         ("speed=slow", "\"speed\"", "tunnel-auth=STATUS"),
@@ -58,10 +65,14 @@ fn bad_values_name_the_knob_and_the_choices() {
 
 #[test]
 fn plan_combines_knobs_and_refuses_duplicates() {
-    let knobs: Vec<Knob> = ["tunnel=E_PROXY_RAP_ACCESSDENIED", "close=out-body:10", "auth=final-401"]
-        .iter()
-        .map(|k| parse_knob(k).unwrap())
-        .collect();
+    let knobs: Vec<Knob> = [
+        "tunnel=E_PROXY_RAP_ACCESSDENIED",
+        "close=out-body:10",
+        "auth=final-401",
+    ]
+    .iter()
+    .map(|k| parse_knob(k).unwrap())
+    .collect();
     let p = FailPlan::from_knobs(&knobs).unwrap();
     assert_eq!(p.tunnel, Some(Status(0x8007_59DA)));
     assert_eq!(p.close, Some(CloseAt::OutBody(10)));

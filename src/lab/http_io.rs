@@ -93,7 +93,10 @@ pub async fn read_head<R: AsyncRead + Unpin>(
             }
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!("closed in the middle of a request head after {} bytes", buf.len()),
+                format!(
+                    "closed in the middle of a request head after {} bytes",
+                    buf.len()
+                ),
             ));
         }
         buf.extend_from_slice(&chunk[..n]);
@@ -221,9 +224,7 @@ impl ChunkDecoder {
                     };
                 }
                 ChunkState::Data(left) => {
-                    let take = usize::try_from(left)
-                        .unwrap_or(usize::MAX)
-                        .min(input.len());
+                    let take = usize::try_from(left).unwrap_or(usize::MAX).min(input.len());
                     let (data, rest) = input.split_at(take);
                     out(data);
                     input = rest;

@@ -76,9 +76,7 @@ fn announce(cfg: &LabConfig, addr: std::net::SocketAddr) {
         }
     );
     eprintln!("  connect through it, for example:");
-    eprintln!(
-        "    xfreerdp /v:rdp-host /g:{addr} /gu:anyuser /gp:anypass /gt:http /cert:ignore"
-    );
+    eprintln!("    xfreerdp /v:rdp-host /g:{addr} /gu:anyuser /gp:anypass /gt:http /cert:ignore");
     match cfg.fail.cert {
         Some(c) => eprintln!("  TLS presents {c} (--fail cert)"),
         None => eprintln!(

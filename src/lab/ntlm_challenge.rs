@@ -177,7 +177,11 @@ pub fn build_challenge(
     push_av(&mut info, av::NB_DOMAIN_NAME, &utf16(&names.nb_domain));
     push_av(&mut info, av::NB_COMPUTER_NAME, &utf16(&names.nb_computer));
     push_av(&mut info, av::DNS_DOMAIN_NAME, &utf16(&names.dns_domain));
-    push_av(&mut info, av::DNS_COMPUTER_NAME, &utf16(&names.dns_computer));
+    push_av(
+        &mut info,
+        av::DNS_COMPUTER_NAME,
+        &utf16(&names.dns_computer),
+    );
     push_av(&mut info, av::TIMESTAMP, &timestamp.to_le_bytes());
     push_av(&mut info, av::EOL, &[]);
 

@@ -23,7 +23,10 @@ fn field(b: &[u8], at: usize) -> (usize, usize) {
 }
 
 fn from_utf16(b: &[u8]) -> String {
-    let u: Vec<u16> = b.chunks(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+    let u: Vec<u16> = b
+        .chunks(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
     String::from_utf16(&u).unwrap()
 }
 

@@ -45,7 +45,11 @@ impl Inbound {
 
     /// Packets from WebSocket frames; `first` is what followed the upgrade request.
     pub fn websocket(reader: Reader, first: Vec<u8>) -> Inbound {
-        Inbound::new(reader, Unwrap::Ws(Box::new(WsDecoder::new(Dir::C2S))), first)
+        Inbound::new(
+            reader,
+            Unwrap::Ws(Box::new(WsDecoder::new(Dir::C2S))),
+            first,
+        )
     }
 
     fn new(reader: Reader, unwrap: Unwrap, first: Vec<u8>) -> Inbound {
@@ -103,7 +107,8 @@ impl Inbound {
             ended,
             ..
         } = self;
-        let mut to_packets = |payload: &[u8]| framer.push(payload, &mut |f| ready.push_back(f.to_vec()));
+        let mut to_packets =
+            |payload: &[u8]| framer.push(payload, &mut |f| ready.push_back(f.to_vec()));
         match unwrap {
             Unwrap::Chunked(d) => {
                 d.feed(bytes, &mut to_packets).map_err(bad_data)?;
@@ -129,7 +134,9 @@ impl Inbound {
             }
         }
         if let Some(e) = framer.error() {
-            return Err(bad_data(format!("the client's packet stream is unframeable: {e}")));
+            return Err(bad_data(format!(
+                "the client's packet stream is unframeable: {e}"
+            )));
         }
         Ok(())
     }

@@ -60,10 +60,7 @@ pub async fn connection(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
             return;
         }
         Err(_) => {
-            tracing::info!(
-                "{peer}: no TLS handshake within {}s",
-                TLS_TIMEOUT.as_secs()
-            );
+            tracing::info!("{peer}: no TLS handshake within {}s", TLS_TIMEOUT.as_secs());
             return;
         }
     };
@@ -97,18 +94,17 @@ impl Conn<'_> {
                 )
             })??;
         if let Some(r) = &req {
-            tracing::debug!(
-                "{} → {} {} ({})",
-                self.peer,
-                r.method,
-                r.target,
-                summary(r)
-            );
+            tracing::debug!("{} → {} {} ({})", self.peer, r.method, r.target, summary(r));
         }
         Ok(req)
     }
 
-    async fn respond(&mut self, status: u16, reason: &str, headers: &[(&str, String)]) -> io::Result<()> {
+    async fn respond(
+        &mut self,
+        status: u16,
+        reason: &str,
+        headers: &[(&str, String)],
+    ) -> io::Result<()> {
         tracing::debug!("{} ← {status} {reason}", self.peer);
         let head = response_head(status, reason, headers);
         self.tls.write_all(&head).await?;
@@ -169,15 +165,19 @@ impl Conn<'_> {
             match step {
                 Step::Accept(id) => break (req, id),
                 Step::Challenge(offers) => {
-                    let mut headers: Vec<(&str, String)> =
-                        offers.into_iter().map(|o| ("WWW-Authenticate", o)).collect();
+                    let mut headers: Vec<(&str, String)> = offers
+                        .into_iter()
+                        .map(|o| ("WWW-Authenticate", o))
+                        .collect();
                     headers.push(("Server", "rdptap-lab".to_string()));
                     headers.push(("Content-Length", "0".to_string()));
                     self.respond(401, "Unauthorized", &headers).await?;
                 }
                 Step::Deny(offers) => {
-                    let mut headers: Vec<(&str, String)> =
-                        offers.into_iter().map(|o| ("WWW-Authenticate", o)).collect();
+                    let mut headers: Vec<(&str, String)> = offers
+                        .into_iter()
+                        .map(|o| ("WWW-Authenticate", o))
+                        .collect();
                     headers.push(("Server", "rdptap-lab".to_string()));
                     headers.push(("Content-Length", "0".to_string()));
                     headers.push(("Connection", "close".to_string()));
@@ -204,7 +204,9 @@ impl Conn<'_> {
             "RPC_IN_DATA" | "RPC_OUT_DATA" => {
                 tracing::info!(
                     "{}: {} {}: answered 503, RPC over HTTP is not implemented",
-                    self.peer, req.method, req.target
+                    self.peer,
+                    req.method,
+                    req.target
                 );
                 self.refuse(
                     503,
@@ -227,7 +229,12 @@ impl Conn<'_> {
 
     /// The final OUT-side head, honouring `close=out-headers` and `close=out-preamble`.
     /// Returns false when the connection was closed on purpose.
-    async fn final_head(&mut self, status: u16, reason: &str, headers: &[(&str, String)]) -> io::Result<bool> {
+    async fn final_head(
+        &mut self,
+        status: u16,
+        reason: &str,
+        headers: &[(&str, String)],
+    ) -> io::Result<bool> {
         let head = response_head(status, reason, headers);
         if self.shared.cfg.fail.close == Some(CloseAt::OutHeaders) {
             tracing::debug!("{} ← {status} {reason} (cut short)", self.peer);
@@ -260,7 +267,11 @@ impl Conn<'_> {
     async fn websocket(mut self, req: &Request, identity: Identity) -> io::Result<()> {
         let Some(key) = req.header("Sec-WebSocket-Key").map(str::to_string) else {
             return self
-                .refuse(400, "Bad Request", "WebSocket upgrade without Sec-WebSocket-Key")
+                .refuse(
+                    400,
+                    "Bad Request",
+                    "WebSocket upgrade without Sec-WebSocket-Key",
+                )
                 .await;
         };
         let headers = [
@@ -269,7 +280,10 @@ impl Conn<'_> {
             ("Connection", "Upgrade".to_string()),
             ("Sec-WebSocket-Accept", accept_key(&key)),
         ];
-        if !self.final_head(101, "Switching Protocols", &headers).await? {
+        if !self
+            .final_head(101, "Switching Protocols", &headers)
+            .await?
+        {
             return Ok(());
         }
         if self.shared.cfg.fail.close == Some(CloseAt::OutPreamble) {
@@ -287,7 +301,9 @@ impl Conn<'_> {
             identity,
         };
         let budget = self.budget();
-        let Conn { tls, buf, shared, .. } = self;
+        let Conn {
+            tls, buf, shared, ..
+        } = self;
         let (r, w) = tokio::io::split(tls);
         let inbound = Inbound::websocket(Box::new(r) as Reader, buf);
         let outbound = Outbound::websocket(Box::new(w) as Writer, budget);

@@ -64,9 +64,8 @@ pub fn server_config(
     bad: Option<BadCert>,
 ) -> Result<Arc<ServerConfig>, String> {
     let load = || {
-        Ca::load(ca_dir).map_err(|e| {
-            format!("the lab gateway's TLS certificate comes from the local CA: {e}")
-        })
+        Ca::load(ca_dir)
+            .map_err(|e| format!("the lab gateway's TLS certificate comes from the local CA: {e}"))
     };
     let key = match bad {
         None => {
@@ -174,7 +173,13 @@ mod tests {
         let expired = bad_leaf(Some(&ca), &["127.0.0.1"], true).unwrap();
         let x = leaf_of(&expired);
         assert!(!x.validity().is_valid());
-        assert_eq!(x.issuer(), X509Certificate::from_der(ca.cert_der()).unwrap().1.subject());
+        assert_eq!(
+            x.issuer(),
+            X509Certificate::from_der(ca.cert_der())
+                .unwrap()
+                .1
+                .subject()
+        );
         assert_eq!(expired.cert.len(), 2);
 
         let wrong = bad_leaf(Some(&ca), &[WRONG_NAME], false).unwrap();

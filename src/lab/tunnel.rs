@@ -268,7 +268,10 @@ impl Tunnel<'_> {
         self.resource = Some(format!("{resource}:{port}"));
         if let Some(status) = self.cfg.fail.channel {
             self.send(out, &build::channel_response(status, 0)).await?;
-            return Ok(Next::Stop(End::FailedOnPurpose(Stage::ChannelCreate, status)));
+            return Ok(Next::Stop(End::FailedOnPurpose(
+                Stage::ChannelCreate,
+                status,
+            )));
         }
         let dial = if self.cfg.route_by_resource {
             if resource.contains(':') && !resource.starts_with('[') {
@@ -285,7 +288,9 @@ impl Tunnel<'_> {
             Ok(Err(e)) => {
                 self.send(out, &build::channel_response(E_PROXY_TS_CONNECTFAILED, 0))
                     .await?;
-                return Ok(Next::Stop(End::Broken(format!("cannot connect to {dial}: {e}"))));
+                return Ok(Next::Stop(End::Broken(format!(
+                    "cannot connect to {dial}: {e}"
+                ))));
             }
             Err(_) => {
                 self.send(out, &build::channel_response(E_PROXY_TS_CONNECTFAILED, 0))
