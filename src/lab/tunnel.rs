@@ -398,3 +398,7 @@ fn describe(p: &Packet) -> String {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "tunnel_tests.rs"]
+mod tests;
