@@ -76,12 +76,19 @@ fn config(target: String, fail: FailPlan) -> LabConfig {
 
 /// A tunnel task against an RDP host that echoes what it gets.
 async fn start(fail: FailPlan) -> Client {
+    start_with(fail, true).await
+}
+
+/// A tunnel task against an RDP host that echoes, or (`echo` false) hangs up at once.
+async fn start_with(fail: FailPlan, echo: bool) -> Client {
     let host = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = host.local_addr().unwrap();
     tokio::spawn(async move {
         if let Ok((mut s, _)) = host.accept().await {
-            let (mut r, mut w) = s.split();
-            let _ = tokio::io::copy(&mut r, &mut w).await;
+            if echo {
+                let (mut r, mut w) = s.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            }
         }
     });
     let (to_gw, gw_in) = tokio::io::duplex(1 << 20);
@@ -203,5 +210,21 @@ async fn fail_knob_answers_with_the_status_and_closes() {
             ..
         }
     ));
+    assert_eq!(c.recv().await, None);
+}
+
+#[tokio::test]
+async fn host_hanging_up_sends_close_channel() {
+    let mut c = start_with(FailPlan::default(), false).await;
+    c.send(&build::handshake_request(ExtendedAuth::NONE)).await;
+    c.expect().await;
+    c.send(&build::tunnel_create(Caps(0), None)).await;
+    c.expect().await;
+    c.send(&build::tunnel_auth("client-pc")).await;
+    c.expect().await;
+    c.send(&build::channel_create("lab-host", 3389)).await;
+    assert!(matches!(c.expect().await, Packet::ChannelResponse { error, .. } if error.is_ok()));
+    assert!(matches!(c.expect().await, Packet::CloseChannel { .. }));
+    c.send(&build::close_channel_response(Status(0))).await;
     assert_eq!(c.recv().await, None);
 }
