@@ -1,7 +1,7 @@
 //! The `rdptap` command.
 
 use clap::Parser;
-use rdptap::cli::{ca, config, proxy, Cli, Command};
+use rdptap::cli::{ca, config, lab, proxy, Cli, Command};
 use tracing_subscriber::EnvFilter;
 
 fn main() {
@@ -36,6 +36,7 @@ fn main() {
             }
         }
         Command::Ca(cmd) => ca::run(cmd),
+        Command::Lab(cmd) => lab::run(cmd),
     };
     std::process::exit(code);
 }

@@ -3,6 +3,7 @@
 pub mod ca;
 pub mod config;
 pub mod duration;
+pub mod lab;
 pub mod limits;
 pub mod proxy;
 
@@ -38,6 +39,9 @@ pub enum Command {
     /// Manage the local certificate authority that signs rdptap's interception certificates.
     #[command(subcommand)]
     Ca(CaCommand),
+    /// Lab servers that reproduce RD Gateway problems on purpose.
+    #[command(subcommand)]
+    Lab(lab::LabCommand),
 }
 
 /// `rdptap ca …` subcommands.

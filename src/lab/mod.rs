@@ -1,0 +1,105 @@
+//! `rdptap lab gateway`: a small RD Gateway (MS-TSGU over HTTP and WebSocket) that
+//! tunnels to one RDP host, lets every client in, and fails on request.
+//!
+//! It exists to reproduce gateway failures on loopback, with real clients, without a
+//! Windows server: each `--fail` knob makes one step of the protocol go wrong the way a
+//! misconfigured or broken gateway would.
+
+pub mod auth;
+pub mod channels;
+pub mod config;
+pub mod fail;
+pub mod http_io;
+pub mod ntlm_challenge;
+pub mod packet_io;
+pub mod serve;
+pub mod tls;
+pub mod tunnel;
+pub mod ws_io;
+
+use config::LabConfig;
+use serve::Shared;
+use std::sync::atomic::AtomicU32;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Runs the lab gateway until Ctrl-C or SIGTERM; returns the exit status.
+pub async fn run(cfg: LabConfig) -> Result<i32, String> {
+    let name = if cfg.listen.ip().is_unspecified() {
+        "localhost".to_string()
+    } else {
+        cfg.listen.ip().to_string()
+    };
+    let server = tls::server_config(&cfg.ca_dir, &name, cfg.fail.cert)?;
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
+    let addr = listener.local_addr().unwrap_or(cfg.listen);
+    announce(&cfg, addr);
+    let shared = Arc::new(Shared {
+        registry: channels::Registry::new(cfg.pair_timeout),
+        acceptor: tokio_rustls::TlsAcceptor::from(server),
+        next_tunnel: AtomicU32::new(1),
+        cfg,
+    });
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => {
+                eprintln!("rdptap lab gateway stopped");
+                return Ok(0);
+            }
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, peer)) => {
+                    tracing::debug!("{peer}: connected");
+                    tokio::spawn(serve::connection(Arc::clone(&shared), tcp, peer));
+                }
+                Err(e) => {
+                    // Out of descriptors and the like: wait a little rather than spin.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+}
+
+fn announce(cfg: &LabConfig, addr: std::net::SocketAddr) {
+    eprintln!(
+        "rdptap lab gateway listening on {addr} (HTTP and WebSocket transports, {}), tunnels go to {}",
+        cfg.auth,
+        if cfg.route_by_resource {
+            "the resource each client names".to_string()
+        } else {
+            cfg.target.clone()
+        }
+    );
+    eprintln!("  connect through it, for example:");
+    eprintln!("    xfreerdp /v:rdp-host /g:{addr} /gu:anyuser /gp:anypass /gt:http /cert:ignore");
+    match cfg.fail.cert {
+        Some(c) => eprintln!("  TLS presents {c} (--fail cert)"),
+        None => eprintln!(
+            "  TLS certificate from the local CA in {} (clients must trust it or skip the check)",
+            cfg.ca_dir.display()
+        ),
+    }
+    for line in cfg.fail.describe() {
+        eprintln!("  --fail: {line}");
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
