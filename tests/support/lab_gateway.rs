@@ -85,6 +85,11 @@ impl LabGateway {
         panic!("rdptap lab gateway did not start:\n{last}");
     }
 
+    /// The CA the gateway's certificates come from (to share it with the proxy).
+    pub fn ca_dir(&self) -> PathBuf {
+        self._dir.path().join("ca")
+    }
+
     /// What the gateway printed.
     pub fn stderr_text(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()

@@ -22,22 +22,30 @@ impl Proxy {
     /// Start `rdptap proxy --target TARGET --listen 127.0.0.1:FREE --events FILE --linger 1`
     /// plus `extra` arguments, and wait until it listens.
     pub fn start(target: &str, extra: &[&str]) -> Proxy {
+        Proxy::start_with(&["--target", target], extra)
+    }
+
+    /// Like [`Proxy::start`], in RD Gateway mode: `--gateway GW`.
+    pub fn start_gateway(gateway: &str, extra: &[&str]) -> Proxy {
+        Proxy::start_with(&["--gateway", gateway], extra)
+    }
+
+    fn start_with(mode: &[&str], extra: &[&str]) -> Proxy {
         let dir = super::TempDir::new("proxy").expect("temp dir");
         let port = super::free_port();
         let addr = super::loopback(port);
         let events = dir.path().join("events.jsonl");
         let stderr = dir.path().join("stderr.txt");
-        let mut args: Vec<String> = vec![
-            "proxy".into(),
-            "--target".into(),
-            target.into(),
+        let mut args: Vec<String> = vec!["proxy".into()];
+        args.extend(mode.iter().map(|s| s.to_string()));
+        args.extend::<Vec<String>>(vec![
             "--listen".into(),
             addr.to_string(),
             "--events".into(),
             events.display().to_string(),
             "--linger".into(),
             "1".into(),
-        ];
+        ]);
         args.extend(extra.iter().map(|s| s.to_string()));
         let child = Command::new(env!("CARGO_BIN_EXE_rdptap"))
             .args(&args)
