@@ -180,6 +180,9 @@ pub fn describe(d: &DecodeEvent) -> String {
         DecodeEvent::Error(e) => format!("{} decoder stopped: {}", e.layer, e.reason),
         DecodeEvent::Rdp(r) => r.summary(),
         DecodeEvent::Mcs(m) => mcs_line(m),
+        DecodeEvent::Http(_) | DecodeEvent::Gw(_) | DecodeEvent::Ws(_) | DecodeEvent::Inner(_) => {
+            super::gateway::describe::line(d)
+        }
         other => other.kind().replace('_', " "),
     }
 }

@@ -2,6 +2,7 @@
 //! channels of the HTTP transport): the gateway's TLS and certificate, its HTTP rounds
 //! and authentication, the MS-TSGU steps, and then the RDP connection inside.
 
+pub mod describe;
 mod inner;
 pub mod seen;
 
@@ -62,7 +63,13 @@ fn find(
     if let Some(f) = super::negotiation::upstream(seen) {
         return f;
     }
-    if let Some(f) = super::intercept::intercept_failure(input, seen, close) {
+    // A client that sent an HTTP request accepted rdptap's certificate, whatever the
+    // plaintext counters of one channel say.
+    let mut with_requests = *input;
+    if !g.transports.is_empty() {
+        with_requests.plain[0].bytes = with_requests.plain[0].bytes.max(1);
+    }
+    if let Some(f) = super::intercept::intercept_failure(&with_requests, seen, close) {
         return f;
     }
     if let Some(f) = super::tls_failure(seen, close) {
@@ -70,6 +77,37 @@ fn find(
     }
     let transport = g.transport();
     let during = stage_words(input);
+    if let (Some((at, cred)), Some(c)) = (&g.unanswered, close) {
+        // The field symptom of Extended Protection through a proxy: the gateway drops
+        // the connection right after the client's channel-bound NTLM AUTHENTICATE.
+        let nothing_sent = g.incomplete.is_none() || g.no_response;
+        if c.by == ClosedBy::Server && nothing_sent && input_is_intercepted(seen) && !gw.passthrough
+        {
+            let user = cred
+                .user
+                .as_ref()
+                .map(|u| format!(" for user {u}"))
+                .unwrap_or_default();
+            let bound = if cred.channel_bound {
+                ", bound to the TLS channel the client saw, which is rdptap's"
+            } else {
+                ""
+            };
+            let mut f = Finding::new(
+                Cause::GwAuthBindingSuspected,
+                format!(
+                    "the gateway {} the connection without answering the client's {} credentials{user}{bound} (inferred: the gateway enforces Extended Protection, so authentication fails only through interception)",
+                    if c.kind == CloseKind::Rst { "reset" } else { "closed" },
+                    cred.scheme
+                ),
+                "run rdptap with --gateway-passthrough for this gateway (the outer TLS stays the gateway's own, so channel binding holds); the gateway's httperr log shows Request_Cancelled for these requests",
+            )
+            .inferred()
+            .evidence([*at, c.at]);
+            f.closed = Some((c.by, c.kind));
+            return f;
+        }
+    }
     if let Some((at, dir, what)) = &g.incomplete {
         let who = if *dir == Dir::S2C {
             "gateway"
@@ -106,21 +144,6 @@ fn find(
                 cred.scheme,
                 AuthScheme::Ntlm | AuthScheme::Negotiate | AuthScheme::Kerberos
             );
-        // A client that binds its NTLM answer to the TLS channel it sees (Extended
-        // Protection) binds it to rdptap's certificate when intercepted; a gateway
-        // that enforces binding then refuses credentials that work directly.
-        if binding && input_is_intercepted(seen) && cred.channel_bound {
-            return Finding::new(
-                Cause::GwAuthBindingSuspected,
-                format!(
-                    "the gateway rejected the {} credentials{user} with a final HTTP 401, and the client bound them to the TLS channel it saw, which is rdptap's (inferred: the gateway enforces Extended Protection)",
-                    cred.scheme
-                ),
-                "run rdptap with --gateway-passthrough for this gateway; if the credentials still fail, check the user name, password and domain",
-            )
-            .inferred()
-            .evidence([*at]);
-        }
         let hint = if binding {
             "check the user name, password and domain, and that the user is in the RD CAP's user groups; if the same credentials work without rdptap, the gateway enforces Extended Protection (channel binding): run rdptap with --gateway-passthrough"
         } else {
@@ -152,9 +175,18 @@ fn find(
         } else {
             ""
         };
+        let legacy = if matches!(answered, Some(Transport::RpcIn | Transport::RpcOut)) {
+            format!(
+                " to the client's {} request; the client used the {} (clients fall back to it when the HTTP transport is refused with 403/404/410 or fails); rdptap relays it without decoding the RPC",
+                if *answered == Some(Transport::RpcIn) { "RPC_IN_DATA" } else { "RPC_OUT_DATA" },
+                transport_name(*answered)
+            )
+        } else {
+            String::new()
+        };
         return Finding::new(
             Cause::GwHttpStatus,
-            format!("the gateway answered HTTP {status} {reason}{snippet}{rpc}"),
+            format!("the gateway answered HTTP {status} {reason}{snippet}{legacy}{rpc}"),
             "check the gateway's IIS site (the /remoteDesktopGateway/ application and its app pool) and its event log; a 503 usually means the RD Gateway service or its app pool is stopped",
         )
         .evidence([*at]);

@@ -33,6 +33,8 @@ pub struct GwSeen {
     pub last_cred: Option<(At, Cred)>,
     /// The first final 401 answering a complete credential.
     pub rejected: Option<(At, Cred)>,
+    /// The last request carried a complete credential and got no answer.
+    pub unanswered: Option<(At, Cred)>,
     /// 401s seen.
     pub challenges: usize,
     /// The schemes the gateway offered.
@@ -43,6 +45,8 @@ pub struct GwSeen {
     pub snippet: Option<String>,
     /// A truncated response or stream, in words.
     pub incomplete: Option<(At, Dir, String)>,
+    /// The truncation was a close before any response byte.
+    pub no_response: bool,
     /// A head over the limit, or malformed HTTP.
     pub http_broken: Option<(At, Dir, String)>,
     /// The first failing MS-TSGU response.
@@ -111,6 +115,7 @@ impl GwSeen {
             } => {
                 self.transports.push((at, *transport));
                 pending.push(*transport);
+                self.unanswered = None;
                 self.last_cred = auth.as_ref().map(|a| {
                     let ntlm_type = a.ntlm.as_ref().map(|n| n.message_type);
                     let complete = match a.scheme {
@@ -127,6 +132,7 @@ impl GwSeen {
                         },
                     )
                 });
+                self.unanswered = self.last_cred.clone().filter(|(_, c)| c.complete);
             }
             HttpEvent::Response {
                 status,
@@ -134,6 +140,7 @@ impl GwSeen {
                 challenges,
                 ..
             } => {
+                self.unanswered = None;
                 let answered = if *status >= 200 || *status == 101 {
                     (!pending.is_empty()).then(|| pending.remove(0))
                 } else {
@@ -168,6 +175,9 @@ impl GwSeen {
                 self.snippet = Some(text.clone());
             }
             HttpEvent::Incomplete { at: cut, .. } => {
+                if self.incomplete.is_none() {
+                    self.no_response = matches!(cut, crate::decode::http::Truncation::NoResponse);
+                }
                 self.incomplete.get_or_insert((at, dir, format!("{cut}")));
             }
             HttpEvent::HeadTooLarge { limit, .. } => {

@@ -1,0 +1,339 @@
+//! End to end in RD Gateway mode with the real client: xfreerdp → rdptap proxy
+//! --gateway → rdptap lab gateway → xrdp, all on loopback, through both gateway
+//! transports, and with the lab gateway failing on purpose at chosen steps.
+
+mod support;
+
+use serde_json::Value;
+use std::time::{Duration, Instant};
+use support::lab_gateway::LabGateway;
+use support::proxy::Proxy;
+use support::{
+    auth_only_args, peers_available, xfreerdp, ClientOutput, SecurityLayer, Xrdp, XrdpOpts, Xvfb,
+    CLIENT_TIMEOUT, PASS, XFREERDP, XRDP, XVFB,
+};
+
+/// How long rdptap gets to write the gateway session's verdict after the client exits.
+const VERDICT_WAIT: Duration = Duration::from_secs(15);
+
+struct Chain {
+    x: Xvfb,
+    xrdp: Xrdp,
+    gw: LabGateway,
+    proxy: Proxy,
+}
+
+/// Peers plus the lab gateway (with `fail` knobs) and rdptap in gateway mode, which
+/// trusts the lab gateway's CA unless `trust` is false.
+fn chain(fail: &[&str], trust: bool) -> Option<Chain> {
+    if !peers_available(&[XVFB, XRDP, XFREERDP]) {
+        return None;
+    }
+    let x = Xvfb::start().expect("Xvfb");
+    let xrdp = Xrdp::start(&XrdpOpts::default().security_layer(SecurityLayer::Tls)).expect("xrdp");
+    let gw = LabGateway::start(&xrdp.addr().to_string(), fail);
+    let ca = gw.ca_dir();
+    let ca_s = ca.display().to_string();
+    let pem = ca.join("rdptap-ca.pem").display().to_string();
+    let mut extra = vec!["--ca-dir", ca_s.as_str()];
+    if trust {
+        extra.extend(["--trust", pem.as_str()]);
+    }
+    let proxy = Proxy::start_gateway(&gw.addr.to_string(), &extra);
+    Some(Chain { x, xrdp, gw, proxy })
+}
+
+impl Chain {
+    /// xfreerdp +auth-only to xrdp, with rdptap as its gateway, over transport `gt`.
+    fn client(&self, gt: &str) -> ClientOutput {
+        let extra = [
+            "/sec:tls".to_string(),
+            format!("/g:{}", self.proxy.addr),
+            "/gu:gwuser".to_string(),
+            "/gp:gwpass".to_string(),
+            format!("/gt:{gt}"),
+        ];
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let out = xfreerdp(
+            &auth_only_args(self.xrdp.addr(), PASS, &extra),
+            &self.x.display(),
+            CLIENT_TIMEOUT,
+        );
+        assert!(!out.timed_out, "xfreerdp timed out\n{}", self.context(&out));
+        out
+    }
+
+    fn context(&self, out: &ClientOutput) -> String {
+        format!(
+            "xfreerdp exit {:?}:\n{}\n--- rdptap:\n{}\n--- lab gateway:\n{}",
+            out.code,
+            out.log,
+            self.proxy.stderr_text(),
+            self.gw.stderr_text()
+        )
+    }
+
+    /// The gateway session's verdict, once written.
+    fn session_verdict(&self, out: &ClientOutput) -> Value {
+        let deadline = Instant::now() + VERDICT_WAIT;
+        loop {
+            if let Some(v) = self
+                .proxy
+                .verdicts()
+                .into_iter()
+                .find(|v| v["scope"] == "gateway_session")
+            {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no gateway_session verdict\n{}",
+                self.context(out)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn packets(&self) -> Vec<String> {
+        self.proxy
+            .events()
+            .into_iter()
+            .filter(|e| e["kind"] == "tsgu_packet")
+            .filter_map(|e| e["packet"].as_str().map(str::to_string))
+            .collect()
+    }
+}
+
+fn s(v: &Value, k: &str) -> String {
+    v[k].as_str().unwrap_or_default().to_string()
+}
+
+/// Every MS-TSGU step appears, in order, and the inner RDP connection is decoded.
+fn assert_full_tunnel(c: &Chain) {
+    let p = c.packets();
+    let want = [
+        "HANDSHAKE_REQUEST",
+        "HANDSHAKE_RESPONSE",
+        "TUNNEL_CREATE",
+        "TUNNEL_RESPONSE",
+        "TUNNEL_AUTH",
+        "TUNNEL_AUTH_RESPONSE",
+        "CHANNEL_CREATE",
+        "CHANNEL_RESPONSE",
+        "DATA",
+    ];
+    let mut i = 0;
+    for name in &p {
+        if i < want.len() && name == want[i] {
+            i += 1;
+        }
+    }
+    assert_eq!(i, want.len(), "packets in order: {p:?}");
+    let events = c.proxy.events();
+    let inner: Vec<&Value> = events.iter().filter(|e| e["inner"] == true).collect();
+    assert!(
+        inner.iter().any(|e| e["kind"] == "connection_request"),
+        "inner X.224 request"
+    );
+    assert!(
+        inner.iter().any(|e| e["kind"] == "connection_confirm"),
+        "inner X.224 confirm"
+    );
+    assert!(
+        inner.iter().any(|e| e["kind"] == "server_hello"),
+        "inner TLS"
+    );
+    let phases: Vec<String> = events
+        .iter()
+        .filter(|e| e["kind"] == "phase")
+        .map(|e| s(e, "phase"))
+        .collect();
+    for ph in [
+        "gw_tls",
+        "gw_http_auth",
+        "gw_handshake",
+        "gw_tunnel_create",
+        "gw_tunnel_auth",
+        "gw_channel_create",
+        "gw_data",
+        "x224",
+        "tls_handshake",
+    ] {
+        assert!(phases.iter().any(|p| p == ph), "phase {ph} in {phases:?}");
+    }
+    // No secret from the gateway round reaches the events.
+    let text = std::fs::read_to_string(&c.proxy.events).unwrap();
+    assert!(!text.contains("gwpass"));
+    assert!(
+        !text.contains("TlRMTVNTUAAD"),
+        "an NTLM AUTHENTICATE token leaked"
+    );
+}
+
+#[test]
+fn websocket_transport_reaches_the_inner_rdp_ok() {
+    let Some(c) = chain(&[], true) else { return };
+    let out = c.client("http");
+    assert!(out.success(), "{}", c.context(&out));
+    let v = c.session_verdict(&out);
+    assert_eq!(s(&v, "cause"), "ok", "{v:#}\n{}", c.context(&out));
+    assert!(s(&v, "summary").contains("WebSocket"), "{v:#}");
+    assert_full_tunnel(&c);
+    let events = c.proxy.events();
+    assert!(events
+        .iter()
+        .any(|e| e["kind"] == "http_request" && e["auth"]["ntlm"]["user"] == "gwuser"));
+}
+
+#[test]
+fn http_transport_pairs_both_channels_into_one_session() {
+    let Some(c) = chain(&[], true) else { return };
+    let out = c.client("http,no-websockets");
+    assert!(out.success(), "{}", c.context(&out));
+    let v = c.session_verdict(&out);
+    assert_eq!(s(&v, "cause"), "ok", "{v:#}\n{}", c.context(&out));
+    assert!(s(&v, "summary").contains("HTTP transport"), "{v:#}");
+    assert_full_tunnel(&c);
+    let transports: Vec<String> = c
+        .proxy
+        .events()
+        .into_iter()
+        .filter(|e| e["kind"] == "http_request")
+        .map(|e| s(&e, "transport"))
+        .collect();
+    assert!(transports.iter().any(|t| t == "http_out"), "{transports:?}");
+    assert!(transports.iter().any(|t| t == "http_in"), "{transports:?}");
+}
+
+#[test]
+fn rap_denial_is_named() {
+    let Some(c) = chain(&["--fail", "tunnel=E_PROXY_RAP_ACCESSDENIED"], true) else {
+        return;
+    };
+    let out = c.client("http");
+    assert!(!out.success(), "{}", c.context(&out));
+    let v = c.session_verdict(&out);
+    assert_eq!(s(&v, "cause"), "gw_hresult", "{v:#}\n{}", c.context(&out));
+    let summary = s(&v, "summary");
+    assert!(summary.contains("TUNNEL_RESPONSE"), "{summary}");
+    assert!(summary.contains("E_PROXY_RAP_ACCESSDENIED"), "{summary}");
+    assert!(s(&v, "hint").contains("FQDN"), "{v:#}");
+}
+
+#[test]
+fn out_response_cut_in_its_headers_is_incomplete_with_counts() {
+    let Some(c) = chain(&["--fail", "close=out-headers"], true) else {
+        return;
+    };
+    let out = c.client("http,no-websockets");
+    assert!(!out.success(), "{}", c.context(&out));
+    let v = c
+        .proxy
+        .wait_verdicts(1, VERDICT_WAIT)
+        .into_iter()
+        .find(|v| v["cause"] == "gw_http_incomplete")
+        .unwrap_or_else(|| panic!("no gw_http_incomplete\n{}", c.context(&out)));
+    let summary = s(&v, "summary");
+    assert!(summary.contains("headers after"), "{summary}");
+    assert!(summary.contains("bytes"), "{summary}");
+}
+
+#[test]
+fn out_channel_cut_in_its_seed_is_incomplete_with_counts() {
+    let Some(c) = chain(&["--fail", "close=out-preamble"], true) else {
+        return;
+    };
+    let out = c.client("http,no-websockets");
+    assert!(!out.success(), "{}", c.context(&out));
+    let deadline = Instant::now() + VERDICT_WAIT;
+    let v = loop {
+        if let Some(v) = c
+            .proxy
+            .verdicts()
+            .into_iter()
+            .find(|v| v["cause"] == "gw_http_incomplete")
+        {
+            break v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no gw_http_incomplete\n{}",
+            c.context(&out)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let summary = s(&v, "summary");
+    assert!(summary.contains("after 4 of 10 bytes"), "{summary}");
+    assert!(summary.contains("seed"), "{summary}");
+}
+
+#[test]
+fn final_401_is_auth_rejected() {
+    let Some(c) = chain(&["--fail", "auth=final-401"], true) else {
+        return;
+    };
+    let out = c.client("http");
+    assert!(!out.success(), "{}", c.context(&out));
+    let v = c.session_verdict(&out);
+    assert_eq!(
+        s(&v, "cause"),
+        "gw_auth_rejected",
+        "{v:#}\n{}",
+        c.context(&out)
+    );
+    assert!(s(&v, "summary").contains("gwuser"), "{v:#}");
+}
+
+#[test]
+fn expired_gateway_certificate_is_named_and_the_session_proceeds() {
+    let Some(c) = chain(&["--fail", "cert=expired"], true) else {
+        return;
+    };
+    let out = c.client("http");
+    assert!(out.success(), "{}", c.context(&out));
+    let v = c.session_verdict(&out);
+    assert_eq!(s(&v, "cause"), "cert_expired", "{v:#}\n{}", c.context(&out));
+    assert!(s(&v, "summary").contains("gateway's certificate"), "{v:#}");
+    assert_full_tunnel(&c);
+}
+
+#[test]
+fn wrong_name_gateway_certificate_is_named_and_the_session_proceeds() {
+    let Some(c) = chain(&["--fail", "cert=wrong-name"], true) else {
+        return;
+    };
+    let out = c.client("http,no-websockets");
+    assert!(out.success(), "{}", c.context(&out));
+    let v = c.session_verdict(&out);
+    assert_eq!(
+        s(&v, "cause"),
+        "cert_name_mismatch",
+        "{v:#}\n{}",
+        c.context(&out)
+    );
+}
+
+#[test]
+fn rpc_transport_is_reported_as_legacy() {
+    let Some(c) = chain(&[], true) else { return };
+    let out = c.client("rpc");
+    assert!(!out.success(), "{}", c.context(&out));
+    let v = c.proxy.wait_verdicts(1, VERDICT_WAIT);
+    let all: Vec<String> = v.iter().map(|v| s(v, "summary")).collect();
+    assert!(
+        all.iter().any(|x| x.contains("legacy RPC-over-HTTP")),
+        "{all:?}\n{}",
+        c.context(&out)
+    );
+    let transports: Vec<String> = c
+        .proxy
+        .events()
+        .into_iter()
+        .filter(|e| e["kind"] == "http_request")
+        .map(|e| s(&e, "transport"))
+        .collect();
+    assert!(
+        transports.iter().any(|t| t.starts_with("rpc_")),
+        "{transports:?}"
+    );
+}
