@@ -337,3 +337,39 @@ fn rpc_transport_is_reported_as_legacy() {
         "{transports:?}"
     );
 }
+
+#[test]
+fn gateway_passthrough_relays_the_outer_tls_untouched() {
+    if !peers_available(&[XVFB, XRDP, XFREERDP]) {
+        return;
+    }
+    let x = Xvfb::start().expect("Xvfb");
+    let xrdp = Xrdp::start(&XrdpOpts::default().security_layer(SecurityLayer::Tls)).expect("xrdp");
+    let gw = LabGateway::start(&xrdp.addr().to_string(), &[]);
+    let proxy = Proxy::start_gateway(&gw.addr.to_string(), &["--gateway-passthrough"]);
+    let extra = [
+        "/sec:tls".to_string(),
+        format!("/g:{}", proxy.addr),
+        "/gu:gwuser".to_string(),
+        "/gp:gwpass".to_string(),
+        "/gt:http".to_string(),
+    ];
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let out = xfreerdp(
+        &auth_only_args(xrdp.addr(), PASS, &extra),
+        &x.display(),
+        CLIENT_TIMEOUT,
+    );
+    assert!(out.success(), "{}\n{}", out.log, proxy.stderr_text());
+    let v = proxy.wait_verdicts(1, VERDICT_WAIT);
+    assert_eq!(s(&v[0], "cause"), "ok", "{:#}", v[0]);
+    let events = proxy.events();
+    assert!(events.iter().any(|e| e["kind"] == "client_hello"));
+    assert!(
+        events.iter().any(|e| e["kind"] == "server_hello"),
+        "the gateway's TLS version is reported"
+    );
+    // Nothing inside the outer TLS is decoded, and nothing is intercepted.
+    assert!(!events.iter().any(|e| e["kind"] == "http_request"));
+    assert!(!events.iter().any(|e| e["kind"] == "client_tls"));
+}

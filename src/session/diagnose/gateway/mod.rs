@@ -234,6 +234,9 @@ fn find(
     if let Some(f) = reset(seen, close, &during) {
         return f;
     }
+    if let Some(f) = passthrough_end(input, gw, seen, close) {
+        return cert_first(f, seen);
+    }
     let f = super::by_close(seen, close);
     let f = Finding {
         summary: format!("{} ({})", f.summary, transport_name(transport)),
@@ -297,4 +300,38 @@ fn gateway_cert_hint(p: &crate::tls::verify::CertProblem) -> &'static str {
         CertProblem::NameMismatch { .. } => "give clients the gateway name the certificate carries, or reissue the certificate with the name clients use",
         _ => super::cert_hint(p),
     }
+}
+
+/// With the outer TLS relayed untouched, the TLS facts and the closes are all there is.
+fn passthrough_end(
+    input: &Inputs<'_>,
+    gw: &GwInputs,
+    seen: &Seen,
+    close: Option<&Close>,
+) -> Option<Finding> {
+    let c = close?;
+    if !gw.passthrough || c.kind != CloseKind::Fin {
+        return None;
+    }
+    let hs = seen.handshake_done?;
+    let version = seen
+        .tls_version()
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "TLS".into());
+    let closer = match c.by {
+        ClosedBy::Client => "client",
+        ClosedBy::Server => "gateway",
+        _ => return None,
+    };
+    Some(
+        Finding::new(
+            Cause::Ok,
+            format!(
+                "the gateway's {version} was relayed untouched (--gateway-passthrough): {} encrypted records from the client and {} from the gateway; then the {closer} closed in an orderly way (FIN). HTTP and MS-TSGU are inside that TLS and were not decoded",
+                input.tls_stats[0].app_records, input.tls_stats[1].app_records
+            ),
+            "nothing to fix on the path rdptap can see; without --gateway-passthrough rdptap decodes the gateway conversation",
+        )
+        .evidence([hs, c.at]),
+    )
 }
