@@ -335,3 +335,6 @@ fn passthrough_end(
         .evidence([hs, c.at]),
     )
 }
+
+#[cfg(test)]
+mod tests;
