@@ -357,6 +357,9 @@ fn announce(cfg: &ProxyConfig, listener: &TcpListener) {
         eprintln!("  RD Gateway mode: set the client's RD Gateway to rdptap:");
         eprintln!("    mstsc: Advanced → Settings → Use these RD Gateway server settings → Server name {host}:{port}");
         eprintln!("    xfreerdp /v:HOST /g:{ip}:{port} /gu:USER /gp:PASSWORD /gt:http");
+        if let Some(k) = cfg.intercept.as_ref().and_then(|i| i.keylog.as_ref()) {
+            eprintln!("  WARNING: TLS keys are written to {} — anyone with this file and a capture can read the gateway traffic, credentials included", k.display());
+        }
         if g.passthrough {
             eprintln!("  --gateway-passthrough: the gateway's TLS is relayed untouched; only its TLS facts, certificate (TLS 1.2) and closes are seen");
         } else {

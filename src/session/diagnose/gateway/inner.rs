@@ -37,6 +37,15 @@ pub(super) fn inner_finding(
         "through the gateway ({}, tunnel{resource} open",
         transport_name(g.transport())
     );
+    if let Some(m) = g.idle_timeout.filter(|m| *m > 0) {
+        ctx.push_str(&format!("; idle timeout {m} min"));
+    }
+    if let Some(r) = &g.redirection {
+        ctx.push_str(&format!("; redirection {r}"));
+    }
+    if g.keepalives > 0 {
+        ctx.push_str(&format!("; {} keepalives", g.keepalives));
+    }
     if let Some((_, dir, status)) = &g.close_channel {
         ctx.push_str(&format!(
             "; the {} closed the channel with {status}",

@@ -71,6 +71,8 @@ pub struct GwSeen {
     pub handshake: Option<At>,
     /// Inner RDP events were seen.
     pub inner_events: usize,
+    /// KEEPALIVE packets, both ways.
+    pub keepalives: u64,
 }
 
 impl GwSeen {
@@ -270,6 +272,7 @@ impl GwSeen {
                 self.reached_data.get_or_insert(at);
             }
             Packet::ServiceMessage { message } => self.service_messages.push(message.clone()),
+            Packet::Keepalive => self.keepalives += 1,
             Packet::CloseChannel { status } => {
                 self.close_channel.get_or_insert((at, dir, *status));
             }
