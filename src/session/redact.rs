@@ -16,6 +16,32 @@ pub fn users(ev: &mut DecodeEvent) {
             }
         }
         DecodeEvent::Rdp(r) => r.redact_users(),
+        DecodeEvent::Http(h) => {
+            if let crate::decode::http::HttpEvent::Request {
+                auth,
+                user_id,
+                headers,
+                ..
+            } = &mut **h
+            {
+                for hl in headers.iter_mut() {
+                    if hl.name.eq_ignore_ascii_case("RDG-User-Id") {
+                        hl.value = REDACTED.to_string();
+                    }
+                }
+                if let Some(u) = user_id.as_mut() {
+                    *u = REDACTED.to_string();
+                }
+                if let Some(n) = auth.as_mut().and_then(|a| a.ntlm.as_mut()) {
+                    for f in [&mut n.user, &mut n.domain] {
+                        if let Some(v) = f.as_mut() {
+                            *v = REDACTED.to_string();
+                        }
+                    }
+                }
+            }
+        }
+        DecodeEvent::Inner(i) => users(&mut i.0),
         _ => {}
     }
 }

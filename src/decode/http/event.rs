@@ -266,6 +266,7 @@ pub enum HttpEvent {
     #[serde(rename = "http_body_end")]
     BodyEnd {
         /// The body's direction.
+        #[serde(skip)]
         dir: Dir,
         /// Payload bytes (de-chunked).
         bytes: u64,
@@ -276,6 +277,7 @@ pub enum HttpEvent {
     #[serde(rename = "http_incomplete")]
     Incomplete {
         /// The direction that was cut off.
+        #[serde(skip)]
         dir: Dir,
         /// Where.
         at: Truncation,
@@ -284,6 +286,7 @@ pub enum HttpEvent {
     #[serde(rename = "http_head_too_large")]
     HeadTooLarge {
         /// The direction.
+        #[serde(skip)]
         dir: Dir,
         /// The limit in bytes.
         limit: usize,
@@ -292,6 +295,7 @@ pub enum HttpEvent {
     #[serde(rename = "http_malformed")]
     Malformed {
         /// The direction.
+        #[serde(skip)]
         dir: Dir,
         /// What was wrong, in plain English.
         reason: String,

@@ -291,7 +291,8 @@ fn events_serialize_with_the_agreed_kinds() {
     };
     assert_eq!(
         serde_json::to_string(&e).unwrap_or_default(),
-        r#"{"kind":"http_incomplete","dir":"s2c","at":{"kind":"body","got":1,"expected":2}}"#
+        // The direction is the event record's own `dir`, so it is not repeated here.
+        r#"{"kind":"http_incomplete","at":{"kind":"body","got":1,"expected":2}}"#
     );
     let (events, _) = run(&[bytes(C2S, SAMPLE_WS)]);
     let v = serde_json::to_value(&events[0]).unwrap_or_default();

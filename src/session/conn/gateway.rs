@@ -86,7 +86,9 @@ pub(super) fn gw_phase(ev: &DecodeEvent) -> Option<Phase> {
             GwStage::TunnelCreate => Phase::GwTunnelCreate,
             GwStage::TunnelAuth => Phase::GwTunnelAuth,
             GwStage::ChannelCreate => Phase::GwChannelCreate,
-            GwStage::Data | GwStage::Closed => Phase::GwData,
+            GwStage::Data => Phase::GwData,
+            // A refused step ends the tunnel where it was.
+            GwStage::Closed => return None,
         }),
         DecodeEvent::Inner(i) => match &*i.0 {
             DecodeEvent::X224(X224Event::ConnectionRequest { .. }) => Some(Phase::X224),
