@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
 # Builds rdptap in release mode and runs the benchmark (benches/throughput/).
-# It has two sections: `relay` (rdptap against no relay, socat and haproxy) and
+# It has three sections: `relay` (rdptap against no relay, socat and haproxy),
 # `intercept` (real TLS direct, through rdptap untouched, and through
-# rdptap --intercept). Both run unless one is named. Extra arguments are passed to
+# rdptap --intercept) and `gateway` (MS-TSGU DATA over the WebSocket and HTTP
+# transports through rdptap lab gateway, alone and behind rdptap proxy --gateway,
+# against direct TLS). All run unless some are named. Extra arguments are passed to
 # the benchmark, e.g.
-#   benches/run.sh                                  # everything, 1 to 2 minutes
+#   benches/run.sh                                  # everything, 3 to 5 minutes
 #   benches/run.sh relay --mib 256 --reps 1         # a quick relay comparison
 #   benches/run.sh intercept                        # interception only
 #   benches/run.sh intercept --tls-mib 256 --tls-reps 3 --setups 100
+#   benches/run.sh gateway                          # gateway mode only
+#   benches/run.sh gateway --gw-mib 256 --gw-reps 3
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# socat and haproxy are only needed by the relay section.
+# socat and haproxy are only needed by the relay section, which runs when it is
+# named or when no section is.
 relay=1
 for a in "$@"; do
-    [ "$a" = intercept ] && relay=0
+    case "$a" in
+        intercept | gateway) relay=0 ;;
+    esac
 done
 for a in "$@"; do
     [ "$a" = relay ] && relay=1

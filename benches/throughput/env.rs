@@ -124,4 +124,10 @@ pub(crate) fn print_header(opts: &Opts, env: &Env, nofile: u64) {
             opts.tls_mib, opts.tls_reps, opts.setups
         );
     }
+    if opts.gateway {
+        println!(
+            "gw plan:  {} MiB each way per run, {} runs per path interleaved (median shown); rdptap lab gateway --auth none, alone and behind rdptap proxy --gateway",
+            opts.gw_mib, opts.gw_reps
+        );
+    }
 }

@@ -66,9 +66,13 @@ pub(crate) fn available(env: &Env) -> bool {
         .unwrap_or(false)
 }
 
-/// Creates a CA for this run only, in the scratch directory.
-fn ca_init(env: &Env) -> Res<std::path::PathBuf> {
+/// Creates a CA for this run only, in the scratch directory; the sections that need
+/// one share it.
+pub(crate) fn ca_init(env: &Env) -> Res<std::path::PathBuf> {
     let dir = env.tmp.join("ca");
+    if dir.join("rdptap-ca.pem").exists() {
+        return Ok(dir);
+    }
     let out = Command::new(&env.rdptap)
         .arg("ca")
         .arg("init")

@@ -2,24 +2,31 @@
 //! bulk throughput (raw bytes and an RDP-shaped stream that keeps rdptap's decoders
 //! busy), added round-trip latency of small messages, and memory per idle connection.
 //! A second section measures TLS interception: real TLS traffic direct, through
-//! rdptap untouched, and through `rdptap proxy --intercept`.
+//! rdptap untouched, and through `rdptap proxy --intercept`. A third measures gateway
+//! mode: MS-TSGU DATA packets over the WebSocket and HTTP transports through
+//! `rdptap lab gateway`, alone and behind `rdptap proxy --gateway`, against direct TLS.
 //!
 //! It prints ratios against the direct path measured in the same run, because the
 //! absolute numbers depend on the machine. Run it with `benches/run.sh`, or
 //! `cargo build --release && cargo bench --bench throughput`. Arguments go after `--`:
-//! - `relay` or `intercept` runs only that section (both run by default);
+//! - `relay`, `intercept` or `gateway` runs only the sections named (all run by
+//!   default);
 //! - `--mib N` (bulk size per run, default 1024), `--reps N` (runs per path, default 3),
 //!   `--rtts N` (timed round trips per path, default 20000), `--conns N` (idle
 //!   connections, default 2000): the relay section;
 //! - `--tls-mib N` (bulk size each way per run, default 1024), `--tls-reps N` (runs per
 //!   path, default 5), `--setups N` (connection setups per path, default 200): the
-//!   interception section.
+//!   interception section;
+//! - `--gw-mib N` (bulk size each way per run, default 512), `--gw-reps N` (runs per
+//!   path, default 5): the gateway section.
 //!
 //! Layout: `env` (binaries, scratch directory, header), `script` (the RDP opening cut
 //! from the fixture), `upstream` (the servers every relay path ends at), `peers` (the
 //! relay processes), `traffic`, `latency` and `memory` (the relay measurements),
 //! `report` (their tables and targets), `tls_peer` (the real RDP-over-TLS server and
-//! client) and `intercept` (the interception measurements and tables).
+//! client), `intercept` (the interception measurements and tables), `gateway_client`
+//! (an MS-TSGU client over both transports) and `gateway` (the gateway-mode
+//! measurements, their RDP host and tables).
 
 fn main() {
     // `cargo test --all-targets` also runs harness = false benches, but without
@@ -40,6 +47,10 @@ fn main() {
 // Every module below uses /proc, libc or Linux-only socket behaviour.
 #[cfg(target_os = "linux")]
 mod env;
+#[cfg(target_os = "linux")]
+mod gateway;
+#[cfg(target_os = "linux")]
+mod gateway_client;
 #[cfg(target_os = "linux")]
 mod intercept;
 #[cfg(target_os = "linux")]
@@ -79,6 +90,8 @@ struct Opts {
     relay: bool,
     /// Run the interception section.
     intercept: bool,
+    /// Run the gateway section.
+    gateway: bool,
     mib: u64,
     reps: usize,
     rtts: usize,
@@ -87,6 +100,8 @@ struct Opts {
     tls_mib: u64,
     tls_reps: usize,
     setups: usize,
+    gw_mib: u64,
+    gw_reps: usize,
     extra: Vec<String>,
 }
 
@@ -95,6 +110,7 @@ fn parse_opts() -> Res<Opts> {
     let mut o = Opts {
         relay: false,
         intercept: false,
+        gateway: false,
         mib: 1024,
         reps: 3,
         rtts: 20_000,
@@ -103,6 +119,8 @@ fn parse_opts() -> Res<Opts> {
         tls_mib: 1024,
         tls_reps: 5,
         setups: 200,
+        gw_mib: 512,
+        gw_reps: 5,
         extra: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
@@ -121,6 +139,8 @@ fn parse_opts() -> Res<Opts> {
             "--tls-mib" => o.tls_mib = num("--tls-mib")?.max(1),
             "--tls-reps" => o.tls_reps = num("--tls-reps")?.max(1) as usize,
             "--setups" => o.setups = num("--setups")?.max(1) as usize,
+            "--gw-mib" => o.gw_mib = num("--gw-mib")?.max(1),
+            "--gw-reps" => o.gw_reps = num("--gw-reps")?.max(1) as usize,
             // Bare words arrive as cargo's benchmark-name filter; here they pick sections.
             "relay" => {
                 o.relay = true;
@@ -130,17 +150,22 @@ fn parse_opts() -> Res<Opts> {
                 o.intercept = true;
                 o.extra.push(a);
             }
+            "gateway" => {
+                o.gateway = true;
+                o.extra.push(a);
+            }
             s => {
                 return Err(format!(
-                    "unknown argument {s} (known: relay, intercept, --mib, --reps, --rtts, --conns, --tls-mib, --tls-reps, --setups)"
+                    "unknown argument {s} (known: relay, intercept, gateway, --mib, --reps, --rtts, --conns, --tls-mib, --tls-reps, --setups, --gw-mib, --gw-reps)"
                 )
                 .into())
             }
         }
     }
-    if !o.relay && !o.intercept {
+    if !o.relay && !o.intercept && !o.gateway {
         o.relay = true;
         o.intercept = true;
+        o.gateway = true;
     }
     Ok(o)
 }
@@ -179,6 +204,7 @@ fn run() -> Res<()> {
     // A failure here must not throw away the relay results already measured: they
     // are printed, then the run still fails.
     let tls = opts.intercept.then(|| intercept::run(&env, &opts));
+    let gw = opts.gateway.then(|| gateway::run(&env, &opts));
 
     println!();
     if let Some((raw, rdp, lat, rss)) = &relay {
@@ -196,17 +222,32 @@ fn run() -> Res<()> {
     if let Some(Ok(t)) = &tls {
         intercept::print(&opts, t);
     }
+    if let Some(Ok(g)) = &gw {
+        gateway::print(&opts, g);
+    }
     println!("Targets");
     if let Some((raw, rdp, lat, rss)) = &relay {
         report::print_targets(raw, rdp, lat, rss);
     }
+    let mut failed = Vec::new();
     match tls {
         Some(Ok(t)) => intercept::print_targets(&t),
         Some(Err(e)) => {
             println!("  n/a   interception: the section failed (the error follows)");
-            return Err(format!("interception section: {e}").into());
+            failed.push(format!("interception section: {e}"));
         }
         None => {}
+    }
+    match gw {
+        Some(Ok(g)) => gateway::print_targets(&g),
+        Some(Err(e)) => {
+            println!("  n/a   gateway mode: the section failed (the error follows)");
+            failed.push(format!("gateway section: {e}"));
+        }
+        None => {}
+    }
+    if !failed.is_empty() {
+        return Err(failed.join("\n").into());
     }
     Ok(())
 }

@@ -23,7 +23,7 @@ pub(crate) struct Relay {
 }
 
 impl Relay {
-    fn spawn(name: &'static str, mut cmd: Command, port: u16, env: &Env) -> Res<Relay> {
+    pub(crate) fn spawn(name: &'static str, mut cmd: Command, port: u16, env: &Env) -> Res<Relay> {
         let log = env.tmp.join(format!("{name}-{port}.log"));
         let f = File::create(&log)?;
         cmd.stdin(Stdio::null()).stdout(f.try_clone()?).stderr(f);

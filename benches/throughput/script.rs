@@ -20,9 +20,9 @@ pub(crate) struct Script {
     pub(crate) cr: Vec<u8>,
     pub(crate) cc: Vec<u8>,
     /// ClientHello; then ClientKeyExchange, ChangeCipherSpec, Finished.
-    client: [Vec<u8>; 2],
+    pub(crate) client: [Vec<u8>; 2],
     /// ServerHello … ServerHelloDone; then NewSessionTicket, ChangeCipherSpec, Finished.
-    server: [Vec<u8>; 2],
+    pub(crate) server: [Vec<u8>; 2],
 }
 
 impl Script {
