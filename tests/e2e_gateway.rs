@@ -194,6 +194,17 @@ fn http_transport_pairs_both_channels_into_one_session() {
     assert_eq!(s(&v, "cause"), "ok", "{v:#}\n{}", c.context(&out));
     assert!(s(&v, "summary").contains("HTTP transport"), "{v:#}");
     assert_full_tunnel(&c);
+    // Each channel's own verdict is ok too, and says which channel it was.
+    let per_conn: Vec<Value> = c
+        .proxy
+        .verdicts()
+        .into_iter()
+        .filter(|v| v["scope"] == "connection")
+        .collect();
+    assert_eq!(per_conn.len(), 2, "{per_conn:#?}");
+    for v in &per_conn {
+        assert_eq!(s(v, "cause"), "ok", "{v:#}");
+    }
     let transports: Vec<String> = c
         .proxy
         .events()

@@ -228,6 +228,9 @@ fn find(
         )
         .evidence(g.transports.first().map(|t| t.0));
     }
+    if let Some(f) = channel_end(gw, seen, g, close) {
+        return f;
+    }
     if let Some(f) = inner::inner_finding(input, gw, seen, g, close) {
         return f;
     }
@@ -338,3 +341,41 @@ fn passthrough_end(
 
 #[cfg(test)]
 mod tests;
+
+/// One channel of the two-channel HTTP transport carries one direction of the tunnel
+/// only, so its own verdict says how the channel ended and leaves the tunnel and the
+/// inner connection to the gateway session's verdict.
+fn channel_end(gw: &GwInputs, seen: &Seen, g: &GwSeen, close: Option<&Close>) -> Option<Finding> {
+    let t = g.transport()?;
+    if gw.session || !matches!(t, Transport::HttpIn | Transport::HttpOut) {
+        return None;
+    }
+    let c = close?;
+    if c.kind != CloseKind::Fin
+        || g.handshake.is_none() && g.reached_data.is_none() && g.packets == 0
+    {
+        return None;
+    }
+    let name = if t == Transport::HttpIn {
+        "IN (client to gateway)"
+    } else {
+        "OUT (gateway to client)"
+    };
+    let closer = match c.by {
+        ClosedBy::Client => "client",
+        ClosedBy::Server => "gateway",
+        _ => return None,
+    };
+    let phase = seen.phase.map(|p| p.to_string()).unwrap_or_default();
+    Some(
+        Finding::new(
+            Cause::Ok,
+            format!(
+                "the {name} channel of the HTTP transport carried {} MS-TSGU packets; the {closer} closed it in an orderly way (FIN) with the tunnel at the {phase} phase. The gateway_session verdict covers both channels and the RDP inside",
+                g.packets
+            ),
+            "see the gateway_session verdict for this RDG-Connection-Id",
+        )
+        .evidence([c.at]),
+    )
+}

@@ -73,6 +73,8 @@ pub struct GwSeen {
     pub inner_events: usize,
     /// KEEPALIVE packets, both ways.
     pub keepalives: u64,
+    /// MS-TSGU packets reported.
+    pub packets: u64,
 }
 
 impl GwSeen {
@@ -202,7 +204,10 @@ impl GwSeen {
 
     fn gw(&mut self, at: At, dir: Dir, g: &GwEvent) {
         match g {
-            GwEvent::TsguPacket { packet, .. } => self.packet(at, dir, packet),
+            GwEvent::TsguPacket { packet, .. } => {
+                self.packets += 1;
+                self.packet(at, dir, packet)
+            }
             GwEvent::TsguViolation { reason, .. } => {
                 self.violation.get_or_insert((at, dir, reason.clone()));
             }
