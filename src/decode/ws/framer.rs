@@ -155,8 +155,21 @@ impl Unmasker {
 
     /// Unmasks `buf` in place and moves the phase on by its length.
     pub fn apply(&mut self, buf: &mut [u8]) {
-        for b in buf.iter_mut() {
-            *b ^= self.key.get(self.phase).copied().unwrap_or(0);
+        // Eight bytes at a time with the key rotated to the current phase: a byte at a
+        // time costs as much as the TLS decryption of the same bytes.
+        let mut rotated = [0u8; 8];
+        for (i, r) in rotated.iter_mut().enumerate() {
+            *r = self.key[(self.phase + i) % 4];
+        }
+        let word = u64::from_ne_bytes(rotated);
+        let mut chunks = buf.chunks_exact_mut(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            c.copy_from_slice(&(u64::from_ne_bytes(w) ^ word).to_ne_bytes());
+        }
+        for b in chunks.into_remainder() {
+            *b ^= self.key[self.phase];
             self.phase = (self.phase + 1) % 4;
         }
     }
