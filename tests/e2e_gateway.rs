@@ -75,19 +75,26 @@ impl Chain {
 
     /// The gateway session's verdict, once written.
     fn session_verdict(&self, out: &ClientOutput) -> Value {
+        self.verdict_where(out, "a gateway_session verdict", |v| {
+            v["scope"] == "gateway_session"
+        })
+    }
+
+    /// The first verdict `pick` accepts, waiting (bounded) until one is written.
+    fn verdict_where(
+        &self,
+        out: &ClientOutput,
+        what: &str,
+        pick: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + VERDICT_WAIT;
         loop {
-            if let Some(v) = self
-                .proxy
-                .verdicts()
-                .into_iter()
-                .find(|v| v["scope"] == "gateway_session")
-            {
+            if let Some(v) = self.proxy.verdicts().into_iter().find(|v| pick(v)) {
                 return v;
             }
             assert!(
                 Instant::now() < deadline,
-                "no gateway_session verdict\n{}",
+                "no {what}\n{}",
                 self.context(out)
             );
             std::thread::sleep(Duration::from_millis(50));
@@ -238,12 +245,9 @@ fn out_response_cut_in_its_headers_is_incomplete_with_counts() {
     };
     let out = c.client("http,no-websockets");
     assert!(!out.success(), "{}", c.context(&out));
-    let v = c
-        .proxy
-        .wait_verdicts(1, VERDICT_WAIT)
-        .into_iter()
-        .find(|v| v["cause"] == "gw_http_incomplete")
-        .unwrap_or_else(|| panic!("no gw_http_incomplete\n{}", c.context(&out)));
+    let v = c.verdict_where(&out, "gw_http_incomplete", |v| {
+        v["cause"] == "gw_http_incomplete"
+    });
     let summary = s(&v, "summary");
     assert!(summary.contains("headers after"), "{summary}");
     assert!(summary.contains("bytes"), "{summary}");
@@ -256,23 +260,9 @@ fn out_channel_cut_in_its_seed_is_incomplete_with_counts() {
     };
     let out = c.client("http,no-websockets");
     assert!(!out.success(), "{}", c.context(&out));
-    let deadline = Instant::now() + VERDICT_WAIT;
-    let v = loop {
-        if let Some(v) = c
-            .proxy
-            .verdicts()
-            .into_iter()
-            .find(|v| v["cause"] == "gw_http_incomplete")
-        {
-            break v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no gw_http_incomplete\n{}",
-            c.context(&out)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let v = c.verdict_where(&out, "gw_http_incomplete", |v| {
+        v["cause"] == "gw_http_incomplete"
+    });
     let summary = s(&v, "summary");
     assert!(summary.contains("after 4 of 10 bytes"), "{summary}");
     assert!(summary.contains("seed"), "{summary}");
