@@ -238,32 +238,32 @@ fn rap_denial_is_named() {
     assert!(s(&v, "hint").contains("FQDN"), "{v:#}");
 }
 
-#[test]
-fn out_response_cut_in_its_headers_is_incomplete_with_counts() {
-    let Some(c) = chain(&["--fail", "close=out-headers"], true) else {
-        return;
-    };
+/// The summary of the gw_http_incomplete verdict when the lab gateway cuts its OUT
+/// response with `knob` (two-channel transport); None when peers are missing.
+fn cut_summary(knob: &str) -> Option<String> {
+    let c = chain(&["--fail", knob], true)?;
     let out = c.client("http,no-websockets");
     assert!(!out.success(), "{}", c.context(&out));
     let v = c.verdict_where(&out, "gw_http_incomplete", |v| {
         v["cause"] == "gw_http_incomplete"
     });
-    let summary = s(&v, "summary");
+    Some(s(&v, "summary"))
+}
+
+#[test]
+fn out_response_cut_in_its_headers_is_incomplete_with_counts() {
+    let Some(summary) = cut_summary("close=out-headers") else {
+        return;
+    };
     assert!(summary.contains("headers after"), "{summary}");
     assert!(summary.contains("bytes"), "{summary}");
 }
 
 #[test]
 fn out_channel_cut_in_its_seed_is_incomplete_with_counts() {
-    let Some(c) = chain(&["--fail", "close=out-preamble"], true) else {
+    let Some(summary) = cut_summary("close=out-preamble") else {
         return;
     };
-    let out = c.client("http,no-websockets");
-    assert!(!out.success(), "{}", c.context(&out));
-    let v = c.verdict_where(&out, "gw_http_incomplete", |v| {
-        v["cause"] == "gw_http_incomplete"
-    });
-    let summary = s(&v, "summary");
     assert!(summary.contains("after 4 of 10 bytes"), "{summary}");
     assert!(summary.contains("seed"), "{summary}");
 }

@@ -112,8 +112,8 @@ impl Session {
     /// Diagnose the finished connection, record the verdict and return it.
     pub fn finish(&self) -> Verdict {
         let st = self.lock();
-        if st.gw.is_some() {
-            return self.gw_finish(&st);
+        if let Some(gw) = st.gw.as_deref() {
+            return self.gw_finish(&st, gw);
         }
         let tls = st.decoder.tls();
         let verdict = diagnose::diagnose(&Inputs {

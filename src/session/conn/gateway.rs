@@ -14,7 +14,7 @@ use crate::record::{EventRecord, Recorder};
 use crate::session::diagnose::gateway::{self as gwdiag, GwInputs};
 use crate::session::diagnose::Inputs;
 use crate::session::gateway::{merge, Deposit, Registry, SharedTunnel};
-use crate::session::{Phase, Timeline, Verdict};
+use crate::session::{Phase, Verdict};
 use bytes::Bytes;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -186,10 +186,7 @@ impl Session {
 
     /// The gateway verdicts: this connection's, and the session's when it was the last
     /// member to end.
-    pub(super) fn gw_finish(&self, st: &State) -> Verdict {
-        let Some(gw) = st.gw.as_ref() else {
-            unreachable!("gateway finish on a direct session")
-        };
+    pub(super) fn gw_finish(&self, st: &State, gw: &GwParts) -> Verdict {
         let duration = self.started.elapsed();
         let mut gin = GwInputs {
             passthrough: gw.passthrough,
@@ -278,6 +275,3 @@ impl Session {
         });
     }
 }
-
-#[allow(dead_code)]
-fn _assert_timeline(_: &Timeline) {}

@@ -1,7 +1,6 @@
 //! The RDP connection inside the tunnel, diagnosed with the direct-mode rules on a
 //! timeline of its own, then reported with the gateway around it.
 
-use super::super::close::Close;
 use super::super::seen::Seen;
 use super::super::{Finding, Inputs};
 use super::{cert_first, transport_name, GwInputs, GwSeen};
@@ -16,7 +15,6 @@ pub(super) fn inner_finding(
     gw: &GwInputs,
     seen: &Seen,
     g: &GwSeen,
-    close: Option<&Close>,
 ) -> Option<Finding> {
     let data_at = g.reached_data?;
     let tl = inner_timeline(input.timeline, data_at.seq);
@@ -93,7 +91,6 @@ pub(super) fn inner_finding(
             );
         }
     }
-    let _ = (seen, close);
     let f = Finding {
         cause: v.cause,
         summary: format!("{summary} — {ctx}"),
@@ -111,7 +108,6 @@ pub(super) fn inner_finding(
 fn inner_timeline(t: &Timeline, from: usize) -> Timeline {
     let mut out = Timeline::default();
     let mut ended = [false, false];
-    let mut bytes = [0u64; 2];
     for e in t.entries.iter().filter(|e| e.seq >= from) {
         let end = |kind: EndKind| {
             What::Tcp(TcpEvent::StreamEnded {
@@ -143,7 +139,6 @@ fn inner_timeline(t: &Timeline, from: usize) -> Timeline {
             }
             What::Tcp(TcpEvent::StreamEnded { end: se }) => {
                 if let Some(d) = e.dir {
-                    bytes[d.idx()] = se.bytes;
                     if !ended[d.idx()] {
                         ended[d.idx()] = true;
                         out.push(e.at, Some(d), end(se.kind.clone()));

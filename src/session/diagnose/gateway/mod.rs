@@ -45,14 +45,6 @@ fn transport_name(t: Option<Transport>) -> &'static str {
     }
 }
 
-/// Where the tunnel stood, for "during …" in summaries.
-fn stage_words(input: &Inputs<'_>) -> String {
-    let seen = Seen::scan(input.timeline);
-    seen.phase
-        .map(|p| p.to_string())
-        .unwrap_or_else(|| "TCP connect".into())
-}
-
 fn find(
     input: &Inputs<'_>,
     gw: &GwInputs,
@@ -76,7 +68,10 @@ fn find(
         return f;
     }
     let transport = g.transport();
-    let during = stage_words(input);
+    let during = seen
+        .phase
+        .map(|p| p.to_string())
+        .unwrap_or_else(|| "TCP connect".into());
     if let (Some((at, cred)), Some(c)) = (&g.unanswered, close) {
         // The field symptom of Extended Protection through a proxy: the gateway drops
         // the connection right after the client's channel-bound NTLM AUTHENTICATE.
@@ -231,10 +226,10 @@ fn find(
     if let Some(f) = channel_end(gw, seen, g, close) {
         return f;
     }
-    if let Some(f) = inner::inner_finding(input, gw, seen, g, close) {
+    if let Some(f) = inner::inner_finding(input, gw, seen, g) {
         return f;
     }
-    if let Some(f) = reset(seen, close, &during) {
+    if let Some(f) = reset(close, &during) {
         return f;
     }
     if let Some(f) = passthrough_end(input, gw, seen, close) {
@@ -252,7 +247,7 @@ fn input_is_intercepted(seen: &Seen) -> bool {
     seen.icpt.client_tls.is_some()
 }
 
-fn reset(seen: &Seen, close: Option<&Close>, during: &str) -> Option<Finding> {
+fn reset(close: Option<&Close>, during: &str) -> Option<Finding> {
     let c = close?;
     if c.kind != CloseKind::Rst {
         return None;
@@ -262,7 +257,6 @@ fn reset(seen: &Seen, close: Option<&Close>, during: &str) -> Option<Finding> {
         ClosedBy::Client => "client",
         _ => return None,
     };
-    let _ = seen;
     Some(
         Finding::new(
             Cause::GwReset,
