@@ -1,8 +1,9 @@
-//! Sinks: where events and verdicts go (console, JSON Lines).
+//! Sinks: where events and verdicts go (console, JSON Lines), and the pcapng encoder.
 
 pub mod console;
 pub mod jsonl;
 pub mod keylog;
+pub mod pcapng;
 
 use crate::decode::{Dir, Layer};
 use serde::Serialize;
