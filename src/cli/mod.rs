@@ -1,4 +1,4 @@
-//! The command line: `rdptap proxy …` and `rdptap ca …`.
+//! The command line: `rdptap proxy …`, `rdptap ca …`, `rdptap lab …` and `rdptap report …`.
 
 pub mod ca;
 pub mod config;
@@ -6,6 +6,7 @@ pub mod duration;
 pub mod lab;
 pub mod limits;
 pub mod proxy;
+pub mod report;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -16,7 +17,7 @@ use std::path::PathBuf;
     name = "rdptap",
     version,
     about = "Relays RDP connections unchanged and says, in one line, where and why each one broke.",
-    after_help = "Examples:\n  rdptap proxy --target rdp-host.example.com\n  rdptap proxy --target rdp-host --events trace.jsonl --once\n  rdptap proxy --config config/rdptap.toml -v"
+    after_help = "Examples:\n  rdptap proxy --target rdp-host.example.com\n  rdptap proxy --target rdp-host --events trace.jsonl --once\n  rdptap proxy --config config/rdptap.toml -v\n  rdptap report trace.jsonl -o report.html"
 )]
 pub struct Cli {
     /// More console detail (-v: per-record debug, -vv: trace). RUST_LOG overrides.
@@ -42,6 +43,9 @@ pub enum Command {
     /// Lab servers that reproduce RD Gateway problems on purpose.
     #[command(subcommand)]
     Lab(lab::LabCommand),
+    /// Turn an event file into a report a person can read: one HTML page, or plain text.
+    #[command(after_help = report::EXAMPLES)]
+    Report(report::ReportArgs),
 }
 
 /// `rdptap ca …` subcommands.

@@ -1,9 +1,10 @@
-//! Sinks: where events and verdicts go (console, JSON Lines), and the pcapng encoder.
+//! Sinks: where events and verdicts go (console, JSON Lines, pcapng), and the report.
 
 pub mod console;
 pub mod jsonl;
 pub mod keylog;
 pub mod pcapng;
+pub mod report;
 
 use crate::decode::{Dir, Layer};
 use serde::Serialize;

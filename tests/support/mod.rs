@@ -90,7 +90,7 @@ pub fn peers_available(names: &[&str]) -> bool {
     }
     let msg = format!(
         "peer binaries missing: {} (Debian packages: xrdp freerdp2-x11 freerdp2-shadow-x11 \
-         xvfb tshark socat haproxy; .ci/run installs them)",
+         xvfb tshark socat haproxy chromium; .ci/run installs them)",
         missing.join(", ")
     );
     if in_ci() {
