@@ -3,6 +3,7 @@
 pub mod console;
 pub mod jsonl;
 pub mod keylog;
+pub mod redact;
 
 use crate::decode::{Dir, Layer};
 use serde::Serialize;
