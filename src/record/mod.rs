@@ -4,6 +4,7 @@ pub mod console;
 pub mod jsonl;
 pub mod keylog;
 pub mod pcapng;
+pub mod redact;
 pub mod report;
 
 use crate::decode::{Dir, Layer};

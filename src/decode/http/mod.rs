@@ -52,4 +52,4 @@ mod gateway_tests;
 #[cfg(test)]
 mod robustness_tests;
 #[cfg(test)]
-mod test_msgs;
+pub(crate) mod test_msgs;

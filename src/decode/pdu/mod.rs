@@ -26,7 +26,7 @@ mod sec_tests;
 #[cfg(test)]
 mod share_tests;
 #[cfg(test)]
-mod test_pdus;
+pub(crate) mod test_pdus;
 
 pub use activation::ActivePdu;
 pub use data::{LogonError, SaveSessionInfo};

@@ -1,0 +1,423 @@
+//! What is secret in RDP frames (MS-RDPBCGR, MS-CSSP), as byte ranges of one frame:
+//! the Client Info password and auto-reconnect cookie, key codes of input events, the
+//! server's auto-reconnect random, a redirection password, and CredSSP credentials.
+//!
+//! Every function works on a frame that may be cut short (at the end of a stream, or
+//! the first bytes of a frame being classified) and clamps its ranges to the bytes
+//! there; none reads out of bounds.
+
+use super::{der, ntlm};
+use crate::decode::pdu::sec::{
+    SEC_AUTODETECT_REQ, SEC_AUTODETECT_RSP, SEC_ENCRYPT, SEC_EXCHANGE_PKT, SEC_HEARTBEAT,
+    SEC_INFO_PKT, SEC_KNOWN, SEC_LICENSE_PKT, SEC_REDIRECTION_PKT, SEC_TRANSPORT_REQ,
+    SEC_TRANSPORT_RSP,
+};
+use crate::decode::wire::{be_u16, le_u16, le_u32};
+use crate::decode::Dir;
+use std::ops::Range;
+
+/// Security header flags that announce a PDU of their own.
+const SEC_PDU_BITS: u16 = SEC_EXCHANGE_PKT
+    | SEC_INFO_PKT
+    | SEC_LICENSE_PKT
+    | SEC_REDIRECTION_PKT
+    | SEC_AUTODETECT_REQ
+    | SEC_AUTODETECT_RSP
+    | SEC_HEARTBEAT
+    | SEC_TRANSPORT_REQ
+    | SEC_TRANSPORT_RSP;
+/// totalLength that marks a T.128 flow PDU.
+const FLOW_MARKER: u16 = 0x8000;
+/// PDUTYPE_DATAPDU and PDUTYPE_SERVER_REDIR_PKT (low nibble of pduType).
+const PDUTYPE_DATA: u16 = 0x7;
+const PDUTYPE_REDIRECT: u16 = 0xA;
+/// pduType2 of the slow-path Input PDU and the Save Session Info PDU.
+const PDUTYPE2_INPUT: u8 = 0x1C;
+const PDUTYPE2_SAVE_SESSION_INFO: u8 = 0x26;
+/// compressedType bit of a bulk-compressed Share Data body (unreadable, so unscrubbable).
+const PACKET_COMPRESSED: u8 = 0x20;
+/// INFO_UNICODE: Client Info strings are UTF-16LE.
+const INFO_UNICODE: u32 = 0x0000_0010;
+/// TS_TIME_ZONE_INFORMATION size.
+const TIME_ZONE_LEN: usize = 172;
+/// ARC_CS_PRIVATE_PACKET and ARC_SC_PRIVATE_PACKET: cbLen, Version, LogonId, then 16
+/// secret bytes (SecurityVerifier, ArcRandomBits).
+const ARC_LEN: usize = 28;
+const ARC_SECRET: Range<usize> = 12..28;
+/// INFOTYPE_LOGON_EXTENDED_INFO and its LOGON_EX_AUTORECONNECTCOOKIE field.
+const INFOTYPE_LOGON_EXTENDED: u32 = 3;
+const LOGON_EX_AUTORECONNECTCOOKIE: u32 = 0x1;
+/// Redirection fields before LB_PASSWORD, in wire order, then LB_PASSWORD itself.
+const LB_BEFORE_PASSWORD: [u32; 4] = [0x1, 0x2, 0x4, 0x8];
+const LB_PASSWORD: u32 = 0x10;
+/// INPUT_EVENT_SCANCODE and INPUT_EVENT_UNICODE (slow-path messageType).
+const INPUT_EVENT_SCANCODE: u16 = 0x0004;
+const INPUT_EVENT_UNICODE: u16 = 0x0005;
+/// Size of a slow-path TS_INPUT_EVENT: eventTime, messageType, 6 bytes of data.
+const SLOW_EVENT_LEN: usize = 12;
+/// FASTPATH_INPUT_ENCRYPTED (in the top two bits of the fast-path header).
+const FASTPATH_INPUT_ENCRYPTED: u8 = 0x2;
+
+/// The channels the server assigned, once its Connect-Response was read.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Channels {
+    /// The I/O channel: the only one carrying the PDUs scrubbed here.
+    pub io: Option<u16>,
+}
+
+impl Channels {
+    /// Whether Send Data on `channel` may carry an I/O channel PDU. Until the server
+    /// named the I/O channel, every channel may.
+    fn wants(&self, channel: u16) -> bool {
+        self.io.is_none_or(|io| io == channel)
+    }
+}
+
+/// What an X.224 Data TPDU carries, as far as redaction cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mcs {
+    /// The MCS Connect-Response: names the I/O channel.
+    ConnectResponse,
+    /// A Send Data Request or Indication: its channel and where its userData is.
+    SendData { channel: u16, at: usize, len: usize },
+    /// Anything else.
+    Other,
+}
+
+/// Reads the TPKT/X.224 Data/MCS header of a (possibly cut) TPKT frame.
+pub(super) fn mcs(frame: &[u8]) -> Mcs {
+    // TPKT (4), X.224 Data: LI 2, code 0xF0, EOT; then the MCS PDU at 7.
+    if frame.get(4) != Some(&2) || frame.get(5).map(|c| c & 0xF0) != Some(0xF0) {
+        return Mcs::Other;
+    }
+    let Some(&first) = frame.get(7) else {
+        return Mcs::Other;
+    };
+    if first == 0x7F && frame.get(8) == Some(&0x66) {
+        return Mcs::ConnectResponse;
+    }
+    // Send Data Request (25) or Indication (26): initiator, channelId, priority and
+    // segmentation, then userData with a PER length.
+    if !matches!(first >> 2, 25 | 26) {
+        return Mcs::Other;
+    }
+    let (Some(channel), Some(&l1)) = (be_u16(frame, 10), frame.get(13)) else {
+        return Mcs::Other;
+    };
+    let (len, at) = match l1 {
+        l if l & 0x80 == 0 => (usize::from(l), 14),
+        l if l & 0x40 == 0 => match frame.get(14) {
+            Some(&l2) => ((usize::from(l & 0x3F) << 8) | usize::from(l2), 15),
+            None => return Mcs::Other,
+        },
+        // A fragmented length: RDP never sends one.
+        _ => return Mcs::Other,
+    };
+    Mcs::SendData { channel, at, len }
+}
+
+/// Where a PDU that may hold a secret starts in an I/O channel payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Io {
+    /// TS_INFO_PACKET (after the basic security header).
+    ClientInfo(usize),
+    /// TS_INPUT_PDU_DATA (after the Share Data Header).
+    Input(usize),
+    /// TS_SAVE_SESSION_INFO_PDU_DATA (after the Share Data Header).
+    SaveSessionInfo(usize),
+    /// RDP_SERVER_REDIRECTION_PACKET.
+    Redirection(usize),
+    /// Nothing secret (or nothing readable: encrypted, compressed).
+    Other,
+}
+
+/// Classifies an I/O channel payload of `len` bytes from its first bytes, telling a
+/// basic security header from a Share Control Header as `decode::pdu::IoDecoder` does.
+pub(super) fn io_kind(dir: Dir, p: &[u8], len: usize) -> Io {
+    let (Some(first), Some(second)) = (le_u16(p, 0), le_u16(p, 2)) else {
+        return Io::Other;
+    };
+    if first == FLOW_MARKER {
+        return Io::Other;
+    }
+    let share = second >> 4 == 1;
+    let sec = first & !SEC_KNOWN == 0;
+    let early = match dir {
+        Dir::C2S => SEC_INFO_PKT,
+        Dir::S2C => SEC_REDIRECTION_PKT,
+    };
+    let secured = match (share, sec) {
+        (true, false) => false,
+        (false, true) => true,
+        (false, false) => return Io::Other,
+        (true, true) => usize::from(first) != len && first & early != 0,
+    };
+    if !secured {
+        return share_kind(dir, p, 0);
+    }
+    if first & SEC_ENCRYPT != 0 {
+        return Io::Other;
+    }
+    match dir {
+        Dir::C2S if first & SEC_INFO_PKT != 0 => Io::ClientInfo(4),
+        // Under standard security the flags field is the packet's own Flags field.
+        Dir::S2C if first & SEC_REDIRECTION_PKT != 0 => Io::Redirection(0),
+        _ if first & SEC_PDU_BITS != 0 => Io::Other,
+        // A Share Control PDU behind a basic header with no PDU bit.
+        _ => share_kind(dir, p, 4),
+    }
+}
+
+/// Classifies the Share Control PDU at `s`.
+fn share_kind(dir: Dir, p: &[u8], s: usize) -> Io {
+    let Some(pdu_type) = le_u16(p, s + 2) else {
+        return Io::Other;
+    };
+    match (dir, pdu_type & 0x0F) {
+        (Dir::S2C, PDUTYPE_REDIRECT) => Io::Redirection(s + 8),
+        (_, PDUTYPE_DATA) => {
+            let (Some(&ty2), Some(&compressed)) = (p.get(s + 14), p.get(s + 15)) else {
+                return Io::Other;
+            };
+            match (dir, ty2) {
+                _ if compressed & PACKET_COMPRESSED != 0 => Io::Other,
+                (Dir::C2S, PDUTYPE2_INPUT) => Io::Input(s + 18),
+                (Dir::S2C, PDUTYPE2_SAVE_SESSION_INFO) => Io::SaveSessionInfo(s + 18),
+                _ => Io::Other,
+            }
+        }
+        _ => Io::Other,
+    }
+}
+
+/// The secret ranges of a (possibly cut) TPKT frame.
+pub(super) fn tpkt_secrets(dir: Dir, frame: &[u8], chans: &Channels) -> Vec<Range<usize>> {
+    let Mcs::SendData { channel, at, len } = mcs(frame) else {
+        return Vec::new();
+    };
+    if !chans.wants(channel) {
+        return Vec::new();
+    }
+    let end = at.saturating_add(len).min(frame.len());
+    let payload = frame.get(at..end).unwrap_or(&[]);
+    let ranges = match io_kind(dir, payload, len) {
+        Io::ClientInfo(s) => client_info(payload, s),
+        Io::Input(s) => slow_input(payload, s),
+        Io::SaveSessionInfo(s) => save_session_info(payload, s),
+        Io::Redirection(s) => redirection(payload, s),
+        Io::Other => Vec::new(),
+    };
+    shift(ranges, at, end)
+}
+
+/// Whether a TPKT frame may hold a secret, judged from its first bytes.
+pub(super) fn tpkt_may_hold(dir: Dir, head: &[u8], chans: &Channels) -> bool {
+    match mcs(head) {
+        Mcs::ConnectResponse => dir == Dir::S2C,
+        Mcs::SendData { channel, at, len } => {
+            chans.wants(channel) && io_kind(dir, head.get(at..).unwrap_or(&[]), len) != Io::Other
+        }
+        Mcs::Other => false,
+    }
+}
+
+/// TS_INFO_PACKET at `s`: the password (and its terminator) and the
+/// auto-reconnect cookie's secret part.
+fn client_info(p: &[u8], s: usize) -> Vec<Range<usize>> {
+    let (Some(flags), Some(cb_domain), Some(cb_user), Some(cb_password)) = (
+        le_u32(p, s + 4),
+        le_u16(p, s + 8),
+        le_u16(p, s + 10),
+        le_u16(p, s + 12),
+    ) else {
+        return Vec::new();
+    };
+    let (cb_shell, cb_dir) = (le_u16(p, s + 14), le_u16(p, s + 16));
+    // The cb* lengths leave out the terminator, which is one character wide.
+    let term = if flags & INFO_UNICODE != 0 { 2 } else { 1 };
+    let sized = |cb: u16| usize::from(cb) + term;
+    let mut at = s + 18 + sized(cb_domain) + sized(cb_user);
+    let mut out = Vec::new();
+    if cb_password > 0 {
+        out.push(at..at + sized(cb_password));
+    }
+    let (Some(cb_shell), Some(cb_dir)) = (cb_shell, cb_dir) else {
+        return clamp(out, p.len());
+    };
+    at += sized(cb_password) + sized(cb_shell) + sized(cb_dir);
+    // TS_EXTENDED_INFO_PACKET: family, address, client dir, time zone, session id,
+    // performance flags, then the cookie.
+    let cookie = (|| {
+        let cb_address = usize::from(le_u16(p, at + 2)?);
+        let mut a = at + 4 + cb_address;
+        let cb_client_dir = usize::from(le_u16(p, a)?);
+        a += 2 + cb_client_dir + TIME_ZONE_LEN + 8;
+        let cb_cookie = usize::from(le_u16(p, a)?);
+        Some((a + 2, cb_cookie))
+    })();
+    if let Some((a, n)) = cookie.filter(|&(_, n)| n > 0) {
+        out.push(arc_secret(p, a, n));
+    }
+    clamp(out, p.len())
+}
+
+/// The secret part of an auto-reconnect packet of `n` bytes at `a`: the last 16 bytes
+/// of a well-formed 28-byte one (its length, version and session id stay), else all.
+fn arc_secret(p: &[u8], a: usize, n: usize) -> Range<usize> {
+    if n == ARC_LEN && le_u32(p, a) == Some(ARC_LEN as u32) {
+        a + ARC_SECRET.start..a + ARC_SECRET.end
+    } else {
+        a..a.saturating_add(n)
+    }
+}
+
+/// TS_INPUT_PDU_DATA at `s`: the key codes of scancode and unicode events.
+fn slow_input(p: &[u8], s: usize) -> Vec<Range<usize>> {
+    let Some(n) = le_u16(p, s) else {
+        return Vec::new();
+    };
+    let first = s + 4;
+    let mut out = Vec::new();
+    for i in 0..usize::from(n) {
+        let e = first + i * SLOW_EVENT_LEN;
+        let Some(kind) = le_u16(p, e + 4) else { break };
+        // keyboardFlags stay (press or release); keyCode / unicodeCode go.
+        if matches!(kind, INPUT_EVENT_SCANCODE | INPUT_EVENT_UNICODE) {
+            out.push(e + 8..e + 10);
+        }
+    }
+    clamp(out, p.len())
+}
+
+/// TS_SAVE_SESSION_INFO_PDU_DATA at `s`: the ArcRandomBits of a logon extended info.
+fn save_session_info(p: &[u8], s: usize) -> Vec<Range<usize>> {
+    if le_u32(p, s) != Some(INFOTYPE_LOGON_EXTENDED) {
+        return Vec::new();
+    }
+    // Length (2), FieldsPresent (4), then the cookie field: cbFieldData and data.
+    let present = le_u32(p, s + 6).unwrap_or(0);
+    if present & LOGON_EX_AUTORECONNECTCOOKIE == 0 {
+        return Vec::new();
+    }
+    let Some(cb) = le_u32(p, s + 10).and_then(|n| usize::try_from(n).ok()) else {
+        return Vec::new();
+    };
+    clamp(vec![arc_secret(p, s + 14, cb)], p.len())
+}
+
+/// RDP_SERVER_REDIRECTION_PACKET at `s`: the LB_PASSWORD blob.
+fn redirection(p: &[u8], s: usize) -> Vec<Range<usize>> {
+    let Some(flags) = le_u32(p, s + 8) else {
+        return Vec::new();
+    };
+    if flags & LB_PASSWORD == 0 {
+        return Vec::new();
+    }
+    // The optional fields come in a fixed order, each a u32 length and bytes.
+    let mut at = s + 12;
+    for bit in LB_BEFORE_PASSWORD {
+        if flags & bit != 0 {
+            let Some(n) = le_u32(p, at).and_then(|n| usize::try_from(n).ok()) else {
+                return Vec::new();
+            };
+            at = at.saturating_add(4).saturating_add(n);
+        }
+    }
+    let Some(n) = le_u32(p, at).and_then(|n| usize::try_from(n).ok()) else {
+        return Vec::new();
+    };
+    let start = at.saturating_add(4);
+    let password = start..start.saturating_add(n);
+    clamp(vec![password], p.len())
+}
+
+/// The key codes of a client fast-path input PDU (TS_FP_INPUT_PDU); nothing when it
+/// is encrypted (standard RDP security), since then the bytes are ciphertext.
+pub(super) fn fast_path_input(f: &[u8]) -> Vec<Range<usize>> {
+    let Some(&h) = f.first() else {
+        return Vec::new();
+    };
+    if (h >> 6) & FASTPATH_INPUT_ENCRYPTED != 0 {
+        return Vec::new();
+    }
+    let mut at = if f.get(1).is_some_and(|l| l & 0x80 != 0) {
+        3
+    } else {
+        2
+    };
+    let mut n = usize::from((h >> 2) & 0x0F);
+    if n == 0 {
+        // More than 15 events: the count follows the length.
+        n = usize::from(f.get(at).copied().unwrap_or(0));
+        at += 1;
+    }
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let Some(&eh) = f.get(at) else { break };
+        at += 1;
+        // eventCode in the top three bits; eventFlags (press, release) stay.
+        let size = match eh >> 5 {
+            0 => {
+                out.push(at..at + 1);
+                1
+            }
+            4 => {
+                out.push(at..at + 2);
+                2
+            }
+            1 | 2 | 5 => 6,
+            3 => 0,
+            6 => 4,
+            _ => break,
+        };
+        at += size;
+    }
+    clamp(out, f.len())
+}
+
+/// A CredSSP TSRequest: the content of authInfo [2] (the encrypted TSCredentials)
+/// and the responses of an NTLM AUTHENTICATE in negoTokens [1].
+///
+/// pubKeyAuth [3] stays: it is the server's public key (public by nature) bound to
+/// the session key, which proves nothing about the password and shows that the
+/// exchange got that far.
+pub(super) fn ts_request(f: &[u8]) -> Vec<Range<usize>> {
+    let Some((start, end)) = der::element(f, 0).filter(|_| f.first() == Some(&der::SEQUENCE))
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (tag, vs, ve) in der::children(f, start, end) {
+        match tag {
+            0xA2 => out.push(der::octets_in(f, vs, ve)),
+            0xA1 => {
+                let inner = f.get(vs..ve.min(f.len())).unwrap_or(&[]);
+                out.extend(
+                    ntlm::secrets_in(inner)
+                        .into_iter()
+                        .map(|r| r.start + vs..r.end + vs),
+                );
+            }
+            _ => {}
+        }
+    }
+    clamp(out, f.len())
+}
+
+/// Ranges relative to a payload at `at` (ending at `end`) made relative to the frame.
+fn shift(ranges: Vec<Range<usize>>, at: usize, end: usize) -> Vec<Range<usize>> {
+    ranges
+        .into_iter()
+        .map(|r| (r.start + at).min(end)..(r.end + at).min(end))
+        .filter(|r| !r.is_empty())
+        .collect()
+}
+
+/// Ranges cut to `len` bytes, empty ones dropped.
+fn clamp(ranges: Vec<Range<usize>>, len: usize) -> Vec<Range<usize>> {
+    ranges
+        .into_iter()
+        .map(|r| r.start.min(len)..r.end.min(len))
+        .filter(|r| !r.is_empty())
+        .collect()
+}
