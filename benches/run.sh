@@ -12,6 +12,7 @@
 #   benches/run.sh intercept --tls-mib 256 --tls-reps 3 --setups 100
 #   benches/run.sh gateway                          # gateway mode only
 #   benches/run.sh gateway --gw-mib 256 --gw-reps 3
+#   benches/run.sh capture                          # --pcap against no capture
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +21,7 @@ cd "$(dirname "$0")/.."
 relay=1
 for a in "$@"; do
     case "$a" in
-        intercept | gateway) relay=0 ;;
+        intercept | gateway | capture) relay=0 ;;
     esac
 done
 for a in "$@"; do

@@ -1,7 +1,7 @@
 //! The `rdptap` command.
 
 use clap::Parser;
-use rdptap::cli::{ca, config, lab, proxy, report, Cli, Command};
+use rdptap::cli::{bundle, ca, config, lab, proxy, report, Cli, Command};
 use tracing_subscriber::EnvFilter;
 
 fn main() {
@@ -38,6 +38,7 @@ fn main() {
         Command::Ca(cmd) => ca::run(cmd),
         Command::Lab(cmd) => lab::run(cmd),
         Command::Report(args) => report::run(args),
+        Command::Bundle(args) => bundle::run(args),
     };
     std::process::exit(code);
 }

@@ -18,7 +18,9 @@
 //!   path, default 5), `--setups N` (connection setups per path, default 200): the
 //!   interception section;
 //! - `--gw-mib N` (bulk size each way per run, default 512), `--gw-reps N` (runs per
-//!   path, default 5): the gateway section.
+//!   path, default 5): the gateway section;
+//! - `--cap-mib N` (bulk size per run, default 512), `--cap-reps N` (runs per path,
+//!   default 5): the packet-capture section (`capture`).
 //!
 //! Layout: `env` (binaries, scratch directory, header), `script` (the RDP opening cut
 //! from the fixture), `upstream` (the servers every relay path ends at), `peers` (the
@@ -45,6 +47,8 @@ fn main() {
 }
 
 // Every module below uses /proc, libc or Linux-only socket behaviour.
+#[cfg(target_os = "linux")]
+mod capture;
 #[cfg(target_os = "linux")]
 mod env;
 #[cfg(target_os = "linux")]
@@ -92,6 +96,8 @@ struct Opts {
     intercept: bool,
     /// Run the gateway section.
     gateway: bool,
+    /// Run the packet-capture section.
+    capture: bool,
     mib: u64,
     reps: usize,
     rtts: usize,
@@ -102,6 +108,8 @@ struct Opts {
     setups: usize,
     gw_mib: u64,
     gw_reps: usize,
+    cap_mib: u64,
+    cap_reps: usize,
     extra: Vec<String>,
 }
 
@@ -111,6 +119,7 @@ fn parse_opts() -> Res<Opts> {
         relay: false,
         intercept: false,
         gateway: false,
+        capture: false,
         mib: 1024,
         reps: 3,
         rtts: 20_000,
@@ -121,6 +130,8 @@ fn parse_opts() -> Res<Opts> {
         setups: 200,
         gw_mib: 512,
         gw_reps: 5,
+        cap_mib: 512,
+        cap_reps: 5,
         extra: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
@@ -141,6 +152,8 @@ fn parse_opts() -> Res<Opts> {
             "--setups" => o.setups = num("--setups")?.max(1) as usize,
             "--gw-mib" => o.gw_mib = num("--gw-mib")?.max(1),
             "--gw-reps" => o.gw_reps = num("--gw-reps")?.max(1) as usize,
+            "--cap-mib" => o.cap_mib = num("--cap-mib")?.max(1),
+            "--cap-reps" => o.cap_reps = num("--cap-reps")?.max(1) as usize,
             // Bare words arrive as cargo's benchmark-name filter; here they pick sections.
             "relay" => {
                 o.relay = true;
@@ -154,18 +167,23 @@ fn parse_opts() -> Res<Opts> {
                 o.gateway = true;
                 o.extra.push(a);
             }
+            "capture" => {
+                o.capture = true;
+                o.extra.push(a);
+            }
             s => {
                 return Err(format!(
-                    "unknown argument {s} (known: relay, intercept, gateway, --mib, --reps, --rtts, --conns, --tls-mib, --tls-reps, --setups, --gw-mib, --gw-reps)"
+                    "unknown argument {s} (known: relay, intercept, gateway, capture, --mib, --reps, --rtts, --conns, --tls-mib, --tls-reps, --setups, --gw-mib, --gw-reps, --cap-mib, --cap-reps)"
                 )
                 .into())
             }
         }
     }
-    if !o.relay && !o.intercept && !o.gateway {
+    if !o.relay && !o.intercept && !o.gateway && !o.capture {
         o.relay = true;
         o.intercept = true;
         o.gateway = true;
+        o.capture = true;
     }
     Ok(o)
 }
@@ -205,6 +223,11 @@ fn run() -> Res<()> {
     // are printed, then the run still fails.
     let tls = opts.intercept.then(|| intercept::run(&env, &opts));
     let gw = opts.gateway.then(|| gateway::run(&env, &opts));
+    let cap = if opts.capture {
+        Some(script::Script::from_fixture().and_then(|s| capture::run(&env, &opts, &Arc::new(s))))
+    } else {
+        None
+    };
 
     println!();
     if let Some((raw, rdp, lat, rss)) = &relay {
@@ -225,6 +248,9 @@ fn run() -> Res<()> {
     if let Some(Ok(g)) = &gw {
         gateway::print(&opts, g);
     }
+    if let Some(Ok(c)) = &cap {
+        capture::print(&opts, c);
+    }
     println!("Targets");
     if let Some((raw, rdp, lat, rss)) = &relay {
         report::print_targets(raw, rdp, lat, rss);
@@ -243,6 +269,14 @@ fn run() -> Res<()> {
         Some(Err(e)) => {
             println!("  n/a   gateway mode: the section failed (the error follows)");
             failed.push(format!("gateway section: {e}"));
+        }
+        None => {}
+    }
+    match cap {
+        Some(Ok(c)) => capture::print_targets(&c),
+        Some(Err(e)) => {
+            println!("  n/a   packet capture: the section failed (the error follows)");
+            failed.push(format!("capture section: {e}"));
         }
         None => {}
     }

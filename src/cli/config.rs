@@ -46,6 +46,12 @@ struct FileConfig {
     redact_users: Option<bool>,
     gateway: Option<String>,
     gateway_passthrough: Option<bool>,
+    pcap: Option<PathBuf>,
+    pcap_split: Option<bool>,
+    pcap_keys: Option<bool>,
+    no_redact: Option<bool>,
+    capture_queue: Option<String>,
+    capture_overflow: Option<String>,
 }
 
 /// Interception settings (`--intercept`).
@@ -90,6 +96,8 @@ pub struct ProxyConfig {
     pub redact_users: bool,
     /// RD Gateway mode (`--gateway`): `target` is the gateway.
     pub gateway: Option<GatewayMode>,
+    /// Packet capture (`--pcap`), if asked for.
+    pub capture: Option<crate::record::capture::CaptureOptions>,
 }
 
 /// How gateway mode treats the gateway's TLS.
@@ -304,6 +312,19 @@ pub fn resolve(args: &ProxyArgs) -> Result<ProxyConfig, ConfigError> {
     if trust.is_empty() {
         trust = file.trust.clone().unwrap_or_default();
     }
+    let capture = super::capture_config::resolve(
+        args,
+        super::capture_config::FromFile {
+            pcap: file.pcap.clone(),
+            pcap_split: file.pcap_split,
+            pcap_keys: file.pcap_keys,
+            no_redact: file.no_redact,
+            capture_queue: file.capture_queue.clone(),
+            capture_overflow: file.capture_overflow.clone(),
+        },
+        &src,
+        intercept_on,
+    )?;
     let pin = match args.pin.clone().or(file.pin.clone()) {
         None => None,
         Some(p) => Some(
@@ -325,6 +346,7 @@ pub fn resolve(args: &ProxyArgs) -> Result<ProxyConfig, ConfigError> {
         pin,
         redact_users: flag(args.redact_users, file.redact_users),
         gateway,
+        capture,
     })
 }
 

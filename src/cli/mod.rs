@@ -1,12 +1,15 @@
 //! The command line: `rdptap proxy …`, `rdptap ca …`, `rdptap lab …` and `rdptap report …`.
 
+pub mod bundle;
 pub mod ca;
+pub mod capture_config;
 pub mod config;
 pub mod duration;
 pub mod lab;
 pub mod limits;
 pub mod proxy;
 pub mod report;
+pub mod settings;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -46,6 +49,10 @@ pub enum Command {
     /// Turn an event file into a report a person can read: one HTML page, or plain text.
     #[command(after_help = report::EXAMPLES)]
     Report(report::ReportArgs),
+    /// Collect the trace, events, report and a README for a vendor into one .zip or
+    /// .tar.gz.
+    #[command(after_help = bundle::EXAMPLES)]
+    Bundle(bundle::BundleArgs),
 }
 
 /// `rdptap ca …` subcommands.
@@ -116,6 +123,11 @@ Examples:
   xfreerdp /v:rdp-host /g:127.0.0.1:8443 /gu:user /gp:pass /gt:http
   # ... for a gateway that enforces Extended Protection (outer TLS untouched):
   rdptap proxy --gateway rdgw.example.com --gateway-passthrough
+
+  # A trace for a vendor: pcapng (secrets scrubbed), events, then a report and a bundle:
+  rdptap proxy --gateway rdgw.example.com --pcap trace.pcapng --events trace.jsonl
+  rdptap report trace.jsonl -o report.html
+  rdptap bundle case-1234.zip --events trace.jsonl --pcap trace.pcapng
 
 Every option can also be set in the TOML file; see config/rdptap.toml.";
 
@@ -197,4 +209,31 @@ pub struct ProxyArgs {
     /// channel binding / Extended Protection); only TLS facts and closes are seen.
     #[arg(long)]
     pub gateway_passthrough: bool,
+    /// Write a pcapng trace that Wireshark opens: both raw TCP legs, and the decrypted
+    /// flows where rdptap intercepts (HTTP on port 80, RDP on 3389). Secrets are scrubbed
+    /// unless --no-redact.
+    #[arg(long, value_name = "FILE.pcapng")]
+    pub pcap: Option<PathBuf>,
+    /// With --pcap: one file per connection (FILE-connN.pcapng) instead of one for all.
+    #[arg(long)]
+    pub pcap_split: bool,
+    /// With --pcap and interception: embed the TLS keys in the trace (a Decryption
+    /// Secrets Block), so Wireshark decrypts the raw legs. This defeats redaction there.
+    #[arg(long)]
+    pub pcap_keys: bool,
+    /// Keep secrets (Authorization headers, passwords, cookies, keystrokes) in the
+    /// trace's decrypted flows. Only for traces that never leave your hands.
+    #[arg(long)]
+    pub no_redact: bool,
+    /// How much the capture queue may hold before --capture-overflow applies, e.g. 64MiB
+    /// [default: 64MiB].
+    #[arg(long, value_name = "SIZE")]
+    pub capture_queue: Option<String>,
+    /// When the capture queue is full: `lossless` makes the relay wait for the trace
+    /// writer; `drop` drops whole packets and counts them [default: lossless].
+    #[arg(long, value_name = "POLICY", value_parser = ["lossless", "drop"])]
+    pub capture_overflow: Option<String>,
+    /// Pause this long before writing each captured chunk (simulates a slow disk).
+    #[arg(long, value_name = "DURATION", hide = true)]
+    pub capture_write_delay: Option<String>,
 }

@@ -1,7 +1,8 @@
 //! `rdptap proxy`: accept clients, relay each to the host, print each verdict.
 
 use super::config::{InterceptConfig, ProxyConfig};
-use crate::record::keylog::KeyLogFile;
+use crate::record::capture::Capture;
+use crate::record::keylog::{KeyLogFile, KeyTee};
 use crate::record::{console, jsonl, Recorder};
 use crate::relay::intercept::{self, InterceptCtx, NlaPolicy};
 use crate::relay::{self, RelayOptions, Resolver, SystemResolver};
@@ -61,9 +62,27 @@ pub async fn run(cfg: ProxyConfig) -> Result<i32, StartError> {
             (Recorder::new(tx), Some(h))
         }
     };
+    started_event(&recorder, &cfg);
+    let capture = match &cfg.capture {
+        None => None,
+        Some(opts) => {
+            let (c, t) = Capture::start(opts.clone(), recorder.clone()).map_err(|e| {
+                StartError(format!(
+                    "cannot create the packet capture {}: {e}; check the directory exists and is writable, or choose another with --pcap",
+                    opts.path.display()
+                ))
+            })?;
+            Some((c, t))
+        }
+    };
     let roots = roots_with(&cfg.trust)?;
     let intercept = match &cfg.intercept {
-        Some(i) => Some(Arc::new(intercept_ctx(&cfg, i, roots.clone())?)),
+        Some(i) => Some(Arc::new(intercept_ctx(
+            &cfg,
+            i,
+            roots.clone(),
+            capture.as_ref().map(|c| c.0.clone()),
+        )?)),
         None => None,
     };
     announce(&cfg, &listener);
@@ -116,6 +135,7 @@ pub async fn run(cfg: ProxyConfig) -> Result<i32, StartError> {
                     shutdown: shutdown_rx.clone(),
                     tally: tally.clone(),
                     verdicts: verdict_tx.clone(),
+                    capture: capture.as_ref().map(|c| c.0.clone()),
                 };
                 tasks.spawn(handle(ctx, id, client, peer));
             }
@@ -125,6 +145,13 @@ pub async fn run(cfg: ProxyConfig) -> Result<i32, StartError> {
     let _ = shutdown_tx.send(true);
     let drain = async { while tasks.join_next().await.is_some() {} };
     let _ = tokio::time::timeout(Duration::from_secs(3), drain).await;
+    if let Some((c, t)) = capture {
+        let (packets, bytes) = c.dropped();
+        if packets > 0 {
+            eprintln!("rdptap: {packets} packets ({bytes} bytes) were not captured: the capture queue was full (--capture-overflow drop)");
+        }
+        c.close(t).await;
+    }
     recorder.flush().await;
     drop(recorder);
     if let Some(h) = sink_thread {
@@ -149,6 +176,7 @@ struct ConnCtx {
     shutdown: watch::Receiver<bool>,
     tally: Arc<Mutex<Tally>>,
     verdicts: mpsc::UnboundedSender<Cause>,
+    capture: Option<Capture>,
 }
 
 async fn handle(ctx: ConnCtx, id: u64, client: TcpStream, peer: std::net::SocketAddr) {
@@ -176,6 +204,12 @@ async fn handle(ctx: ConnCtx, id: u64, client: TcpStream, peer: std::net::Socket
         ),
         None => Session::new(info, started, ctx.recorder.clone(), ctx.roots.clone()),
     };
+    let listen = client.local_addr().unwrap_or(cfg.listen);
+    if let Some(c) = &ctx.capture {
+        let cc = c.conn(id, format!("connection {id}: {peer} -> {}", info_desc(cfg)));
+        cc.client_leg(peer, listen);
+        session.attach_capture(Arc::new(cc), c.gate());
+    }
     session.tcp(
         None,
         TcpEvent::Accepted {
@@ -185,6 +219,13 @@ async fn handle(ctx: ConnCtx, id: u64, client: TcpStream, peer: std::net::Socket
     );
     match relay::dial(&cfg.dial, ctx.resolver.as_ref(), cfg.connect_timeout).await {
         Ok(server) => {
+            if let (Some(cc), Ok(local), Ok(remote)) = (
+                session.capture_handle(),
+                server.local_addr(),
+                server.peer_addr(),
+            ) {
+                cc.upstream_leg(local, remote);
+            }
             session.tcp(
                 None,
                 TcpEvent::UpstreamConnected {
@@ -301,16 +342,23 @@ fn intercept_ctx(
     cfg: &ProxyConfig,
     i: &InterceptConfig,
     roots: Arc<rustls::RootCertStore>,
+    capture: Option<Capture>,
 ) -> Result<InterceptCtx, StartError> {
     let minter = super::ca::minter_for_proxy(&i.ca_dir, &cfg.target.host).map_err(StartError)?;
-    let key_log: Option<Arc<dyn rustls::KeyLog>> = match &i.keylog {
-        Some(p) => Some(Arc::new(KeyLogFile::create(p).map_err(|e| {
+    let file = match &i.keylog {
+        Some(p) => Some(KeyLogFile::create(p).map_err(|e| {
             StartError(format!(
                 "cannot create the key log {}: {e}; check the directory exists and is writable",
                 p.display()
             ))
-        })?)),
+        })?),
         None => None,
+    };
+    let capture = capture.filter(|_| cfg.capture.as_ref().is_some_and(|c| c.keys));
+    let key_log: Option<Arc<dyn rustls::KeyLog>> = if file.is_some() || capture.is_some() {
+        Some(Arc::new(KeyTee { file, capture }))
+    } else {
+        None
     };
     Ok(InterceptCtx::new(
         Arc::new(minter),
@@ -401,6 +449,35 @@ fn announce(cfg: &ProxyConfig, listener: &TcpListener) {
             eprintln!("  --strict-upstream: hosts whose certificate has any problem are refused");
         }
     }
+    if let Some(c) = &cfg.capture {
+        let where_ = if c.split {
+            format!(
+                "{} (one file per connection)",
+                crate::record::capture::split_path(&c.path, 1)
+                    .display()
+                    .to_string()
+                    .replace("-conn1", "-connN")
+            )
+        } else {
+            c.path.display().to_string()
+        };
+        eprintln!(
+            "  packet capture: {where_} (pcapng; queue {} MiB, {} when full)",
+            c.queue_bytes >> 20,
+            c.overflow
+        );
+        if c.redact {
+            eprintln!("  secrets (Authorization, passwords, cookies, keystrokes) are scrubbed from the decrypted flows; --no-redact keeps them");
+        } else {
+            eprintln!("  WARNING: --no-redact: the trace keeps passwords, authentication tokens, cookies and keystrokes; do not send it to anyone");
+        }
+        let keylog = cfg.intercept.as_ref().and_then(|i| i.keylog.as_ref());
+        if c.keys {
+            eprintln!("  WARNING: --pcap-keys: the trace holds the TLS keys, so anyone with it can decrypt the raw legs, secrets included: redaction covers only the decrypted flows");
+        } else if c.redact && keylog.is_some() {
+            eprintln!("  WARNING: --keylog with --pcap: the key log decrypts the trace's raw legs, and redaction cannot reach them; keep the key log out of anything you send");
+        }
+    }
     match &cfg.events {
         Some(jsonl::Target::Stdout) => eprintln!("  events: standard output (JSON Lines)"),
         Some(jsonl::Target::File { path, append }) => eprintln!(
@@ -410,6 +487,35 @@ fn announce(cfg: &ProxyConfig, listener: &TcpListener) {
         ),
         None => {}
     }
+}
+
+/// How the target shows in a trace's interface description.
+fn info_desc(cfg: &ProxyConfig) -> String {
+    if cfg.gateway.is_some() {
+        format!("gateway {}", cfg.target)
+    } else {
+        cfg.target.to_string()
+    }
+}
+
+/// The first event line: rdptap's version and the settings in force, for the report
+/// and the bundle. Paths are kept; nothing in the settings is a secret (a pin is a
+/// public fingerprint).
+fn started_event(recorder: &Recorder, cfg: &ProxyConfig) {
+    if !recorder.is_active() {
+        return;
+    }
+    recorder.event(crate::record::EventRecord {
+        ts: time::OffsetDateTime::now_utc(),
+        conn: 0,
+        dir: None,
+        layer: crate::decode::Layer::Session,
+        body: serde_json::json!({
+            "kind": "proxy_started",
+            "version": env!("CARGO_PKG_VERSION"),
+            "config": super::settings::describe(cfg),
+        }),
+    });
 }
 
 fn print_summary(t: &Tally) {

@@ -88,6 +88,8 @@ pub enum Layer {
     Decoder,
     /// The per-connection session: phases and the verdict.
     Session,
+    /// The packet capture (`--pcap`): packets left out, or the sink switched off.
+    Capture,
 }
 
 impl fmt::Display for Layer {
@@ -103,6 +105,7 @@ impl fmt::Display for Layer {
             Layer::Tsgu => "tsgu",
             Layer::Decoder => "decoder",
             Layer::Session => "session",
+            Layer::Capture => "capture",
         })
     }
 }

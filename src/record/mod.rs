@@ -1,5 +1,7 @@
 //! Sinks: where events and verdicts go (console, JSON Lines, pcapng), and the report.
 
+pub mod bundle;
+pub mod capture;
 pub mod console;
 pub mod jsonl;
 pub mod keylog;

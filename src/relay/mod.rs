@@ -12,6 +12,7 @@ pub use connect::{dial, ConnectError, Endpoint, Resolver, SystemResolver};
 pub use end::{EndKind, StreamEnd};
 
 use crate::decode::Dir;
+use crate::record::capture::{Gate, Leg};
 use bytes::Bytes;
 use pump::{pump, PumpCtx, Sibling};
 use std::sync::Arc;
@@ -34,6 +35,17 @@ pub trait Observer: Send + Sync + 'static {
     fn on_plain(&self, _dir: Dir, _chunk: &Bytes) {}
     /// Something the relay did or learned while intercepting.
     fn on_note(&self, _note: &note::Note) {}
+    /// Bytes to decode, like [`Observer::on_data`], whose raw capture happens elsewhere
+    /// (under interception, the socket wrapper sees them on their leg).
+    fn on_decode_only(&self, dir: Dir, chunk: &Bytes) {
+        self.on_data(dir, chunk);
+    }
+    /// Raw bytes one leg carried that are not decoded (TLS records under interception).
+    fn on_wire(&self, _leg: Leg, _dir: Dir, _bytes: &[u8]) {}
+    /// Where the relay waits for room in the packet capture's queue, if anywhere.
+    fn gate(&self) -> Option<Gate> {
+        None
+    }
 }
 
 /// Timers that bound a relayed connection.
@@ -88,8 +100,10 @@ pub async fn relay_after(
     let (c2s_tx, c2s_rx) = watch::channel(Sibling::Open);
     let (s2c_tx, s2c_rx) = watch::channel(Sibling::Open);
     let timers = timers::Timers::new(started, opts.linger, opts.idle_timeout);
+    let gate = observer.gate();
     let ctx = |dir: Dir, me, sibling| PumpCtx {
         dir,
+        gate: gate.clone(),
         observer: observer.clone(),
         timers: timers.clone(),
         me,

@@ -33,6 +33,8 @@ pub(crate) enum Sibling {
 /// Everything a pump needs besides its two socket halves.
 pub(crate) struct PumpCtx {
     pub dir: Dir,
+    /// The capture queue's wait point (lossless capture only).
+    pub gate: Option<crate::record::capture::Gate>,
     pub observer: Arc<dyn Observer>,
     pub timers: Timers,
     pub me: watch::Sender<Sibling>,
@@ -105,6 +107,10 @@ pub(crate) async fn pump(
                 let chunk = buf.freeze();
                 bytes += n as u64;
                 ctx.timers.touch();
+                if let Some(g) = &ctx.gate {
+                    // Lossless capture: the relay goes at the pace the trace is written.
+                    g.room().await;
+                }
                 ctx.observer.on_data(ctx.dir, &chunk);
                 if let Err(e) = writer.write_all(&chunk).await {
                     break EndKind::WriteFailed {

@@ -6,6 +6,7 @@ use crate::decode::rdp::RdpDecoder;
 use crate::decode::tls::TlsEvent;
 use crate::decode::x224::X224Event;
 use crate::decode::{DecodeEvent, Decoded, Dir, Layer};
+use crate::record::capture::{Gate, Leg, Legs};
 use crate::record::{EventRecord, Recorder};
 use crate::relay::note::Note;
 use crate::relay::{Observer, StreamEnd};
@@ -19,6 +20,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
+mod capture;
 mod gateway;
 
 /// Fixed facts about one connection.
@@ -49,6 +51,8 @@ struct State {
     intercepted: bool,
     /// Gateway mode: the gateway decoders instead of the direct-RDP ones.
     gw: Option<Box<gateway::GwParts>>,
+    /// Events waiting to go on the next captured packet (`--pcap`).
+    comments: Vec<String>,
 }
 
 /// Plaintext one side sent through an intercepted connection.
@@ -67,6 +71,8 @@ pub struct Session {
     recorder: Recorder,
     roots: Arc<rustls::RootCertStore>,
     state: Mutex<State>,
+    /// The packet capture, when `--pcap` is on.
+    capture: std::sync::OnceLock<capture::Attached>,
 }
 
 impl Session {
@@ -91,7 +97,9 @@ impl Session {
                 plain: [PlainSeen::default(); 2],
                 intercepted: false,
                 gw: None,
+                comments: Vec::new(),
             }),
+            capture: std::sync::OnceLock::new(),
         })
     }
 
@@ -111,6 +119,12 @@ impl Session {
 
     /// Diagnose the finished connection, record the verdict and return it.
     pub fn finish(&self) -> Verdict {
+        let v = self.verdict();
+        self.capture_finish();
+        v
+    }
+
+    fn verdict(&self) -> Verdict {
         let st = self.lock();
         if let Some(gw) = st.gw.as_deref() {
             return self.gw_finish(&st, gw);
@@ -152,6 +166,7 @@ impl Session {
         let at = self.started.elapsed();
         let layer = what.layer();
         let body = self.recorder.is_active().then(|| body_of(&what));
+        self.comment(st, &what);
         let seq = st.timeline.push(at, dir, what);
         log_entry(self.info.id, dir, &st.timeline.entries[seq].what);
         if let Some(mut body) = body {
@@ -206,12 +221,18 @@ impl Session {
     }
 }
 
-impl Observer for Session {
-    fn on_data(&self, dir: Dir, chunk: &Bytes) {
+impl Session {
+    /// Decodes a relayed chunk, then captures it on `legs`.
+    fn data(&self, dir: Dir, chunk: &Bytes, legs: Legs) {
         let mut st = self.lock();
+        self.decode_raw(&mut st, dir, chunk);
+        self.capture_raw(&mut st, dir, chunk, legs);
+    }
+
+    fn decode_raw(&self, st: &mut State, dir: Dir, chunk: &Bytes) {
         if st.gw.is_some() {
             if !st.broken {
-                self.gw_on_data(&mut st, dir, chunk);
+                self.gw_on_data(st, dir, chunk);
             }
             return;
         }
@@ -230,30 +251,17 @@ impl Observer for Session {
             out.push(panic_event(dir));
         }
         for d in out.drain(..) {
-            self.on_decoded(&mut st, d);
+            self.on_decoded(st, d);
         }
         st.scratch = out;
         // The handshake has begun with its first byte, even if no whole message came yet
         // (a client that leaves mid-ClientHello left during the handshake).
         if st.phase < Phase::TlsHandshake && st.decoder.tls().offset(Dir::C2S) > 0 {
-            self.enter(&mut st, Phase::TlsHandshake);
+            self.enter(st, Phase::TlsHandshake);
         }
     }
 
-    fn on_end(&self, dir: Dir, end: &StreamEnd) {
-        let mut st = self.lock();
-        if st.gw.is_some() && st.intercepted && !st.broken {
-            self.gw_on_plain(&mut st, dir, &[], true);
-        }
-        self.push(
-            &mut st,
-            Some(dir),
-            What::Tcp(TcpEvent::StreamEnded { end: end.clone() }),
-        );
-    }
-
-    fn on_plain(&self, dir: Dir, chunk: &Bytes) {
-        let mut st = self.lock();
+    fn decode_plain(&self, st: &mut State, dir: Dir, chunk: &Bytes) {
         let at = self.started.elapsed();
         let p = &mut st.plain[dir.idx()];
         p.bytes += chunk.len() as u64;
@@ -262,7 +270,7 @@ impl Observer for Session {
             return;
         }
         if st.gw.is_some() {
-            self.gw_on_plain(&mut st, dir, chunk, false);
+            self.gw_on_plain(st, dir, chunk, false);
             return;
         }
         let mut out = std::mem::take(&mut st.scratch);
@@ -275,9 +283,48 @@ impl Observer for Session {
             out.push(panic_event(dir));
         }
         for d in out.drain(..) {
-            self.on_decoded(&mut st, d);
+            self.on_decoded(st, d);
         }
         st.scratch = out;
+    }
+}
+
+impl Observer for Session {
+    fn on_data(&self, dir: Dir, chunk: &Bytes) {
+        self.data(dir, chunk, Legs::Both);
+    }
+
+    fn on_decode_only(&self, dir: Dir, chunk: &Bytes) {
+        self.data(dir, chunk, Legs::Neither);
+    }
+
+    fn on_wire(&self, leg: Leg, dir: Dir, bytes: &[u8]) {
+        if let Some(c) = self.capture.get() {
+            c.conn.wire(leg, dir, bytes);
+        }
+    }
+
+    fn gate(&self) -> Option<Gate> {
+        self.capture.get().and_then(|c| c.gate.clone())
+    }
+
+    fn on_end(&self, dir: Dir, end: &StreamEnd) {
+        let mut st = self.lock();
+        if st.gw.is_some() && st.intercepted && !st.broken {
+            self.gw_on_plain(&mut st, dir, &[], true);
+        }
+        self.push(
+            &mut st,
+            Some(dir),
+            What::Tcp(TcpEvent::StreamEnded { end: end.clone() }),
+        );
+        self.capture_end(&mut st, dir, end);
+    }
+
+    fn on_plain(&self, dir: Dir, chunk: &Bytes) {
+        let mut st = self.lock();
+        self.decode_plain(&mut st, dir, chunk);
+        self.capture_plain(&mut st, dir, chunk);
     }
 
     fn on_note(&self, note: &Note) {

@@ -34,6 +34,8 @@ pub struct TunnelState {
     pub done: Vec<Deposit>,
     /// The session verdict was written.
     pub reported: bool,
+    /// The tunnel's RDP in the packet capture, once its first DATA packet came.
+    pub inner_flow: Option<crate::record::capture::InnerFlow>,
 }
 
 /// One gateway session.
@@ -53,6 +55,7 @@ impl SharedTunnel {
                 members: Vec::new(),
                 done: Vec::new(),
                 reported: false,
+                inner_flow: None,
             }),
         }
     }

@@ -12,6 +12,7 @@ pub mod net;
 pub mod proxy;
 pub mod run;
 pub mod tls10;
+pub mod tshark;
 
 mod certs;
 mod client;

@@ -142,6 +142,14 @@ impl Proxy {
         None
     }
 
+    /// Kill with SIGKILL, as a crash or an OOM killer would, and reap it.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
     /// Stop with SIGTERM and wait (bounded); returns the exit status.
     pub fn stop(&mut self) -> Option<ExitStatus> {
         let mut child = self.child.take()?;

@@ -14,6 +14,7 @@ pub mod plain_pump;
 pub mod prefixed;
 pub mod tap;
 mod upstream;
+mod wire;
 
 use crate::decode::names::Protocols;
 use crate::decode::Dir;
@@ -406,7 +407,13 @@ async fn tls_legs(
     let wait = pre.opts.idle_timeout;
     // rdptap's own handshake with the host runs while the client sends its ClientHello;
     // the client is answered only once it is done.
-    let up = upstream::connect(ctx, server, &target_name, pre.shutdown.clone());
+    let up = upstream::connect(
+        ctx,
+        server,
+        &target_name,
+        pre.shutdown.clone(),
+        pre.obs.clone(),
+    );
     let hello_read = read_first(&mut client, Expect::ClientHello, wait, &mut pre.shutdown);
     let (up, hello_read) = tokio::join!(up, hello_read);
     let mut hs = upstream::Handshake {
@@ -438,13 +445,14 @@ async fn tls_legs(
             };
             drop(up);
             let b = read_bytes(other);
-            pre.obs.on_data(Dir::C2S, &b);
+            pre.obs.on_decode_only(Dir::C2S, &b);
             hs.ch_len = b.len() as u64;
             hs.ch = b;
             return upstream::fallback(pre, client, &hs, reason).await;
         }
     };
-    pre.obs.on_data(Dir::C2S, &ch);
+    // Decoded now; captured as the TLS acceptor reads it again (or by the fallback).
+    pre.obs.on_decode_only(Dir::C2S, &ch);
     hs.hello = upstream::hello_of(&ch);
     hs.ch_len = ch.len() as u64;
     hs.ch = ch;

@@ -25,6 +25,8 @@ pub struct PlainCtx {
     pub dir: Dir,
     /// Sees every plaintext chunk.
     pub observer: Arc<dyn Observer>,
+    /// The capture queue's wait point (lossless capture only).
+    pub gate: Option<crate::record::capture::Gate>,
     /// The connection's linger and idle timers.
     pub timers: Timers,
     /// Tells the other direction how this one ended.
@@ -110,6 +112,9 @@ where
                     },
                     None => buf.freeze(),
                 };
+                if let Some(g) = &ctx.gate {
+                    g.room().await;
+                }
                 ctx.observer.on_plain(ctx.dir, &chunk);
                 if let Err(e) = writer.write_all(&chunk).await {
                     break EndKind::WriteFailed {

@@ -5,12 +5,14 @@ use super::downgrade::Restore;
 use super::plain_pump::{self, PlainCtx, Side};
 use super::prefixed::Prefixed;
 use super::tap::Tap;
+use super::wire::Wire;
 use super::{InterceptCtx, Pre, Redial};
 use crate::decode::names::Protocols;
 use crate::decode::tls::names::{AlertDescription, CipherSuite, TlsVersion};
 use crate::decode::tls::{TlsDecoder, TlsEvent};
 use crate::decode::x224::{self, Tpdu, X224Event};
 use crate::decode::Dir;
+use crate::record::capture::Leg;
 use crate::relay::end::{EndKind, StreamEnd};
 use crate::relay::note::{LegTls, NotIntercepted, Note};
 use crate::relay::timers::Timers;
@@ -158,7 +160,7 @@ pub enum Upstream {
     /// The handshake completed.
     Up {
         /// The connection.
-        tls: Box<tokio_rustls::client::TlsStream<Tap<TcpStream>>>,
+        tls: Box<tokio_rustls::client::TlsStream<Tap<Wire<TcpStream>>>>,
         /// Handshake time.
         ms: f64,
         /// The SNI sent.
@@ -182,9 +184,10 @@ pub async fn connect(
     server: TcpStream,
     target: &str,
     mut shutdown: watch::Receiver<bool>,
+    obs: Arc<dyn crate::relay::Observer>,
 ) -> Upstream {
     let peer_ip = server.peer_addr().ok().map(|a| a.ip());
-    let (tapped, seen) = Tap::new(server);
+    let (tapped, seen) = Tap::new(Wire::new(server, obs, Leg::Upstream));
     let t0 = Instant::now();
     let connector = TlsConnector::from(ctx.upstream.clone());
     let name = server_name(target, peer_ip);
@@ -297,10 +300,15 @@ pub async fn intercept(
     };
     let t1 = Instant::now();
     let acceptor = TlsAcceptor::from(scfg);
+    let obs = pre.obs.clone();
     let down = match with_timeout(
         &mut pre,
         ctx.handshake_timeout,
-        acceptor.accept(Prefixed::new(hs.ch.clone(), client)),
+        acceptor.accept(Wire::new(
+            Prefixed::new(hs.ch.clone(), client),
+            obs,
+            Leg::Client,
+        )),
     )
     .await
     {
@@ -361,8 +369,10 @@ where
     let (c2s_tx, c2s_rx) = watch::channel(Side::Open);
     let (s2c_tx, s2c_rx) = watch::channel(Side::Open);
     let timers = Timers::new(pre.started, pre.opts.linger, pre.opts.idle_timeout);
+    let gate = pre.obs.gate();
     let mk = |dir: Dir, me, sibling, restore| PlainCtx {
         dir,
+        gate: gate.clone(),
         observer: pre.obs.clone(),
         timers: timers.clone(),
         me,
@@ -396,15 +406,27 @@ pub trait AsTcp {
     fn tcp(&self) -> &TcpStream;
 }
 
-impl AsTcp for Prefixed<TcpStream> {
+impl AsTcp for TcpStream {
     fn tcp(&self) -> &TcpStream {
-        self.get_ref()
+        self
     }
 }
 
-impl AsTcp for Tap<TcpStream> {
+impl<T: AsTcp> AsTcp for Prefixed<T> {
     fn tcp(&self) -> &TcpStream {
-        self.get_ref()
+        self.get_ref().tcp()
+    }
+}
+
+impl<T: AsTcp> AsTcp for Tap<T> {
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref().tcp()
+    }
+}
+
+impl<T: AsTcp> AsTcp for Wire<T> {
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref().tcp()
     }
 }
 
@@ -430,12 +452,16 @@ pub async fn fallback(
         }
     };
     let _ = server.set_nodelay(true);
+    // The client's ClientHello was only decoded so far: in the trace it crosses both legs.
+    pre.obs.on_wire(Leg::Client, Dir::C2S, &hs.ch);
     if hs.cr.is_empty() {
         // A connection that starts with TLS (gateway mode): nothing to replay.
         pre.sent[0] += hs.ch_len;
+        pre.obs.on_wire(Leg::Upstream, Dir::C2S, &hs.ch);
         let _ = server.write_all(&hs.ch).await;
         return pre.relay(client, server).await;
     }
+    pre.obs.on_wire(Leg::Upstream, Dir::C2S, &hs.cr);
     let wait = pre.opts.idle_timeout;
     if server.write_all(&hs.cr).await.is_err() {
         let _ = client.shutdown().await;
@@ -455,6 +481,7 @@ pub async fn fallback(
     // The client already saw a Confirm on the first connection; this one's is dropped
     // and the client's ClientHello follows as if nothing happened.
     pre.sent[0] += hs.ch_len;
+    pre.obs.on_wire(Leg::Upstream, Dir::C2S, &hs.ch);
     let _ = server.write_all(&hs.ch).await;
     pre.relay(client, server).await
 }

@@ -10,6 +10,7 @@ use crate::decode::tsgu::order::GwStage;
 use crate::decode::tsgu::packet::Packet;
 use crate::decode::x224::X224Event;
 use crate::decode::{DecodeEvent, Decoded, Dir, Layer};
+use crate::record::capture::ConnCapture;
 use crate::record::{EventRecord, Recorder};
 use crate::session::diagnose::gateway::{self as gwdiag, GwInputs};
 use crate::session::diagnose::Inputs;
@@ -47,6 +48,7 @@ struct Linker<'a> {
     link: &'a mut Option<Arc<SharedTunnel>>,
     registry: &'a Registry,
     conn: u64,
+    capture: Option<&'a Arc<ConnCapture>>,
 }
 
 impl Linker<'_> {
@@ -67,7 +69,15 @@ impl PacketSink for Linker<'_> {
         out: &mut Vec<Decoded>,
     ) {
         let t = self.tunnel(conn_id);
-        t.lock().tunnel.packet(dir, packet, frame, out);
+        let mut s = t.lock();
+        if let (Some(cap), Some(payload)) = (self.capture, Packet::data_payload(frame)) {
+            // The tunnel's RDP goes in the trace as its own flow, opened by whichever
+            // channel carries the first DATA packet.
+            s.inner_flow
+                .get_or_insert_with(|| cap.inner_flow())
+                .data(dir, payload);
+        }
+        s.tunnel.packet(dir, packet, frame, out);
     }
 }
 
@@ -149,6 +159,7 @@ impl Session {
 
     pub(super) fn gw_on_plain(&self, st: &mut State, dir: Dir, chunk: &[u8], end: bool) {
         let conn = self.info.id;
+        let capture = self.capture_handle();
         let Some(gw) = st.gw.as_mut() else { return };
         let mut out = std::mem::take(&mut st.scratch);
         let fed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -162,6 +173,7 @@ impl Session {
                 link,
                 registry,
                 conn,
+                capture,
             };
             if end {
                 chan.finish(dir, &mut out, &mut linker);
@@ -226,6 +238,8 @@ impl Session {
                 });
                 if s.done.len() >= s.members.len() && !s.reported {
                     s.reported = true;
+                    // The tunnel is over: its flow in the trace ends here.
+                    s.inner_flow = None;
                     let (timeline, base) = merge(&s.done);
                     Some((timeline, base, gin))
                 } else {

@@ -1,0 +1,214 @@
+//! Redaction, end to end: real sessions with known, seeded credentials go through
+//! rdptap with `--pcap` and `--events`; then the report and the bundle are made from
+//! them, and every output file is searched for the secrets.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use support::lab_gateway::LabGateway;
+use support::proxy::{run_rdptap, Proxy};
+use support::run::VERDICT_TIMEOUT;
+use support::{
+    auth_only_args, peers_available, xfreerdp, SecurityLayer, TempDir, Xrdp, XrdpOpts, Xvfb,
+    CLIENT_TIMEOUT, TSHARK, XFREERDP, XRDP, XVFB,
+};
+
+/// The host password, sent in the Client Info inside TLS.
+const RDP_SECRET: &str = "RdpSeed-9f3Kq!";
+/// The gateway password, used by NTLM.
+const GW_SECRET: &str = "GwSeed-7xWm2#";
+
+/// Every way a secret could appear in a file: as ASCII/UTF-8, as UTF-16LE (RDP's
+/// strings), and base64-encoded (HTTP headers).
+fn forms(secret: &str) -> Vec<Vec<u8>> {
+    use base64::Engine;
+    let utf16: Vec<u8> = secret
+        .encode_utf16()
+        .flat_map(|c| c.to_le_bytes())
+        .collect();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
+    vec![secret.as_bytes().to_vec(), utf16, b64.into_bytes()]
+}
+
+fn assert_absent(file: &Path, data: &[u8], secrets: &[&str]) {
+    for s in secrets {
+        for f in forms(s) {
+            assert!(
+                !data.windows(f.len()).any(|w| w == f.as_slice()),
+                "the secret {s:?} survived in {}",
+                file.display()
+            );
+        }
+    }
+}
+
+/// Makes the report and the bundle from a run's outputs, unpacks the bundle, and
+/// searches every file for the secrets.
+fn check_every_output(dir: &Path, events: &Path, pcap: &Path, secrets: &[&str]) {
+    let html = dir.join("report.html");
+    let txt = dir.join("report.txt");
+    let zip = dir.join("bundle.zip");
+    let tgz = dir.join("bundle.tar.gz");
+    let e = events.display().to_string();
+    let p = pcap.display().to_string();
+    for args in [
+        vec!["report", e.as_str(), "-o", html.to_str().unwrap()],
+        vec!["report", e.as_str(), "--text", "-o", txt.to_str().unwrap()],
+        vec![
+            "bundle",
+            zip.to_str().unwrap(),
+            "--events",
+            &e,
+            "--pcap",
+            &p,
+        ],
+        vec![
+            "bundle",
+            tgz.to_str().unwrap(),
+            "--events",
+            &e,
+            "--pcap",
+            &p,
+        ],
+    ] {
+        let (code, out) = run_rdptap(&args, Duration::from_secs(60));
+        assert_eq!(code, Some(0), "rdptap {args:?}: {out}");
+    }
+    let unpacked = dir.join("unpacked");
+    std::fs::create_dir_all(&unpacked).unwrap();
+    let mut a = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
+    a.extract(&unpacked).unwrap();
+    let gz = flate2::read::GzDecoder::new(std::fs::File::open(&tgz).unwrap());
+    tar::Archive::new(gz).unpack(unpacked.join("tgz")).unwrap();
+    let mut files: Vec<PathBuf> = vec![events.into(), pcap.into(), html, txt, zip, tgz];
+    for d in [unpacked.clone(), unpacked.join("tgz")] {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_file() {
+                files.push(p);
+            }
+        }
+    }
+    assert!(files.len() >= 14, "{files:?}");
+    for f in &files {
+        let data = std::fs::read(f).unwrap();
+        assert_absent(f, &data, secrets);
+    }
+    let readme = std::fs::read_to_string(unpacked.join("README.txt")).unwrap();
+    assert!(readme.contains("scrubbed"), "{readme}");
+}
+
+#[test]
+fn no_seeded_secret_survives_in_any_output() {
+    if !peers_available(&[XVFB, XRDP, XFREERDP, TSHARK]) {
+        return;
+    }
+    let x = Xvfb::start().expect("Xvfb");
+    let xrdp = Xrdp::start(&XrdpOpts::default().security_layer(SecurityLayer::Tls)).expect("xrdp");
+
+    // 1. Direct, intercepted: the Client Info carries the host password in the clear
+    // inside TLS, and the decrypted flow is in the trace.
+    let ca = TempDir::new("ca").expect("temp dir");
+    let d = ca.path().display().to_string();
+    let (code, out) = run_rdptap(&["ca", "init", "--ca-dir", &d], Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{out}");
+    let dir = TempDir::new("redact-direct").expect("temp dir");
+    let pcap = dir.path().join("trace.pcapng");
+    let mut proxy = Proxy::start(
+        &xrdp.addr().to_string(),
+        &[
+            "--intercept",
+            "--ca-dir",
+            &d,
+            "--pcap",
+            pcap.to_str().unwrap(),
+        ],
+    );
+    let events = proxy.events.clone();
+    let out = xfreerdp(
+        &auth_only_args(proxy.addr, RDP_SECRET, &["/sec:tls"]),
+        &x.display(),
+        CLIENT_TIMEOUT,
+    );
+    assert!(!out.timed_out, "{}", out.log);
+    proxy.first_verdict(VERDICT_TIMEOUT);
+    proxy.stop();
+    // The secret really was in the decrypted stream: the Client Info is in the trace,
+    // with its password length intact.
+    let info = support::tshark::fields(&pcap, "rdp.password.length", &["rdp.password.length"], &[]);
+    let want = (RDP_SECRET.len() * 2).to_string();
+    assert!(info.iter().any(|r| r[0] == want), "{info:?}");
+    check_every_output(dir.path(), &events, &pcap, &[RDP_SECRET]);
+
+    // 2. Gateway mode: NTLM to the gateway, then the host password inside the tunnel.
+    let gw = LabGateway::start(&xrdp.addr().to_string(), &["--auth", "ntlm-any"]);
+    let ca_s = gw.ca_dir().display().to_string();
+    let pem = gw.ca_dir().join("rdptap-ca.pem").display().to_string();
+    let dir = TempDir::new("redact-gateway").expect("temp dir");
+    let pcap = dir.path().join("trace.pcapng");
+    let mut proxy = Proxy::start_gateway(
+        &gw.addr.to_string(),
+        &[
+            "--ca-dir",
+            &ca_s,
+            "--trust",
+            &pem,
+            "--pcap",
+            pcap.to_str().unwrap(),
+        ],
+    );
+    let events = proxy.events.clone();
+    for gt in ["http", "ws"] {
+        let extra = [
+            "/sec:tls".to_string(),
+            format!("/g:{}", proxy.addr),
+            "/gu:gwuser".to_string(),
+            format!("/gp:{GW_SECRET}"),
+            format!("/gt:{gt}"),
+        ];
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let out = xfreerdp(
+            &auth_only_args(xrdp.addr(), RDP_SECRET, &extra),
+            &x.display(),
+            CLIENT_TIMEOUT,
+        );
+        assert!(!out.timed_out, "{}", out.log);
+    }
+    proxy.wait_verdicts(4, VERDICT_TIMEOUT);
+    proxy.stop();
+    check_every_output(dir.path(), &events, &pcap, &[RDP_SECRET, GW_SECRET]);
+
+    // A bundle of one connection, its trace found from the event file: only that
+    // connection's packets, still a valid trace.
+    let one = dir.path().join("one.zip");
+    let e = events.display().to_string();
+    let (code, out) = run_rdptap(
+        &[
+            "bundle",
+            one.to_str().unwrap(),
+            "--events",
+            &e,
+            "--conn",
+            "2",
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let to = dir.path().join("one");
+    zip::ZipArchive::new(std::fs::File::open(&one).unwrap())
+        .unwrap()
+        .extract(&to)
+        .unwrap();
+    let trace = to.join("trace.pcapng");
+    support::tshark::check_clean(&trace, &[]);
+    let names = support::tshark::fields(&trace, "frame", &["frame.interface_name"], &[]);
+    assert!(!names.is_empty());
+    assert!(names.iter().all(|r| r[0] == "rdptap-conn-2"), "{names:?}");
+    let ev = std::fs::read_to_string(to.join("events.jsonl")).unwrap();
+    assert!(ev
+        .lines()
+        .all(|l| l.contains("\"conn\":2") || l.contains("\"conn\":0")));
+    let config = std::fs::read_to_string(to.join("config.json")).unwrap();
+    assert!(config.contains("\"pcap\""), "{config}");
+}
