@@ -629,3 +629,18 @@ fn a_full_queue_under_the_drop_policy_drops_whole_packets_and_counts_them() {
     assert_eq!(total + bytes, 2 * (c2s + s2c), "{m:?} {d}");
     assert!(comments.contains("not captured"), "{comments}");
 }
+
+#[test]
+fn no_redact_is_said_loudly() {
+    let (addr, _h) = sink();
+    let dir = TempDir::new("pcap").expect("temp dir");
+    let (_pcap, pcap_s) = pcap_in(&dir);
+    let mut proxy = Proxy::start(&addr.to_string(), &["--pcap", &pcap_s, "--no-redact"]);
+    proxy.stop();
+    let err = proxy.stderr_text();
+    assert!(err.contains("WARNING: --no-redact"), "{err}");
+    let mut proxy = Proxy::start(&addr.to_string(), &["--pcap", &pcap_s]);
+    proxy.stop();
+    let err = proxy.stderr_text();
+    assert!(err.contains("secrets") && err.contains("scrubbed"), "{err}");
+}
