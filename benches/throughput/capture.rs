@@ -6,13 +6,12 @@ use crate::env::Env;
 use crate::peers::{start_rdptap, start_rdptap_with};
 use crate::report::{median, verdict};
 use crate::script::{bulk_chunk, Script};
-use crate::upstream::{connect, Role, Upstream};
+use crate::traffic::push;
+use crate::upstream::{Role, Upstream};
 use crate::{Opts, Res};
 use std::ffi::OsStr;
-use std::io::{Read, Write};
-use std::net::Shutdown;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The paths of this section, in table order.
 const PATHS: [&str; 2] = ["rdptap", "rdptap --pcap"];
@@ -46,7 +45,7 @@ pub(crate) fn run(env: &Env, opts: &Opts, script: &Arc<Script>) -> Res<Capture> 
     let chunk = bulk_chunk(true);
     let mut conn = 0;
     for &p in &ports {
-        push(p, script, &chunk, opts.cap_mib, &up)?;
+        push(p, script, true, &chunk, opts.cap_mib, &up)?;
     }
     conn += 1;
     remove_trace(&pcap, conn);
@@ -55,7 +54,7 @@ pub(crate) fn run(env: &Env, opts: &Opts, script: &Arc<Script>) -> Res<Capture> 
     let mut trace = 0;
     for rep in 0..opts.cap_reps {
         for (i, &p) in ports.iter().enumerate() {
-            let (n, secs) = push(p, script, &chunk, opts.cap_mib, &up)?;
+            let (n, secs) = push(p, script, true, &chunk, opts.cap_mib, &up)?;
             bytes = n;
             let g = n as f64 / secs / 1e9;
             eprintln!(
@@ -90,27 +89,6 @@ fn remove_trace(pattern: &std::path::Path, conn: u64) -> u64 {
         std::thread::sleep(Duration::from_millis(20));
     }
     0
-}
-
-fn push(port: u16, script: &Script, chunk: &[u8], chunks: u64, up: &Upstream) -> Res<(u64, f64)> {
-    let mut s = connect(port)?;
-    script.client_handshake(&mut s)?;
-    let start = Instant::now();
-    for _ in 0..chunks {
-        s.write_all(chunk)?;
-    }
-    s.shutdown(Shutdown::Write)?;
-    let (got, end) = up
-        .reports
-        .recv_timeout(Duration::from_secs(300))
-        .map_err(|_| "sink never reported")??;
-    let sent = chunk.len() as u64 * chunks;
-    if got != sent {
-        return Err(format!("sink got {got} bytes, {sent} were sent").into());
-    }
-    let mut rest = Vec::new();
-    s.read_to_end(&mut rest)?;
-    Ok((sent, end.duration_since(start).as_secs_f64()))
 }
 
 pub(crate) fn print(opts: &Opts, c: &Capture) {

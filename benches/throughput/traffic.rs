@@ -58,7 +58,7 @@ pub(crate) fn throughput(
 
 /// Sends `chunks` × `chunk` after the opening; returns the bytes and seconds from
 /// the first bulk write to the sink seeing EOF.
-fn push(
+pub(crate) fn push(
     port: u16,
     script: &Script,
     rdp: bool,
