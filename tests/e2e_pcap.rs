@@ -13,6 +13,7 @@ use support::capture::peers::Client;
 use support::lab_gateway::LabGateway;
 use support::proxy::{run_rdptap, Proxy};
 use support::run::VERDICT_TIMEOUT;
+use support::tls10::Tls10Host;
 use support::tshark;
 use support::{
     auth_only_args, peers_available, xfreerdp, SecurityLayer, TempDir, Xrdp, XrdpOpts, Xvfb,
@@ -250,6 +251,67 @@ fn intercepted_trace_has_a_decrypted_rdp_flow_and_embedded_keys() {
 }
 
 /// Everything the client sent on the decrypted gateway flows (port 80), as text.
+#[test]
+fn the_passthrough_fallback_shows_as_a_second_upstream_connection() {
+    if !peers_available(&[XVFB, XFREERDP, TSHARK, "openssl"]) {
+        return;
+    }
+    let x = Xvfb::start().expect("Xvfb");
+    let host = Tls10Host::start().expect("scripted TLS 1.0 host");
+    let ca = ca();
+    let d = ca.path().display().to_string();
+    let dir = TempDir::new("pcap").expect("temp dir");
+    let (pcap, pcap_s) = pcap_in(&dir);
+    let mut proxy = Proxy::start(
+        &host.addr().to_string(),
+        &["--intercept", "--ca-dir", &d, "--pcap", &pcap_s],
+    );
+    let args = vec![
+        format!("/v:{}", proxy.addr),
+        format!("/u:{USER}"),
+        format!("/p:{PASS}"),
+        "/cert:ignore".to_string(),
+        "/sec:tls".to_string(),
+        // OpenSSL 3 allows TLS 1.0 only at security level 0.
+        "/tls-seclevel:0".to_string(),
+        "+auth-only".to_string(),
+    ];
+    let _ = xfreerdp(&args, &x.display(), Duration::from_secs(20));
+    let _ = proxy.first_verdict(VERDICT_TIMEOUT);
+    proxy.stop();
+
+    let hp = host.addr().port();
+    tshark::check_clean(&pcap, &tls_then_tpkt_on(&[proxy.addr.port(), hp]));
+    // Two connections to the host, each with its own SYN: rdptap's own TLS attempt, and
+    // the fresh one that carries the client's TLS.
+    let syns = tshark::fields(
+        &pcap,
+        &format!("tcp.flags.syn==1 && tcp.flags.ack==0 && tcp.dstport=={hp}"),
+        &["tcp.srcport"],
+        &[],
+    );
+    assert_eq!(syns.len(), 2, "{syns:?}");
+    assert_ne!(syns[0], syns[1], "{syns:?}");
+    let m = tshark::payload_by_flow(&pcap);
+    let ports: Vec<u16> = syns.iter().map(|r| r[0].parse().unwrap()).collect();
+    for p in &ports {
+        assert!(flow(&m, *p, hp) > 0, "nothing sent on {p}: {m:?}");
+    }
+    // The replayed Connection Request and the client's own TLS go on the second one.
+    let cr = tshark::fields(
+        &pcap,
+        "rdp.negReq.requestedProtocols",
+        &["tcp.srcport"],
+        &["-d", &format!("tcp.port=={hp},tpkt")],
+    );
+    assert!(
+        cr.iter().any(|r| r[0] == ports[1].to_string()),
+        "no Connection Request on the second connection: {cr:?}"
+    );
+    let comments = tshark::comments(&pcap).join("\n");
+    assert!(comments.contains("passthrough fallback"), "{comments}");
+}
+
 fn client_http(pcap: &Path) -> String {
     let rows = tshark::fields(
         pcap,

@@ -42,6 +42,9 @@ pub trait Observer: Send + Sync + 'static {
     }
     /// Raw bytes one leg carried that are not decoded (TLS records under interception).
     fn on_wire(&self, _leg: Leg, _dir: Dir, _bytes: &[u8]) {}
+    /// The upstream leg was replaced by a fresh connection (`local` is rdptap's end):
+    /// the passthrough fallback under interception.
+    fn on_redial(&self, _local: std::net::SocketAddr, _peer: std::net::SocketAddr) {}
     /// Where the relay waits for room in the packet capture's queue, if anywhere.
     fn gate(&self) -> Option<Gate> {
         None

@@ -304,6 +304,12 @@ impl Observer for Session {
         }
     }
 
+    fn on_redial(&self, local: std::net::SocketAddr, peer: std::net::SocketAddr) {
+        if let Some(c) = self.capture.get() {
+            c.conn.redial(local, peer);
+        }
+    }
+
     fn gate(&self) -> Option<Gate> {
         self.capture.get().and_then(|c| c.gate.clone())
     }

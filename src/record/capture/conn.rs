@@ -140,6 +140,27 @@ impl ConnCapture {
         st.raw[1] = Some(side);
     }
 
+    /// The upstream leg was replaced by a fresh connection (the passthrough fallback):
+    /// the first one ends and the new one becomes the upstream flow, so the trace shows
+    /// the two TCP connections the host really saw.
+    pub fn redial(&self, local: SocketAddr, peer: SocketAddr) {
+        let mut st = self.lock();
+        let st = &mut *st;
+        if let Some(old) = st.raw[1].as_mut() {
+            // rdptap dropped the first connection when its own handshake failed.
+            for dir in [Dir::C2S, Dir::S2C] {
+                send_end(&self.shared, old, dir, Close::Fin, Vec::new());
+            }
+        }
+        st.upstream = Some((local, peer));
+        let mut side = self.open(st, FlowKind::Raw, local, peer);
+        side.carried.push(
+            "rdptap: a fresh connection to the host: rdptap's own TLS could not be spoken with it, so the client's TLS is relayed untouched (passthrough fallback)"
+                .to_string(),
+        );
+        st.raw[1] = Some(side);
+    }
+
     /// A relayed chunk on its raw legs; `comments` go on the packet of the leg it was
     /// read from.
     pub fn raw(&self, dir: Dir, legs: Legs, chunk: &Bytes, comments: Vec<String>) {

@@ -452,6 +452,9 @@ pub async fn fallback(
         }
     };
     let _ = server.set_nodelay(true);
+    if let (Ok(local), Ok(peer)) = (server.local_addr(), server.peer_addr()) {
+        pre.obs.on_redial(local, peer);
+    }
     // The client's ClientHello was only decoded so far: in the trace it crosses both legs.
     pre.obs.on_wire(Leg::Client, Dir::C2S, &hs.ch);
     if hs.cr.is_empty() {
