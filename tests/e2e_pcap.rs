@@ -332,6 +332,11 @@ fn client_http(pcap: &Path) -> String {
 
 /// xfreerdp through rdptap --gateway (with `--pcap`) and the lab gateway to xrdp.
 fn gateway_trace(gt: &str, fail: &[&str]) -> Option<(TempDir, PathBuf, Proxy)> {
+    gateway_trace_with(gt, fail, &[])
+}
+
+/// As [`gateway_trace`], with more arguments for rdptap.
+fn gateway_trace_with(gt: &str, fail: &[&str], more: &[&str]) -> Option<(TempDir, PathBuf, Proxy)> {
     if !peers_available(&[XVFB, XRDP, XFREERDP, TSHARK]) {
         return None;
     }
@@ -343,10 +348,9 @@ fn gateway_trace(gt: &str, fail: &[&str]) -> Option<(TempDir, PathBuf, Proxy)> {
     let pem = ca.join("rdptap-ca.pem").display().to_string();
     let dir = TempDir::new("pcap").expect("temp dir");
     let (pcap, pcap_s) = pcap_in(&dir);
-    let mut proxy = Proxy::start_gateway(
-        &gw.addr.to_string(),
-        &["--ca-dir", &ca_s, "--trust", &pem, "--pcap", &pcap_s],
-    );
+    let mut args = vec!["--ca-dir", &ca_s, "--trust", &pem, "--pcap", &pcap_s];
+    args.extend_from_slice(more);
+    let mut proxy = Proxy::start_gateway(&gw.addr.to_string(), &args);
     let extra = [
         "/sec:tls".to_string(),
         format!("/g:{}", proxy.addr),
@@ -591,6 +595,46 @@ fn one_file_per_connection_with_pcap_split() {
             "{names:?}"
         );
     }
+}
+
+#[test]
+fn split_files_keep_the_whole_tunnel_of_the_http_transport() {
+    let Some((dir, _, _proxy)) =
+        gateway_trace_with("http", &["--auth", "ntlm-any"], &["--pcap-split"])
+    else {
+        return;
+    };
+    // The two channels are two connections, so two files (or more: the client may
+    // retry a channel); the RDP inside the tunnel lives in one of them, whole, although
+    // each channel carries one direction of it and they end at different moments.
+    let mut inner = Vec::new();
+    for e in std::fs::read_dir(dir.path()).unwrap() {
+        let f = e.unwrap().path();
+        tshark::check_clean(&f, &[]);
+        let fins = tshark::fields(
+            &f,
+            "tcp.port == 3389 && tcp.flags.fin == 1",
+            &["tcp.srcport"],
+            &[],
+        );
+        let data = tshark::fields(&f, "tcp.port == 3389 && tcp.len > 0", &["tcp.srcport"], &[]);
+        if !data.is_empty() {
+            inner.push((f.clone(), fins, data));
+        }
+    }
+    assert_eq!(
+        inner.len(),
+        1,
+        "the tunnel's RDP in more than one file: {inner:?}"
+    );
+    let (f, fins, data) = &inner[0];
+    // Both directions, each ended by its FIN.
+    assert!(
+        data.iter().any(|r| r[0] == "3389") && data.iter().any(|r| r[0] != "3389"),
+        "{}: {data:?}",
+        f.display()
+    );
+    assert_eq!(fins.len(), 2, "{}: {fins:?}", f.display());
 }
 
 /// A bulk transfer through rdptap to a sink that counts what it gets; returns the

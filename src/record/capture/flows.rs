@@ -46,6 +46,11 @@ impl WFlow {
         }
     }
 
+    /// Both sides have closed, or a reset ended it.
+    pub fn ended(&self) -> bool {
+        self.dead || self.closed == [true, true]
+    }
+
     /// Looks for the client random in the client's first bytes; returns it once found.
     pub fn watch_hello(&mut self, from_client: bool, data: &[u8]) -> Option<[u8; 32]> {
         if !from_client {

@@ -337,3 +337,6 @@ pub(crate) fn micros(t: SystemTime) -> u64 {
         .map(|d| d.as_micros() as u64)
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod split_tests;

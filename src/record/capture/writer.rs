@@ -36,6 +36,9 @@ pub(super) struct Writer {
     /// Embed keys (--pcap-keys): raw packets wait for their keys.
     keys: bool,
     holds: HashMap<u64, Hold>,
+    /// Connections whose file stays open (--pcap-split) until the tunnel's inner flow,
+    /// which the other channel of the session may still feed, has ended.
+    closing: std::collections::HashSet<u64>,
 }
 
 impl Writer {
@@ -54,6 +57,7 @@ impl Writer {
             failed: false,
             keys: opts.keys,
             holds: HashMap::new(),
+            closing: std::collections::HashSet::new(),
         }
     }
 
@@ -172,7 +176,17 @@ impl Writer {
                 self.flows
                     .retain(|_, f| f.conn != conn || f.kind == FlowKind::Inner);
                 self.release(conn);
-                let r = self.files.conn_done(conn);
+                let inner_open = self.split
+                    && self
+                        .flows
+                        .values()
+                        .any(|f| f.conn == conn && f.kind == FlowKind::Inner && !f.ended());
+                let r = if inner_open {
+                    self.closing.insert(conn);
+                    self.files.write_out_all()
+                } else {
+                    self.files.conn_done(conn)
+                };
                 self.check(r);
             }
         }
@@ -273,7 +287,12 @@ impl Writer {
                 tcp.close(from_client, close, &mut emit)
             });
         }
+        let (conn, done) = (wf.conn, wf.ended());
         self.flows.insert(flow, wf);
+        if done && self.closing.remove(&conn) {
+            let r = self.files.conn_done(conn);
+            self.check(r);
+        }
     }
 
     /// Runs `f` on the flow's TCP state and writes each packet it makes; the flow's
