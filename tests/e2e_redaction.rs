@@ -11,7 +11,7 @@ use support::proxy::{run_rdptap, Proxy};
 use support::run::VERDICT_TIMEOUT;
 use support::{
     auth_only_args, peers_available, xfreerdp, SecurityLayer, TempDir, Xrdp, XrdpOpts, Xvfb,
-    CLIENT_TIMEOUT, TSHARK, XFREERDP, XRDP, XVFB,
+    CLIENT_TIMEOUT, TSHARK, USER, XFREERDP, XRDP, XVFB,
 };
 
 /// The host password, sent in the Client Info inside TLS.
@@ -211,4 +211,102 @@ fn no_seeded_secret_survives_in_any_output() {
         .all(|l| l.contains("\"conn\":2") || l.contains("\"conn\":0")));
     let config = std::fs::read_to_string(to.join("config.json")).unwrap();
     assert!(config.contains("\"pcap\""), "{config}");
+}
+
+/// The gateway user name.
+const GW_USER: &str = "gwuser";
+
+#[test]
+fn redact_users_leaves_no_user_name_in_any_output() {
+    if !peers_available(&[XVFB, XRDP, XFREERDP, TSHARK]) {
+        return;
+    }
+    let x = Xvfb::start().expect("Xvfb");
+    let xrdp = Xrdp::start(&XrdpOpts::default().security_layer(SecurityLayer::Tls)).expect("xrdp");
+    // Direct and intercepted: the mstshash cookie on the raw legs, the Client Info on the
+    // decrypted flow.
+    let ca = TempDir::new("ca").expect("temp dir");
+    let d = ca.path().display().to_string();
+    let (code, out) = run_rdptap(&["ca", "init", "--ca-dir", &d], Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{out}");
+    let dir = TempDir::new("redact-users-direct").expect("temp dir");
+    let pcap = dir.path().join("trace.pcapng");
+    let mut proxy = Proxy::start(
+        &xrdp.addr().to_string(),
+        &[
+            "--intercept",
+            "--ca-dir",
+            &d,
+            "--redact-users",
+            "--pcap",
+            pcap.to_str().unwrap(),
+        ],
+    );
+    let out = xfreerdp(
+        &auth_only_args(proxy.addr, RDP_SECRET, &["/sec:tls"]),
+        &x.display(),
+        CLIENT_TIMEOUT,
+    );
+    assert!(out.success(), "{}", out.log);
+    proxy.first_verdict(VERDICT_TIMEOUT);
+    proxy.stop();
+    assert!(proxy.stderr_text().contains("--redact-users"));
+    // The Client Info is still in the trace and still dissects.
+    let info = support::tshark::fields(&pcap, "rdp.password.length", &["rdp.password.length"], &[]);
+    assert!(!info.is_empty(), "no Client Info in the trace");
+    support::tshark::check_clean(&pcap, &[]);
+    check_every_output(dir.path(), &proxy.events, &pcap, &[USER, RDP_SECRET]);
+
+    // Gateway mode, both transports: NTLM names in HTTP, the cookie in the tunnel's first
+    // DATA packet and on the inner flow.
+    let gw = LabGateway::start(&xrdp.addr().to_string(), &["--auth", "ntlm-any"]);
+    let ca_s = gw.ca_dir().display().to_string();
+    let pem = gw.ca_dir().join("rdptap-ca.pem").display().to_string();
+    let dir = TempDir::new("redact-users-gateway").expect("temp dir");
+    let pcap = dir.path().join("trace.pcapng");
+    let mut proxy = Proxy::start_gateway(
+        &gw.addr.to_string(),
+        &[
+            "--ca-dir",
+            &ca_s,
+            "--trust",
+            &pem,
+            "--redact-users",
+            "--pcap",
+            pcap.to_str().unwrap(),
+        ],
+    );
+    for gt in ["http", "ws"] {
+        let extra = [
+            "/sec:tls".to_string(),
+            format!("/g:{}", proxy.addr),
+            format!("/gu:{GW_USER}"),
+            format!("/gp:{GW_SECRET}"),
+            format!("/gt:{gt}"),
+        ];
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let out = xfreerdp(
+            &auth_only_args(xrdp.addr(), RDP_SECRET, &extra),
+            &x.display(),
+            CLIENT_TIMEOUT,
+        );
+        assert!(!out.timed_out, "{}", out.log);
+    }
+    proxy.wait_verdicts(4, VERDICT_TIMEOUT);
+    proxy.stop();
+    // The NTLM exchange and the inner Connection Request are still there.
+    assert!(
+        !support::tshark::fields(&pcap, "ntlmssp.messagetype == 2", &["frame.number"], &[])
+            .is_empty()
+    );
+    assert!(
+        !support::tshark::fields(&pcap, "tcp.dstport == 3389 && cotp", &["frame.number"], &[])
+            .is_empty()
+    );
+    check_every_output(
+        dir.path(),
+        &proxy.events,
+        &pcap,
+        &[USER, GW_USER, RDP_SECRET, GW_SECRET],
+    );
 }

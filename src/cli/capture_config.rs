@@ -96,6 +96,8 @@ pub fn resolve(
         split,
         keys,
         redact: !no_redact,
+        // Set by the caller from --redact-users.
+        redact_users: false,
         queue_bytes,
         overflow,
         write_delay,

@@ -312,7 +312,8 @@ pub fn resolve(args: &ProxyArgs) -> Result<ProxyConfig, ConfigError> {
     if trust.is_empty() {
         trust = file.trust.clone().unwrap_or_default();
     }
-    let capture = super::capture_config::resolve(
+    let redact_users = flag(args.redact_users, file.redact_users);
+    let mut capture = super::capture_config::resolve(
         args,
         super::capture_config::FromFile {
             pcap: file.pcap.clone(),
@@ -325,6 +326,9 @@ pub fn resolve(args: &ProxyArgs) -> Result<ProxyConfig, ConfigError> {
         &src,
         intercept_on,
     )?;
+    if let Some(c) = capture.as_mut() {
+        c.redact_users = redact_users && c.redact;
+    }
     let pin = match args.pin.clone().or(file.pin.clone()) {
         None => None,
         Some(p) => Some(
@@ -344,7 +348,7 @@ pub fn resolve(args: &ProxyArgs) -> Result<ProxyConfig, ConfigError> {
         intercept,
         trust,
         pin,
-        redact_users: flag(args.redact_users, file.redact_users),
+        redact_users,
         gateway,
         capture,
     })

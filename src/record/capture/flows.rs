@@ -26,14 +26,17 @@ pub(super) struct WFlow {
 }
 
 impl WFlow {
-    pub fn new(conn: u64, kind: FlowKind, tcp: TcpFlow, redact: bool) -> WFlow {
-        let redactor = match kind {
-            FlowKind::PlainHttp if redact => Some(StreamRedactor::new(FlowProto::Http)),
-            FlowKind::PlainRdp if redact => Some(StreamRedactor::new(FlowProto::Rdp)),
+    pub fn new(conn: u64, kind: FlowKind, tcp: TcpFlow, redact: bool, names: bool) -> WFlow {
+        let proto = match kind {
+            FlowKind::PlainHttp if redact => Some(FlowProto::Http),
+            FlowKind::PlainRdp if redact => Some(FlowProto::Rdp),
             // Raw legs are ciphertext (or the clear X.224 exchange) and the tunnel's RDP
-            // is the client's own end-to-end TLS: nothing there is readable to scrub.
+            // is the client's own end-to-end TLS: no secret there is readable. Only the
+            // mstshash cookie (a user name) is, in the clear Connection Request.
+            FlowKind::Raw | FlowKind::Inner if names => Some(FlowProto::Cr),
             _ => None,
         };
+        let redactor = proto.map(|p| StreamRedactor::new(p).hiding_names(names));
         WFlow {
             conn,
             kind,

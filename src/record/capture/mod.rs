@@ -58,6 +58,8 @@ pub struct CaptureOptions {
     pub keys: bool,
     /// Scrub secrets from the decrypted flows (on unless `--no-redact`).
     pub redact: bool,
+    /// Hide user and domain names too, on every flow (`--redact-users`, with `redact`).
+    pub redact_users: bool,
     /// Bytes the queue may hold before the overflow policy applies.
     pub queue_bytes: usize,
     /// What happens when the queue is full.

@@ -10,6 +10,7 @@ fn opts(dir: &std::path::Path) -> CaptureOptions {
         split: true,
         keys: false,
         redact: true,
+        redact_users: false,
         queue_bytes: DEFAULT_QUEUE,
         overflow: Overflow::Lossless,
         write_delay: None,

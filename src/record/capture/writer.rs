@@ -25,6 +25,7 @@ pub(super) struct Writer {
     shared: Arc<Shared>,
     events: Recorder,
     redact: bool,
+    redact_users: bool,
     delay: Option<Duration>,
     split: bool,
     /// The connection of each client random seen in a ClientHello.
@@ -49,6 +50,7 @@ impl Writer {
             shared,
             events,
             redact: opts.redact,
+            redact_users: opts.redact_users,
             delay: opts.write_delay,
             split: opts.split,
             randoms: HashMap::new(),
@@ -144,7 +146,8 @@ impl Writer {
                     (flow as u32).wrapping_mul(0x9E37_79B9),
                     (flow as u32).wrapping_mul(0x85EB_CA6B) ^ 0x5bd1_e995,
                 ];
-                let mut wf = WFlow::new(conn, kind, TcpFlow::new(client, server, isn), self.redact);
+                let tcp = TcpFlow::new(client, server, isn);
+                let mut wf = WFlow::new(conn, kind, tcp, self.redact, self.redact_users);
                 self.emit(&mut wf, ts, |tcp, mut emit| tcp.open(&mut emit));
                 self.flows.insert(flow, wf);
             }

@@ -64,8 +64,8 @@ pub(super) type Patch = (usize, Vec<u8>);
 
 /// The replacements that scrub a complete (or, at the end of a stream, cut) head:
 /// its first line is the start line, each later line a header. Returns how many
-/// secret values were found.
-pub(super) fn scrub_head(head: &[u8], patches: &mut Vec<Patch>) -> u64 {
+/// secret values were found. With `names` (`--redact-users`), user names go too.
+pub(super) fn scrub_head(head: &[u8], patches: &mut Vec<Patch>, names: bool) -> u64 {
     let mut found = 0;
     let mut start = 0;
     let mut first = true;
@@ -76,7 +76,7 @@ pub(super) fn scrub_head(head: &[u8], patches: &mut Vec<Patch>) -> u64 {
             .map_or(head.len(), |p| start + p);
         let line = head.get(start..end).unwrap_or(&[]);
         if !first {
-            found += scrub_line(line, start, patches);
+            found += scrub_line(line, start, patches, names);
         }
         first = false;
         start = end + 1;
@@ -85,7 +85,7 @@ pub(super) fn scrub_head(head: &[u8], patches: &mut Vec<Patch>) -> u64 {
 }
 
 /// One header line at offset `at`.
-fn scrub_line(line: &[u8], at: usize, patches: &mut Vec<Patch>) -> u64 {
+fn scrub_line(line: &[u8], at: usize, patches: &mut Vec<Patch>, names: bool) -> u64 {
     let Some(colon) = line.iter().position(|&b| b == b':') else {
         return 0;
     };
@@ -102,7 +102,9 @@ fn scrub_line(line: &[u8], at: usize, patches: &mut Vec<Patch>) -> u64 {
     let before = patches.len();
     let base = at + vstart;
     match name.as_str() {
-        "authorization" | "proxy-authorization" => credentials(value, base, patches),
+        "authorization" | "proxy-authorization" => credentials(value, base, patches, names),
+        // The gateway user name, base64 of its UTF-16 form.
+        "rdg-user-id" if names => patches.push((base, vec![TEXT_FILL; value.len()])),
         "cookie" => {
             let mut from = 0;
             for piece in value.split(|&b| b == b';') {
@@ -138,7 +140,7 @@ fn cookie_pair(value: &[u8], from: usize, to: usize, base: usize, patches: &mut 
 }
 
 /// An Authorization value: the scheme word stays, the credential goes.
-fn credentials(value: &[u8], base: usize, patches: &mut Vec<Patch>) {
+fn credentials(value: &[u8], base: usize, patches: &mut Vec<Patch>, names: bool) {
     let Some(sp) = value.iter().position(|&b| b == b' ' || b == b'\t') else {
         let lower = String::from_utf8_lossy(value).to_ascii_lowercase();
         if !KNOWN_SCHEMES.contains(&lower.as_str()) {
@@ -163,7 +165,7 @@ fn credentials(value: &[u8], base: usize, patches: &mut Vec<Patch>) {
     }
     let scheme = String::from_utf8_lossy(scheme).to_ascii_lowercase();
     let replacement = match scheme.as_str() {
-        "ntlm" | "negotiate" | "kerberos" => sspi_token(token),
+        "ntlm" | "negotiate" | "kerberos" => sspi_token(token, names),
         _ => Some(vec![TEXT_FILL; token.len()]),
     };
     if let Some(r) = replacement {
@@ -176,12 +178,12 @@ fn credentials(value: &[u8], base: usize, patches: &mut Vec<Patch>) {
 /// keeps its mechanism list with its inner token zeroed; anything else is replaced
 /// whole. Re-encoded tokens keep their length (base64 of as many bytes, padded alike).
 /// None when nothing changes.
-fn sspi_token(token: &[u8]) -> Option<Vec<u8>> {
+fn sspi_token(token: &[u8], names: bool) -> Option<Vec<u8>> {
     let fill = || Some(vec![SSPI_FILL; token.len()]);
     let Ok(mut blob) = B64.decode(token) else {
         return fill();
     };
-    match ntlm::zero_in(&mut blob) {
+    match ntlm::zero_in(&mut blob, names) {
         Some((1 | 2, _)) => return None,
         Some((3, _)) => {}
         Some(_) => return fill(),
@@ -233,7 +235,7 @@ mod tests {
 
     fn scrubbed(head: &str) -> (String, u64) {
         let mut patches = Vec::new();
-        let n = scrub_head(head.as_bytes(), &mut patches);
+        let n = scrub_head(head.as_bytes(), &mut patches, false);
         let mut out = head.as_bytes().to_vec();
         for (at, data) in patches {
             out[at..at + data.len()].copy_from_slice(&data);

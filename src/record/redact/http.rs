@@ -312,7 +312,7 @@ impl HttpScrub {
 /// Scrubs a (possibly cut) head that starts at stream offset `start`.
 fn scrub_head(head: &[u8], start: u64, ctx: &mut Ctx) {
     let mut patches: Vec<Patch> = Vec::new();
-    ctx.scrubbed += headers::scrub_head(head, &mut patches);
+    ctx.scrubbed += headers::scrub_head(head, &mut patches, ctx.names);
     for (off, data) in patches {
         ctx.replace(start + off as u64, data);
     }

@@ -19,6 +19,7 @@
 //! decisions about what is secret (`headers`, `ntlm`, `der`, `tsgu_fields`, `rdp_fields`).
 
 mod chunked;
+mod cookie;
 mod der;
 mod headers;
 mod http;
@@ -54,6 +55,9 @@ pub enum FlowProto {
     Http,
     /// RDP after TLS (from the MCS Connect-Initial on, or CredSSP before it), on port 3389.
     Rdp,
+    /// A raw leg or a tunnel's inner RDP: only its clear Connection Request is read, for
+    /// the mstshash cookie under `--redact-users`.
+    Cr,
 }
 
 impl fmt::Display for FlowProto {
@@ -61,6 +65,7 @@ impl fmt::Display for FlowProto {
         f.write_str(match self {
             FlowProto::Http => "gateway HTTP",
             FlowProto::Rdp => "RDP",
+            FlowProto::Cr => "X.224 Connection Request",
         })
     }
 }
@@ -72,6 +77,8 @@ struct Ctx {
     pub edits: Vec<Edit>,
     /// Secret fields found.
     pub scrubbed: u64,
+    /// User and domain names go too (`--redact-users`).
+    pub names: bool,
 }
 
 impl Ctx {
@@ -110,6 +117,7 @@ trait Scrub {
 enum Inner {
     Http(Box<http::HttpScrub>),
     Rdp(Box<rdp::RdpScrub>),
+    Cr(cookie::CookieScrub),
 }
 
 impl Inner {
@@ -117,6 +125,7 @@ impl Inner {
         match self {
             Inner::Http(h) => h.as_mut(),
             Inner::Rdp(r) => r.as_mut(),
+            Inner::Cr(c) => c,
         }
     }
 
@@ -124,6 +133,7 @@ impl Inner {
         match self {
             Inner::Http(h) => h.as_ref(),
             Inner::Rdp(r) => r.as_ref(),
+            Inner::Cr(c) => c,
         }
     }
 }
@@ -138,6 +148,8 @@ pub struct StreamRedactor {
     /// Redaction gave up somewhere in this direction.
     lost: [bool; 2],
     scrubbed: u64,
+    /// User and domain names go too (`--redact-users`).
+    names: bool,
 }
 
 impl StreamRedactor {
@@ -146,6 +158,7 @@ impl StreamRedactor {
         let inner = match proto {
             FlowProto::Http => Inner::Http(Box::default()),
             FlowProto::Rdp => Inner::Rdp(Box::default()),
+            FlowProto::Cr => Inner::Cr(cookie::CookieScrub::default()),
         };
         StreamRedactor {
             proto,
@@ -154,7 +167,16 @@ impl StreamRedactor {
             finished: [false; 2],
             lost: [false; 2],
             scrubbed: 0,
+            names: false,
         }
+    }
+
+    /// Hides user and domain names as well as secrets (`--redact-users`): NTLM names,
+    /// `RDG-User-Id`, the Client Info, Save Session Info and redirection names, and the
+    /// mstshash cookie.
+    pub fn hiding_names(mut self, on: bool) -> Self {
+        self.names = on;
+        self
     }
 
     /// The protocol this redactor reads.
@@ -180,7 +202,10 @@ impl StreamRedactor {
         let lane = &mut self.lanes[i];
         let at = lane.end();
         lane.push(chunk.clone());
-        let mut ctx = Ctx::default();
+        let mut ctx = Ctx {
+            names: self.names,
+            ..Ctx::default()
+        };
         self.inner.scrub().feed(dir, at, &chunk, &mut ctx);
         self.settle(dir, ctx, out);
     }
@@ -193,7 +218,10 @@ impl StreamRedactor {
             return;
         }
         self.finished[i] = true;
-        let mut ctx = Ctx::default();
+        let mut ctx = Ctx {
+            names: self.names,
+            ..Ctx::default()
+        };
         self.inner.scrub().finish(dir, &mut ctx);
         self.scrubbed += ctx.scrubbed;
         let lane = &mut self.lanes[i];

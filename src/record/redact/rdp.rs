@@ -304,9 +304,9 @@ fn frame_done(dir: Dir, kind: Kind, frame: &[u8], start: u64, chans: &mut Channe
             }
             Vec::new()
         }
-        (Kind::Tpkt, _) => rdp_fields::tpkt_secrets(dir, frame, chans),
+        (Kind::Tpkt, _) => rdp_fields::tpkt_secrets(dir, frame, chans, ctx.names),
         (Kind::FastPath, Dir::C2S) => rdp_fields::fast_path_input(frame),
-        (Kind::Der, Dir::C2S) => rdp_fields::ts_request(frame),
+        (Kind::Der, Dir::C2S) => rdp_fields::ts_request(frame, ctx.names),
         _ => Vec::new(),
     };
     ctx.scrubbed += ranges.len() as u64;

@@ -1,6 +1,8 @@
 //! What is secret in RDP frames (MS-RDPBCGR, MS-CSSP), as byte ranges of one frame:
 //! the Client Info password and auto-reconnect cookie, key codes of input events, the
-//! server's auto-reconnect random, a redirection password, and CredSSP credentials.
+//! server's auto-reconnect random, a redirection password, and CredSSP credentials;
+//! under `--redact-users` also the user and domain names (Client Info, Save Session
+//! Info, redirection, the New License Request, NTLM inside CredSSP).
 //!
 //! Every function works on a frame that may be cut short (at the end of a stream, or
 //! the first bytes of a frame being classified) and clamps its ranges to the bytes
@@ -44,12 +46,23 @@ const TIME_ZONE_LEN: usize = 172;
 /// secret bytes (SecurityVerifier, ArcRandomBits).
 const ARC_LEN: usize = 28;
 const ARC_SECRET: Range<usize> = 12..28;
+/// INFOTYPE_LOGON and INFOTYPE_LOGON_LONG (logon info version 1 and 2), and where the
+/// names start in the latter (after its 576-byte fixed part).
+const INFOTYPE_LOGON: u32 = 0;
+const INFOTYPE_LOGON_LONG: u32 = 1;
+const LOGON_LONG_NAMES_AT: usize = 4 + 576;
 /// INFOTYPE_LOGON_EXTENDED_INFO and its LOGON_EX_AUTORECONNECTCOOKIE field.
 const INFOTYPE_LOGON_EXTENDED: u32 = 3;
 const LOGON_EX_AUTORECONNECTCOOKIE: u32 = 0x1;
-/// Redirection fields before LB_PASSWORD, in wire order, then LB_PASSWORD itself.
-const LB_BEFORE_PASSWORD: [u32; 4] = [0x1, 0x2, 0x4, 0x8];
+/// Redirection fields before LB_PASSWORD, in wire order, then LB_PASSWORD itself;
+/// LB_USERNAME and LB_DOMAIN are among the first.
+const LB_BEFORE_PASSWORD: [u32; 4] = [0x1, 0x2, LB_USERNAME, LB_DOMAIN];
+const LB_USERNAME: u32 = 0x4;
+const LB_DOMAIN: u32 = 0x8;
 const LB_PASSWORD: u32 = 0x10;
+/// NEW_LICENSE_REQUEST (bMsgType) and BB_CLIENT_USER_NAME_BLOB (wBlobType).
+const NEW_LICENSE_REQUEST: u8 = 0x13;
+const BB_CLIENT_USER_NAME_BLOB: u16 = 0x000F;
 /// INPUT_EVENT_SCANCODE and INPUT_EVENT_UNICODE (slow-path messageType).
 const INPUT_EVENT_SCANCODE: u16 = 0x0004;
 const INPUT_EVENT_UNICODE: u16 = 0x0005;
@@ -127,6 +140,9 @@ pub(super) enum Io {
     SaveSessionInfo(usize),
     /// RDP_SERVER_REDIRECTION_PACKET.
     Redirection(usize),
+    /// A client licensing PDU (after the basic security header): a New License Request
+    /// names the user.
+    License(usize),
     /// Nothing secret (or nothing readable: encrypted, compressed).
     Other,
 }
@@ -160,6 +176,7 @@ pub(super) fn io_kind(dir: Dir, p: &[u8], len: usize) -> Io {
     }
     match dir {
         Dir::C2S if first & SEC_INFO_PKT != 0 => Io::ClientInfo(4),
+        Dir::C2S if first & SEC_LICENSE_PKT != 0 => Io::License(4),
         // Under standard security the flags field is the packet's own Flags field.
         Dir::S2C if first & SEC_REDIRECTION_PKT != 0 => Io::Redirection(0),
         _ if first & SEC_PDU_BITS != 0 => Io::Other,
@@ -190,8 +207,14 @@ fn share_kind(dir: Dir, p: &[u8], s: usize) -> Io {
     }
 }
 
-/// The secret ranges of a (possibly cut) TPKT frame.
-pub(super) fn tpkt_secrets(dir: Dir, frame: &[u8], chans: &Channels) -> Vec<Range<usize>> {
+/// The secret ranges of a (possibly cut) TPKT frame; with `names`, user and domain
+/// names too (`--redact-users`).
+pub(super) fn tpkt_secrets(
+    dir: Dir,
+    frame: &[u8],
+    chans: &Channels,
+    names: bool,
+) -> Vec<Range<usize>> {
     let Mcs::SendData { channel, at, len } = mcs(frame) else {
         return Vec::new();
     };
@@ -201,10 +224,12 @@ pub(super) fn tpkt_secrets(dir: Dir, frame: &[u8], chans: &Channels) -> Vec<Rang
     let end = at.saturating_add(len).min(frame.len());
     let payload = frame.get(at..end).unwrap_or(&[]);
     let ranges = match io_kind(dir, payload, len) {
-        Io::ClientInfo(s) => client_info(payload, s),
+        Io::ClientInfo(s) => client_info(payload, s, names),
         Io::Input(s) => slow_input(payload, s),
-        Io::SaveSessionInfo(s) => save_session_info(payload, s),
-        Io::Redirection(s) => redirection(payload, s),
+        Io::SaveSessionInfo(s) => save_session_info(payload, s, names),
+        Io::Redirection(s) => redirection(payload, s, names),
+        Io::License(s) if names => new_license_request(payload, s),
+        Io::License(_) => Vec::new(),
         Io::Other => Vec::new(),
     };
     shift(ranges, at, end)
@@ -222,8 +247,8 @@ pub(super) fn tpkt_may_hold(dir: Dir, head: &[u8], chans: &Channels) -> bool {
 }
 
 /// TS_INFO_PACKET at `s`: the password (and its terminator) and the
-/// auto-reconnect cookie's secret part.
-fn client_info(p: &[u8], s: usize) -> Vec<Range<usize>> {
+/// auto-reconnect cookie's secret part; with `names`, the domain and user name.
+fn client_info(p: &[u8], s: usize, names: bool) -> Vec<Range<usize>> {
     let (Some(flags), Some(cb_domain), Some(cb_user), Some(cb_password)) = (
         le_u32(p, s + 4),
         le_u16(p, s + 8),
@@ -238,6 +263,11 @@ fn client_info(p: &[u8], s: usize) -> Vec<Range<usize>> {
     let sized = |cb: u16| usize::from(cb) + term;
     let mut at = s + 18 + sized(cb_domain) + sized(cb_user);
     let mut out = Vec::new();
+    if names {
+        let domain = s + 18..s + 18 + usize::from(cb_domain);
+        let user_at = s + 18 + sized(cb_domain);
+        out.extend([domain, user_at..user_at + usize::from(cb_user)]);
+    }
     if cb_password > 0 {
         out.push(at..at + sized(cb_password));
     }
@@ -289,10 +319,32 @@ fn slow_input(p: &[u8], s: usize) -> Vec<Range<usize>> {
     clamp(out, p.len())
 }
 
-/// TS_SAVE_SESSION_INFO_PDU_DATA at `s`: the ArcRandomBits of a logon extended info.
-fn save_session_info(p: &[u8], s: usize) -> Vec<Range<usize>> {
-    if le_u32(p, s) != Some(INFOTYPE_LOGON_EXTENDED) {
-        return Vec::new();
+/// TS_SAVE_SESSION_INFO_PDU_DATA at `s`: the ArcRandomBits of a logon extended info;
+/// with `names`, the domain and user name of a logon info (version 1 or 2).
+fn save_session_info(p: &[u8], s: usize, names: bool) -> Vec<Range<usize>> {
+    match le_u32(p, s) {
+        Some(INFOTYPE_LOGON) if names => {
+            // cbDomain, Domain (52 bytes), cbUserName, UserName (512 bytes).
+            return clamp(vec![s + 8..s + 60, s + 64..s + 576], p.len());
+        }
+        Some(INFOTYPE_LOGON_LONG) if names => {
+            // Version, Size, SessionId, cbDomain, cbUserName, 558 bytes of padding, then
+            // the domain and the user name.
+            let (Some(cb_domain), Some(cb_user)) = (le_u32(p, s + 14), le_u32(p, s + 18)) else {
+                return Vec::new();
+            };
+            let (d, u) = (cb_domain as usize, cb_user as usize);
+            let at = s + LOGON_LONG_NAMES_AT;
+            return clamp(
+                vec![
+                    at..at.saturating_add(d),
+                    at.saturating_add(d)..at.saturating_add(d).saturating_add(u),
+                ],
+                p.len(),
+            );
+        }
+        Some(INFOTYPE_LOGON_EXTENDED) => {}
+        _ => return Vec::new(),
     }
     // Length (2), FieldsPresent (4), then the cookie field: cbFieldData and data.
     let present = le_u32(p, s + 6).unwrap_or(0);
@@ -305,30 +357,55 @@ fn save_session_info(p: &[u8], s: usize) -> Vec<Range<usize>> {
     clamp(vec![arc_secret(p, s + 14, cb)], p.len())
 }
 
-/// RDP_SERVER_REDIRECTION_PACKET at `s`: the LB_PASSWORD blob.
-fn redirection(p: &[u8], s: usize) -> Vec<Range<usize>> {
+/// RDP_SERVER_REDIRECTION_PACKET at `s`: the LB_PASSWORD blob; with `names`, the
+/// LB_USERNAME and LB_DOMAIN fields.
+fn redirection(p: &[u8], s: usize, names: bool) -> Vec<Range<usize>> {
     let Some(flags) = le_u32(p, s + 8) else {
         return Vec::new();
     };
-    if flags & LB_PASSWORD == 0 {
-        return Vec::new();
+    let mut wanted = LB_PASSWORD;
+    if names {
+        wanted |= LB_USERNAME | LB_DOMAIN;
     }
+    let mut out = Vec::new();
     // The optional fields come in a fixed order, each a u32 length and bytes.
     let mut at = s + 12;
-    for bit in LB_BEFORE_PASSWORD {
-        if flags & bit != 0 {
-            let Some(n) = le_u32(p, at).and_then(|n| usize::try_from(n).ok()) else {
-                return Vec::new();
-            };
-            at = at.saturating_add(4).saturating_add(n);
+    for bit in LB_BEFORE_PASSWORD.into_iter().chain([LB_PASSWORD]) {
+        if flags & bit == 0 {
+            continue;
         }
+        let Some(n) = le_u32(p, at).and_then(|n| usize::try_from(n).ok()) else {
+            break;
+        };
+        let start = at.saturating_add(4);
+        if bit & wanted != 0 {
+            out.push(start..start.saturating_add(n));
+        }
+        at = start.saturating_add(n);
     }
-    let Some(n) = le_u32(p, at).and_then(|n| usize::try_from(n).ok()) else {
+    clamp(out, p.len())
+}
+
+/// A NEW_LICENSE_REQUEST at `s` (MS-RDPELE 2.2.2.2): the ClientUserName blob. The
+/// preamble (4), key exchange algorithm and platform (8) and client random (32) come
+/// first, then the encrypted premaster secret blob; the machine name stays.
+fn new_license_request(p: &[u8], s: usize) -> Vec<Range<usize>> {
+    if p.get(s) != Some(&NEW_LICENSE_REQUEST) {
+        return Vec::new();
+    }
+    let secret_blob = s + 44;
+    let Some(n) = le_u16(p, secret_blob + 2) else {
         return Vec::new();
     };
-    let start = at.saturating_add(4);
-    let password = start..start.saturating_add(n);
-    clamp(vec![password], p.len())
+    let user = secret_blob + 4 + usize::from(n);
+    if le_u16(p, user) != Some(BB_CLIENT_USER_NAME_BLOB) {
+        return Vec::new();
+    }
+    let Some(n) = le_u16(p, user + 2) else {
+        return Vec::new();
+    };
+    let name = user + 4..user + 4 + usize::from(n);
+    clamp(vec![name], p.len())
 }
 
 /// The key codes of a client fast-path input PDU (TS_FP_INPUT_PDU); nothing when it
@@ -381,7 +458,7 @@ pub(super) fn fast_path_input(f: &[u8]) -> Vec<Range<usize>> {
 /// pubKeyAuth [3] stays: it is the server's public key (public by nature) bound to
 /// the session key, which proves nothing about the password and shows that the
 /// exchange got that far.
-pub(super) fn ts_request(f: &[u8]) -> Vec<Range<usize>> {
+pub(super) fn ts_request(f: &[u8], names: bool) -> Vec<Range<usize>> {
     let Some((start, end)) = der::element(f, 0).filter(|_| f.first() == Some(&der::SEQUENCE))
     else {
         return Vec::new();
@@ -393,7 +470,7 @@ pub(super) fn ts_request(f: &[u8]) -> Vec<Range<usize>> {
             0xA1 => {
                 let inner = f.get(vs..ve.min(f.len())).unwrap_or(&[]);
                 out.extend(
-                    ntlm::secrets_in(inner)
+                    ntlm::secrets_in(inner, names)
                         .into_iter()
                         .map(|r| r.start + vs..r.end + vs),
                 );

@@ -379,3 +379,115 @@ fn graphics_pass_uncopied() {
     }
     assert!(!r.lost_sync(S2C));
 }
+
+/// `script` redacted with names hidden too (`--redact-users`), fed whole and in pieces.
+fn redact_names(script: &[Step]) -> Output {
+    let whole = run_cut(
+        &mut StreamRedactor::new(FlowProto::Rdp).hiding_names(true),
+        script,
+        &mut |_, n| vec![n],
+    );
+    for size in [1, 7, 100] {
+        let cut = run_cut(
+            &mut StreamRedactor::new(FlowProto::Rdp).hiding_names(true),
+            script,
+            &mut |_, n| vec![size; n.div_ceil(size)],
+        );
+        assert_eq!(cut, whole, "{size}");
+    }
+    whole
+}
+
+#[test]
+fn redact_users_hides_client_info_and_redirection_names() {
+    let info = test_pdus::client_info_pdu();
+    let packet = redirection_packet(b"broker-password");
+    let script = after_connect(vec![
+        bytes(C2S, send_data(C2S, 1003, &info)),
+        bytes(S2C, send_data(S2C, 1003, &packet)),
+    ]);
+    let out = redact_names(&script);
+    for name in ["alice", "CONTOSO"] {
+        assert!(
+            !contains(&out.c2s, &utf16(name)),
+            "{name} in the Client Info"
+        );
+        assert!(
+            !contains(&out.s2c, &utf16(name)),
+            "{name} in the redirection"
+        );
+    }
+    assert!(!contains(&out.c2s, &utf16(test_pdus::PASSWORD)));
+    assert!(contains(&out.s2c, &utf16("host.contoso.test")));
+    // The Client Info still decodes, with its lengths as they were.
+    let events = plain_decode(&replay(&script, &out.c2s, &out.s2c));
+    let (password_len, _, user) = client_info_of(&events).expect("Client Info decoded");
+    assert_eq!(password_len, 30);
+    assert!(!user.contains("alice"), "{user}");
+    // Without --redact-users the names stay.
+    assert!(contains(&redact(&script).c2s, &utf16("alice")));
+}
+
+#[test]
+fn redact_users_hides_the_logon_info_names() {
+    for version in [0u32, 1] {
+        let mut body = version.to_le_bytes().to_vec();
+        if version == 0 {
+            // cbDomain, Domain[52], cbUserName, UserName[512], SessionId.
+            let mut d = utf16("CONTOSO");
+            d.resize(52, 0);
+            let mut u = utf16("alice");
+            u.resize(512, 0);
+            body.extend_from_slice(&16u32.to_le_bytes());
+            body.extend(d);
+            body.extend_from_slice(&12u32.to_le_bytes());
+            body.extend(u);
+            body.extend_from_slice(&7u32.to_le_bytes());
+        } else {
+            // Version, Size, SessionId, cbDomain, cbUserName, Pad[558], names.
+            let (d, u) = (utf16("CONTOSO\0"), utf16("alice\0"));
+            body.extend_from_slice(&1u16.to_le_bytes());
+            body.extend_from_slice(&576u32.to_le_bytes());
+            body.extend_from_slice(&7u32.to_le_bytes());
+            body.extend_from_slice(&(d.len() as u32).to_le_bytes());
+            body.extend_from_slice(&(u.len() as u32).to_le_bytes());
+            body.extend_from_slice(&[0; 558]);
+            body.extend(d);
+            body.extend(u);
+        }
+        let pdu = share_data(0x26, &body);
+        let script = after_connect(vec![bytes(S2C, send_data(S2C, 1003, &pdu))]);
+        let out = redact_names(&script);
+        for name in ["alice", "CONTOSO"] {
+            assert!(!contains(&out.s2c, &utf16(name)), "v{version}: {name}");
+        }
+        assert_eq!(out.s2c.len(), input(&script, S2C).len());
+    }
+}
+
+#[test]
+fn redact_users_hides_the_license_request_user_name() {
+    // Security header (SEC_LICENSE_PKT), preamble, algorithm, platform, client random,
+    // the encrypted premaster secret, then the user and machine names.
+    let mut pdu = vec![0x80, 0, 0, 0, 0x13, 0x83, 0, 0];
+    pdu.extend_from_slice(&[1, 0, 0, 0, 0, 0, 1, 4]);
+    pdu.extend_from_slice(&[0x11; 32]);
+    pdu.extend_from_slice(&[2, 0, 72, 0]);
+    pdu.extend_from_slice(&[0x22; 72]);
+    pdu.extend_from_slice(&[0x0F, 0, 8, 0]);
+    pdu.extend_from_slice(b"labuser\0");
+    pdu.extend_from_slice(&[0x10, 0, 3, 0]);
+    pdu.extend_from_slice(b"vm\0");
+    let size = (pdu.len() - 4) as u16;
+    pdu[6..8].copy_from_slice(&size.to_le_bytes());
+    let script = after_connect(vec![bytes(C2S, send_data(C2S, 1003, &pdu))]);
+    let out = redact_names(&script);
+    assert!(!contains(&out.c2s, b"labuser"));
+    assert!(contains(&out.c2s, b"vm\0"), "the machine name stays");
+    assert_eq!(changed(&input(&script, C2S), &out.c2s).len(), 7);
+    assert_eq!(
+        redact(&script).c2s,
+        input(&script, C2S),
+        "names stay by default"
+    );
+}

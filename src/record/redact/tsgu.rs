@@ -3,8 +3,9 @@
 //! packet can be overwritten where it sits on the wire (between chunk-size lines or
 //! frame headers, and masked).
 //!
-//! Only packets that may hold a secret (TUNNEL_CREATE, EXTENDED_AUTH_MSG) are held
-//! whole; DATA and the rest stream through once their 8-byte header is read.
+//! Only packets that may hold a secret (TUNNEL_CREATE, EXTENDED_AUTH_MSG, and under
+//! `--redact-users` the first DATA packet, for the inner mstshash cookie) are held
+//! whole; the rest stream through once their 8-byte header is read.
 
 use super::{tsgu_fields, Ctx, MAX_HOLD};
 use crate::decode::tsgu::framer::{MAX_DATA_PACKET, MAX_OTHER_PACKET};
@@ -53,6 +54,9 @@ pub(super) struct TsguScrub {
     state: State,
     /// A packet was let through unread because it was spread too thin to hold.
     passed: bool,
+    /// A DATA packet went by: under `--redact-users` only the first one is held, for
+    /// the mstshash cookie of the inner Connection Request.
+    data_seen: bool,
 }
 
 impl Default for TsguScrub {
@@ -60,6 +64,7 @@ impl Default for TsguScrub {
         TsguScrub {
             state: fresh(),
             passed: false,
+            data_seen: false,
         }
     }
 }
@@ -164,7 +169,8 @@ impl TsguScrub {
             self.state = State::Off;
             return;
         }
-        if tsgu_fields::may_hold_secret(ty) && len > HEADER_LEN {
+        let first_data = ty == PacketType::Data && !std::mem::replace(&mut self.data_seen, true);
+        if (tsgu_fields::may_hold_secret(ty) || (ctx.names && first_data)) && len > HEADER_LEN {
             *want = len;
         } else if len == HEADER_LEN {
             self.state = fresh();
@@ -194,24 +200,30 @@ fn unmasked(piece: &[u8], mask: Mask) -> impl Iterator<Item = u8> + '_ {
 
 /// Writes zeros (masked as on the wire) over the packet's secret ranges.
 fn scrub(packet: &[u8], runs: &[Run], ctx: &mut Ctx) {
-    let ranges = tsgu_fields::client_secrets(packet);
+    let ranges = tsgu_fields::client_secrets(packet, ctx.names);
     ctx.scrubbed += ranges.len() as u64;
     for r in ranges {
-        overwrite(r, runs, ctx);
+        overwrite(r, 0, runs, ctx);
+    }
+    if ctx.names {
+        if let Some(r) = tsgu_fields::data_cookie(packet) {
+            ctx.scrubbed += 1;
+            overwrite(r, super::cookie::FILL, runs, ctx);
+        }
     }
 }
 
-/// Maps a range of payload bytes to the wire and zeroes it there.
-fn overwrite(r: Range<usize>, runs: &[Run], ctx: &mut Ctx) {
+/// Maps a range of payload bytes to the wire and overwrites it there with `fill`.
+fn overwrite(r: Range<usize>, fill: u8, runs: &[Run], ctx: &mut Ctx) {
     let mut k = 0;
     for run in runs {
         let (s, e) = (r.start.max(k), r.end.min(k + run.len));
         if s < e {
             let data = (s..e)
                 .map(|j| match run.mask {
-                    // The byte that unmasks to zero is the key byte itself.
-                    Some((key, p)) => key[(p + j - k) % 4],
-                    None => 0,
+                    // The byte that unmasks to `fill`.
+                    Some((key, p)) => key[(p + j - k) % 4] ^ fill,
+                    None => fill,
                 })
                 .collect();
             ctx.replace(run.raw + (s - k) as u64, data);

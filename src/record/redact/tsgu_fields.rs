@@ -13,8 +13,9 @@ pub(super) fn may_hold_secret(ty: PacketType) -> bool {
     matches!(ty, PacketType::TunnelCreate | PacketType::ExtendedAuthMsg)
 }
 
-/// The ranges of a client packet (header included; possibly cut short) to zero.
-pub(super) fn client_secrets(packet: &[u8]) -> Vec<Range<usize>> {
+/// The ranges of a client packet (header included; possibly cut short) to zero. With
+/// `names` (`--redact-users`), NTLM user and domain names too.
+pub(super) fn client_secrets(packet: &[u8], names: bool) -> Vec<Range<usize>> {
     let Some(ty) = le_u16(packet, 0).map(PacketType::from_u16) else {
         return Vec::new();
     };
@@ -26,7 +27,7 @@ pub(super) fn client_secrets(packet: &[u8]) -> Vec<Range<usize>> {
     let packet = packet.get(..len).unwrap_or(packet);
     match ty {
         PacketType::TunnelCreate => tunnel_create(packet),
-        PacketType::ExtendedAuthMsg => extended_auth(packet),
+        PacketType::ExtendedAuthMsg => extended_auth(packet, names),
         _ => Vec::new(),
     }
 }
@@ -41,19 +42,31 @@ fn tunnel_create(p: &[u8]) -> Vec<Range<usize>> {
 }
 
 /// EXTENDED_AUTH_MSG: errorCode, then the blob (cbBlob, bytes).
-fn extended_auth(p: &[u8]) -> Vec<Range<usize>> {
+fn extended_auth(p: &[u8], names: bool) -> Vec<Range<usize>> {
     let Some(blob) = counted(p, HEADER_LEN + 4) else {
         return Vec::new();
     };
     let bytes = p.get(blob.clone()).unwrap_or(&[]);
     match ntlm::message_type(bytes) {
         Some(1) => Vec::new(),
-        Some(3) => ntlm::authenticate_secrets(bytes)
+        Some(3) => ntlm::authenticate_secrets(bytes, names)
             .into_iter()
             .map(|r| r.start + blob.start..r.end + blob.start)
             .collect(),
         _ => vec![blob],
     }
+}
+
+/// The mstshash cookie (the user name) in the X.224 Connection Request a client's DATA
+/// packet (header included; possibly cut short) carries: the range to overwrite.
+pub(super) fn data_cookie(packet: &[u8]) -> Option<Range<usize>> {
+    if le_u16(packet, 0).map(PacketType::from_u16) != Some(PacketType::Data) {
+        return None;
+    }
+    // cbDataLen, then the data: the inner connection's first bytes.
+    let data = counted(packet, HEADER_LEN)?;
+    let r = super::cookie::value(packet.get(data.clone())?)?;
+    Some(r.start + data.start..r.end + data.start)
 }
 
 /// The bytes of a u16-counted field whose count sits at `at`, clamped to `p`; None
@@ -72,7 +85,7 @@ mod tests {
     use crate::record::redact::test_support::ntlm_type3;
 
     fn zeroed(mut p: Vec<u8>) -> Vec<u8> {
-        for r in client_secrets(&p) {
+        for r in client_secrets(&p, false) {
             p[r].fill(0);
         }
         p
@@ -109,6 +122,6 @@ mod tests {
         // Cut short: whatever of the blob is there goes.
         let cut = &sc[..sc.len() - 4];
         let blob = HEADER_LEN + 6..cut.len();
-        assert_eq!(client_secrets(cut), vec![blob]);
+        assert_eq!(client_secrets(cut, false), vec![blob]);
     }
 }
