@@ -221,7 +221,7 @@ pub struct ProxyArgs {
     /// Secrets Block), so Wireshark decrypts the raw legs. This defeats redaction there.
     #[arg(long)]
     pub pcap_keys: bool,
-    /// Keep secrets (Authorization headers, passwords, cookies, keystrokes) in the
+    /// Keep secrets (Authorization headers, passwords, cookies, keystrokes, clipboard) in the
     /// trace's decrypted flows. Only for traces that never leave your hands.
     #[arg(long)]
     pub no_redact: bool,

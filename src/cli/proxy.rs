@@ -467,12 +467,12 @@ fn announce(cfg: &ProxyConfig, listener: &TcpListener) {
             c.overflow
         );
         if c.redact {
-            eprintln!("  secrets (Authorization, passwords, cookies, keystrokes) are scrubbed from the decrypted flows; --no-redact keeps them");
+            eprintln!("  secrets (Authorization, passwords, cookies, keystrokes, clipboard) are scrubbed from the decrypted flows; --no-redact keeps them");
             if c.redact_users {
                 eprintln!("  user and domain names are hidden in the trace too (--redact-users)");
             }
         } else {
-            eprintln!("  WARNING: --no-redact: the trace keeps passwords, authentication tokens, cookies and keystrokes; do not send it to anyone");
+            eprintln!("  WARNING: --no-redact: the trace keeps passwords, authentication tokens, cookies, keystrokes and clipboard contents; do not send it to anyone");
             if cfg.redact_users {
                 eprintln!("  WARNING: --redact-users with --no-redact: user names are hidden in the events and the report, but the trace keeps them");
             }

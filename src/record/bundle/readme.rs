@@ -98,8 +98,8 @@ already show what rdptap saw inside TLS.\n",
             "Secrets were scrubbed from the decrypted flows and the events: HTTP\n\
 Authorization values (NTLM responses and session keys; Basic credentials),\n\
 cookies and the PAA cookie, the Client Info password and auto-reconnect cookies,\n\
-CredSSP credentials and keystrokes. Each was replaced by as many X or zero bytes,\n\
-so lengths and offsets are those of the real session.\n",
+CredSSP credentials, keystrokes and clipboard contents. Each was replaced by as\n\
+many X or zero bytes, so lengths and offsets are those of the real session.\n",
         );
         if f.keys_embedded || f.keys_file {
             s.push_str(
@@ -111,7 +111,8 @@ keys (and re-record without --pcap-keys) if that is not what you want.\n",
     } else {
         s.push_str(
             "WARNING: the trace was recorded with --no-redact: its decrypted flows hold\n\
-passwords, authentication tokens, cookies and keystrokes as they were sent.\n",
+passwords, authentication tokens, cookies, keystrokes and clipboard contents as\n\
+they were sent.\n",
         );
     }
     s

@@ -19,6 +19,7 @@
 //! decisions about what is secret (`headers`, `ntlm`, `der`, `tsgu_fields`, `rdp_fields`).
 
 mod chunked;
+mod clip;
 mod cookie;
 mod der;
 mod headers;

@@ -2,11 +2,14 @@
 //! then TPKT and fast-path PDUs, as `decode::plain` frames them.
 //!
 //! The first bytes of every frame are read to judge whether it may hold a secret
-//! (Client Info, input, Save Session Info, redirection, a client TSRequest); only such
-//! frames are held whole. The rest (graphics, virtual channels) stream through.
+//! (Client Info, input, Save Session Info, redirection, a client TSRequest, the
+//! clipboard channel); only such frames are held whole. The rest (graphics, other
+//! virtual channels) stream through. The MCS connect PDUs are read too, to learn which
+//! channel is the I/O channel and which the clipboard.
 
+use super::clip;
 use super::der;
-use super::rdp_fields::{self, Channels};
+use super::rdp_fields::{self, Channels, Mcs};
 use super::{Ctx, Scrub, MAX_HOLD};
 use crate::decode::mcs::{decode_connect, ConnectPdu};
 use crate::decode::reassembly::Hint;
@@ -19,6 +22,8 @@ use crate::decode::Dir;
 const PEEK: usize = 64;
 /// The content type of a TLS handshake record.
 const TLS_HANDSHAKE: u8 = 0x16;
+/// The clipboard's static virtual channel.
+const CLIPRDR: &str = "cliprdr";
 /// The Early User Authorization Result PDU (HYBRID_EX): a bare u32 after CredSSP.
 const EARLY_AUTH_LEN: usize = 4;
 
@@ -292,19 +297,45 @@ fn may_hold(dir: Dir, kind: Kind, head: &[u8], chans: &Channels) -> bool {
     }
 }
 
+/// Learns the channel names (Connect-Initial) and numbers (Connect-Response): the I/O
+/// channel, and the clipboard's.
+fn learn_channels(frame: &[u8], chans: &mut Channels) {
+    let Ok(Tpdu::Data(data)) = decode_tpdu(frame) else {
+        return;
+    };
+    match decode_connect(data) {
+        Ok(Some(ConnectPdu::Initial(client))) => {
+            chans.names = client.channels.into_iter().map(|c| c.name).collect();
+        }
+        Ok(Some(ConnectPdu::Response { server, .. })) => {
+            chans.io = server.io_channel;
+            chans.clip = chans
+                .names
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case(CLIPRDR))
+                .and_then(|i| server.channel_ids.get(i).copied());
+        }
+        _ => {}
+    }
+}
+
 /// Scrubs a held frame (possibly cut short) that starts at stream offset `start`, and
 /// learns the I/O channel from the Connect-Response.
 fn frame_done(dir: Dir, kind: Kind, frame: &[u8], start: u64, chans: &mut Channels, ctx: &mut Ctx) {
     let ranges = match (kind, dir) {
-        (Kind::Tpkt, Dir::S2C) if rdp_fields::mcs(frame) == rdp_fields::Mcs::ConnectResponse => {
-            if let Ok(Tpdu::Data(data)) = decode_tpdu(frame) {
-                if let Ok(Some(ConnectPdu::Response { server, .. })) = decode_connect(data) {
-                    chans.io = server.io_channel;
-                }
+        (Kind::Tpkt, _) => match rdp_fields::mcs(frame) {
+            Mcs::ConnectInitial | Mcs::ConnectResponse => {
+                learn_channels(frame, chans);
+                Vec::new()
             }
-            Vec::new()
-        }
-        (Kind::Tpkt, _) => rdp_fields::tpkt_secrets(dir, frame, chans, ctx.names),
+            Mcs::SendData { channel, at, len } if chans.clip == Some(channel) => {
+                let end = at.saturating_add(len).min(frame.len());
+                let chunk = frame.get(at..end).unwrap_or(&[]);
+                let ranges = clip::secrets(chunk, &mut chans.clip_state[dir.idx()]);
+                rdp_fields::shift(ranges, at, end)
+            }
+            _ => rdp_fields::tpkt_secrets(dir, frame, chans, ctx.names),
+        },
         (Kind::FastPath, Dir::C2S) => rdp_fields::fast_path_input(frame),
         (Kind::Der, Dir::C2S) => rdp_fields::ts_request(frame, ctx.names),
         _ => Vec::new(),
@@ -312,5 +343,30 @@ fn frame_done(dir: Dir, kind: Kind, frame: &[u8], start: u64, chans: &mut Channe
     ctx.scrubbed += ranges.len() as u64;
     for r in ranges {
         ctx.fill(start + r.start as u64, r.len(), 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{fixture, fixture_steps, Step};
+    use super::*;
+
+    #[test]
+    fn a_real_session_names_its_clipboard_channel() {
+        // FreeRDP's Connect-Initial lists cliprdr; xrdp's Connect-Response numbers it.
+        let (c2s, s2c) = fixture("xrdp-tls-plain-active");
+        let mut scrub = RdpScrub::default();
+        let mut at = [0u64; 2];
+        let mut ctx = Ctx::default();
+        for step in fixture_steps(&c2s, &s2c) {
+            if let Step::Bytes(dir, b) = step {
+                scrub.feed(dir, at[dir.idx()], &b, &mut ctx);
+                at[dir.idx()] += b.len() as u64;
+            }
+        }
+        let names = &scrub.chans.names;
+        assert!(names.iter().any(|n| n == CLIPRDR), "{names:?}");
+        assert!(scrub.chans.clip.is_some(), "{:?}", scrub.chans);
+        assert!(scrub.chans.clip != scrub.chans.io);
     }
 }

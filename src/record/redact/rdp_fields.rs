@@ -1,6 +1,7 @@
 //! What is secret in RDP frames (MS-RDPBCGR, MS-CSSP), as byte ranges of one frame:
 //! the Client Info password and auto-reconnect cookie, key codes of input events, the
-//! server's auto-reconnect random, a redirection password, and CredSSP credentials;
+//! server's auto-reconnect random, a redirection password, and CredSSP credentials
+//! (the clipboard's contents are in `clip`);
 //! under `--redact-users` also the user and domain names (Client Info, Save Session
 //! Info, redirection, the New License Request, NTLM inside CredSSP).
 //!
@@ -76,6 +77,12 @@ const FASTPATH_INPUT_ENCRYPTED: u8 = 0x2;
 pub(super) struct Channels {
     /// The I/O channel: the only one carrying the PDUs scrubbed here.
     pub io: Option<u16>,
+    /// The client's static channel names, in the order the server numbers them.
+    pub names: Vec<String>,
+    /// The `cliprdr` channel, once the server numbered it.
+    pub clip: Option<u16>,
+    /// Each direction's place in the clipboard channel's messages.
+    pub clip_state: [super::clip::ClipState; 2],
 }
 
 impl Channels {
@@ -89,7 +96,9 @@ impl Channels {
 /// What an X.224 Data TPDU carries, as far as redaction cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Mcs {
-    /// The MCS Connect-Response: names the I/O channel.
+    /// The MCS Connect-Initial: names the static channels.
+    ConnectInitial,
+    /// The MCS Connect-Response: numbers the I/O and static channels.
     ConnectResponse,
     /// A Send Data Request or Indication: its channel and where its userData is.
     SendData { channel: u16, at: usize, len: usize },
@@ -106,6 +115,9 @@ pub(super) fn mcs(frame: &[u8]) -> Mcs {
     let Some(&first) = frame.get(7) else {
         return Mcs::Other;
     };
+    if first == 0x7F && frame.get(8) == Some(&0x65) {
+        return Mcs::ConnectInitial;
+    }
     if first == 0x7F && frame.get(8) == Some(&0x66) {
         return Mcs::ConnectResponse;
     }
@@ -238,7 +250,9 @@ pub(super) fn tpkt_secrets(
 /// Whether a TPKT frame may hold a secret, judged from its first bytes.
 pub(super) fn tpkt_may_hold(dir: Dir, head: &[u8], chans: &Channels) -> bool {
     match mcs(head) {
+        Mcs::ConnectInitial => dir == Dir::C2S,
         Mcs::ConnectResponse => dir == Dir::S2C,
+        Mcs::SendData { channel, .. } if chans.clip == Some(channel) => true,
         Mcs::SendData { channel, at, len } => {
             chans.wants(channel) && io_kind(dir, head.get(at..).unwrap_or(&[]), len) != Io::Other
         }
@@ -482,7 +496,7 @@ pub(super) fn ts_request(f: &[u8], names: bool) -> Vec<Range<usize>> {
 }
 
 /// Ranges relative to a payload at `at` (ending at `end`) made relative to the frame.
-fn shift(ranges: Vec<Range<usize>>, at: usize, end: usize) -> Vec<Range<usize>> {
+pub(super) fn shift(ranges: Vec<Range<usize>>, at: usize, end: usize) -> Vec<Range<usize>> {
     ranges
         .into_iter()
         .map(|r| (r.start + at).min(end)..(r.end + at).min(end))

@@ -491,3 +491,56 @@ fn redact_users_hides_the_license_request_user_name() {
         "names stay by default"
     );
 }
+
+/// A cliprdr chunk: channel header, then `data`.
+fn vc_chunk(total: usize, flags: u32, data: &[u8]) -> Vec<u8> {
+    let mut c = (total as u32).to_le_bytes().to_vec();
+    c.extend_from_slice(&flags.to_le_bytes());
+    c.extend_from_slice(data);
+    c
+}
+
+#[test]
+fn clipboard_contents_go_and_other_channels_stay() {
+    use crate::decode::mcs::test_support::{block, connect_initial_pdu, cs_core};
+    let mut blocks = cs_core();
+    blocks.extend(block(0xC002, &[0x1b, 0, 0, 0, 0, 0, 0, 0]));
+    let mut net = 2u32.to_le_bytes().to_vec();
+    for n in [b"rdpdr\0\0\0", b"cliprdr\0"] {
+        net.extend_from_slice(n);
+        net.extend_from_slice(&0xC0A0_0000u32.to_le_bytes());
+    }
+    blocks.extend(block(0xC003, &net));
+    // CB_FORMAT_DATA_RESPONSE with the copied text, sent whole by the client and in
+    // three chunks by the host.
+    let secret = utf16("Vault-P@ssw0rd-copied\0");
+    let mut msg = vec![5, 0, 1, 0];
+    msg.extend_from_slice(&(secret.len() as u32).to_le_bytes());
+    msg.extend_from_slice(&secret);
+    let (a, rest) = msg.split_at(12);
+    let (b, c) = rest.split_at(10);
+    let script = vec![
+        bytes(C2S, in_tpkt(&connect_initial_pdu(&blocks))),
+        bytes(S2C, in_tpkt(&connect_response_pdu(0))),
+        bytes(C2S, send_data(C2S, 1004, &vc_chunk(msg.len(), 3, &msg))),
+        bytes(C2S, send_data(C2S, 1005, &vc_chunk(msg.len(), 3, &msg))),
+        bytes(S2C, send_data(S2C, 1005, &vc_chunk(msg.len(), 1, a))),
+        bytes(S2C, send_data(S2C, 1005, &vc_chunk(msg.len(), 0, b))),
+        bytes(S2C, send_data(S2C, 1005, &vc_chunk(msg.len(), 2, c))),
+    ];
+    let out = redact(&script);
+    let frames_c2s = frames(&out.c2s);
+    assert!(
+        contains(&frames_c2s[1], &secret),
+        "rdpdr is not the clipboard"
+    );
+    assert!(!contains(&frames_c2s[2], &secret[..8]));
+    assert!(contains(&frames_c2s[2], &[5, 0, 1, 0]), "the header stays");
+    let diff = changed(&input(&script, S2C), &out.s2c);
+    // Every data byte the host sent, over three chunks, and none of its headers.
+    let nonzero = secret.iter().filter(|b| **b != 0).count();
+    assert_eq!(diff.len(), nonzero);
+    for size in [1, 9, 100] {
+        assert_eq!(run_pieces(FlowProto::Rdp, &script, size), out, "{size}");
+    }
+}
