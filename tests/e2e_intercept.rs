@@ -274,17 +274,11 @@ fn nla_host_is_relayed_untouched() {
 
 fn tls10_run(host: &Tls10Host, display: &str, through: Option<&Proxy>) -> support::ClientOutput {
     let addr: SocketAddr = through.map(|p| p.addr).unwrap_or(host.addr());
-    let args = vec![
-        format!("/v:{addr}"),
-        format!("/u:{USER}"),
-        format!("/p:{PASS}"),
-        "/cert:ignore".to_string(),
-        "/sec:tls".to_string(),
-        // OpenSSL 3 allows TLS 1.0 only at security level 0.
-        "/tls-seclevel:0".to_string(),
-        "+auth-only".to_string(),
-    ];
-    xfreerdp(&args, display, Duration::from_secs(20))
+    xfreerdp(
+        &support::tls10::client_args(addr),
+        display,
+        Duration::from_secs(20),
+    )
 }
 
 /// The last FreeRDP error code in a client log (e.g. ERRCONNECT_CONNECT_TRANSPORT_FAILED).

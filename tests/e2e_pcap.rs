@@ -266,16 +266,7 @@ fn the_passthrough_fallback_shows_as_a_second_upstream_connection() {
         &host.addr().to_string(),
         &["--intercept", "--ca-dir", &d, "--pcap", &pcap_s],
     );
-    let args = vec![
-        format!("/v:{}", proxy.addr),
-        format!("/u:{USER}"),
-        format!("/p:{PASS}"),
-        "/cert:ignore".to_string(),
-        "/sec:tls".to_string(),
-        // OpenSSL 3 allows TLS 1.0 only at security level 0.
-        "/tls-seclevel:0".to_string(),
-        "+auth-only".to_string(),
-    ];
+    let args = support::tls10::client_args(proxy.addr);
     let _ = xfreerdp(&args, &x.display(), Duration::from_secs(20));
     let _ = proxy.first_verdict(VERDICT_TIMEOUT);
     proxy.stop();

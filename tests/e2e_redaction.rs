@@ -99,71 +99,64 @@ fn check_every_output(dir: &Path, events: &Path, pcap: &Path, secrets: &[&str]) 
     assert!(readme.contains("scrubbed"), "{readme}");
 }
 
-#[test]
-fn no_seeded_secret_survives_in_any_output() {
-    if !peers_available(&[XVFB, XRDP, XFREERDP, TSHARK]) {
-        return;
-    }
-    let x = Xvfb::start().expect("Xvfb");
-    let xrdp = Xrdp::start(&XrdpOpts::default().security_layer(SecurityLayer::Tls)).expect("xrdp");
-
-    // 1. Direct, intercepted: the Client Info carries the host password in the clear
-    // inside TLS, and the decrypted flow is in the trace.
+/// A fresh local CA in a private directory.
+fn ca() -> TempDir {
     let ca = TempDir::new("ca").expect("temp dir");
     let d = ca.path().display().to_string();
     let (code, out) = run_rdptap(&["ca", "init", "--ca-dir", &d], Duration::from_secs(30));
     assert_eq!(code, Some(0), "{out}");
+    ca
+}
+
+/// One intercepted xfreerdp session to `xrdp` through rdptap with `--pcap` and `more`;
+/// returns the run's directory, its trace and the stopped proxy.
+fn direct_run(x: &Xvfb, xrdp: &Xrdp, ca: &Path, more: &[&str]) -> (TempDir, PathBuf, Proxy) {
+    let d = ca.display().to_string();
     let dir = TempDir::new("redact-direct").expect("temp dir");
     let pcap = dir.path().join("trace.pcapng");
-    let mut proxy = Proxy::start(
-        &xrdp.addr().to_string(),
-        &[
-            "--intercept",
-            "--ca-dir",
-            &d,
-            "--pcap",
-            pcap.to_str().unwrap(),
-        ],
-    );
-    let events = proxy.events.clone();
+    let mut args = vec![
+        "--intercept",
+        "--ca-dir",
+        &d,
+        "--pcap",
+        pcap.to_str().unwrap(),
+    ];
+    args.extend_from_slice(more);
+    let mut proxy = Proxy::start(&xrdp.addr().to_string(), &args);
     let out = xfreerdp(
         &auth_only_args(proxy.addr, RDP_SECRET, &["/sec:tls"]),
         &x.display(),
         CLIENT_TIMEOUT,
     );
-    assert!(!out.timed_out, "{}", out.log);
+    assert!(out.success(), "{}", out.log);
     proxy.first_verdict(VERDICT_TIMEOUT);
     proxy.stop();
-    // The secret really was in the decrypted stream: the Client Info is in the trace,
-    // with its password length intact.
-    let info = support::tshark::fields(&pcap, "rdp.password.length", &["rdp.password.length"], &[]);
-    let want = (RDP_SECRET.len() * 2).to_string();
-    assert!(info.iter().any(|r| r[0] == want), "{info:?}");
-    check_every_output(dir.path(), &events, &pcap, &[RDP_SECRET]);
+    (dir, pcap, proxy)
+}
 
-    // 2. Gateway mode: NTLM to the gateway, then the host password inside the tunnel.
+/// Two xfreerdp sessions (HTTP and WebSocket transports, NTLM as `gw_user`) through
+/// rdptap --gateway with `--pcap` and `more`, and the lab gateway, to `xrdp`.
+fn gateway_runs(x: &Xvfb, xrdp: &Xrdp, gw_user: &str, more: &[&str]) -> (TempDir, PathBuf, Proxy) {
     let gw = LabGateway::start(&xrdp.addr().to_string(), &["--auth", "ntlm-any"]);
     let ca_s = gw.ca_dir().display().to_string();
     let pem = gw.ca_dir().join("rdptap-ca.pem").display().to_string();
     let dir = TempDir::new("redact-gateway").expect("temp dir");
     let pcap = dir.path().join("trace.pcapng");
-    let mut proxy = Proxy::start_gateway(
-        &gw.addr.to_string(),
-        &[
-            "--ca-dir",
-            &ca_s,
-            "--trust",
-            &pem,
-            "--pcap",
-            pcap.to_str().unwrap(),
-        ],
-    );
-    let events = proxy.events.clone();
+    let mut args = vec![
+        "--ca-dir",
+        &ca_s,
+        "--trust",
+        &pem,
+        "--pcap",
+        pcap.to_str().unwrap(),
+    ];
+    args.extend_from_slice(more);
+    let mut proxy = Proxy::start_gateway(&gw.addr.to_string(), &args);
     for gt in ["http", "ws"] {
         let extra = [
             "/sec:tls".to_string(),
             format!("/g:{}", proxy.addr),
-            "/gu:gwuser".to_string(),
+            format!("/gu:{gw_user}"),
             format!("/gp:{GW_SECRET}"),
             format!("/gt:{gt}"),
         ];
@@ -177,6 +170,32 @@ fn no_seeded_secret_survives_in_any_output() {
     }
     proxy.wait_verdicts(4, VERDICT_TIMEOUT);
     proxy.stop();
+    (dir, pcap, proxy)
+}
+
+#[test]
+fn no_seeded_secret_survives_in_any_output() {
+    if !peers_available(&[XVFB, XRDP, XFREERDP, TSHARK]) {
+        return;
+    }
+    let x = Xvfb::start().expect("Xvfb");
+    let xrdp = Xrdp::start(&XrdpOpts::default().security_layer(SecurityLayer::Tls)).expect("xrdp");
+
+    // 1. Direct, intercepted: the Client Info carries the host password in the clear
+    // inside TLS, and the decrypted flow is in the trace.
+    let ca = ca();
+    let (dir, pcap, proxy) = direct_run(&x, &xrdp, ca.path(), &[]);
+    let events = proxy.events.clone();
+    // The secret really was in the decrypted stream: the Client Info is in the trace,
+    // with its password length intact.
+    let info = support::tshark::fields(&pcap, "rdp.password.length", &["rdp.password.length"], &[]);
+    let want = (RDP_SECRET.len() * 2).to_string();
+    assert!(info.iter().any(|r| r[0] == want), "{info:?}");
+    check_every_output(dir.path(), &events, &pcap, &[RDP_SECRET]);
+
+    // 2. Gateway mode: NTLM to the gateway, then the host password inside the tunnel.
+    let (dir, pcap, proxy) = gateway_runs(&x, &xrdp, GW_USER, &[]);
+    let events = proxy.events.clone();
     check_every_output(dir.path(), &events, &pcap, &[RDP_SECRET, GW_SECRET]);
 
     // A bundle of one connection, its trace found from the event file: only that
@@ -225,31 +244,8 @@ fn redact_users_leaves_no_user_name_in_any_output() {
     let xrdp = Xrdp::start(&XrdpOpts::default().security_layer(SecurityLayer::Tls)).expect("xrdp");
     // Direct and intercepted: the mstshash cookie on the raw legs, the Client Info on the
     // decrypted flow.
-    let ca = TempDir::new("ca").expect("temp dir");
-    let d = ca.path().display().to_string();
-    let (code, out) = run_rdptap(&["ca", "init", "--ca-dir", &d], Duration::from_secs(30));
-    assert_eq!(code, Some(0), "{out}");
-    let dir = TempDir::new("redact-users-direct").expect("temp dir");
-    let pcap = dir.path().join("trace.pcapng");
-    let mut proxy = Proxy::start(
-        &xrdp.addr().to_string(),
-        &[
-            "--intercept",
-            "--ca-dir",
-            &d,
-            "--redact-users",
-            "--pcap",
-            pcap.to_str().unwrap(),
-        ],
-    );
-    let out = xfreerdp(
-        &auth_only_args(proxy.addr, RDP_SECRET, &["/sec:tls"]),
-        &x.display(),
-        CLIENT_TIMEOUT,
-    );
-    assert!(out.success(), "{}", out.log);
-    proxy.first_verdict(VERDICT_TIMEOUT);
-    proxy.stop();
+    let ca = ca();
+    let (dir, pcap, proxy) = direct_run(&x, &xrdp, ca.path(), &["--redact-users"]);
     assert!(proxy.stderr_text().contains("--redact-users"));
     // The Client Info is still in the trace and still dissects.
     let info = support::tshark::fields(&pcap, "rdp.password.length", &["rdp.password.length"], &[]);
@@ -259,41 +255,7 @@ fn redact_users_leaves_no_user_name_in_any_output() {
 
     // Gateway mode, both transports: NTLM names in HTTP, the cookie in the tunnel's first
     // DATA packet and on the inner flow.
-    let gw = LabGateway::start(&xrdp.addr().to_string(), &["--auth", "ntlm-any"]);
-    let ca_s = gw.ca_dir().display().to_string();
-    let pem = gw.ca_dir().join("rdptap-ca.pem").display().to_string();
-    let dir = TempDir::new("redact-users-gateway").expect("temp dir");
-    let pcap = dir.path().join("trace.pcapng");
-    let mut proxy = Proxy::start_gateway(
-        &gw.addr.to_string(),
-        &[
-            "--ca-dir",
-            &ca_s,
-            "--trust",
-            &pem,
-            "--redact-users",
-            "--pcap",
-            pcap.to_str().unwrap(),
-        ],
-    );
-    for gt in ["http", "ws"] {
-        let extra = [
-            "/sec:tls".to_string(),
-            format!("/g:{}", proxy.addr),
-            format!("/gu:{GW_USER}"),
-            format!("/gp:{GW_SECRET}"),
-            format!("/gt:{gt}"),
-        ];
-        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
-        let out = xfreerdp(
-            &auth_only_args(xrdp.addr(), RDP_SECRET, &extra),
-            &x.display(),
-            CLIENT_TIMEOUT,
-        );
-        assert!(!out.timed_out, "{}", out.log);
-    }
-    proxy.wait_verdicts(4, VERDICT_TIMEOUT);
-    proxy.stop();
+    let (dir, pcap, proxy) = gateway_runs(&x, &xrdp, GW_USER, &["--redact-users"]);
     // The NTLM exchange and the inner Connection Request are still there.
     assert!(
         !support::tshark::fields(&pcap, "ntlmssp.messagetype == 2", &["frame.number"], &[])

@@ -146,3 +146,17 @@ fn pipe(mut from: TcpStream, mut to: TcpStream) {
     }
     let _ = to.shutdown(std::net::Shutdown::Write);
 }
+
+/// xfreerdp's arguments for an auth-only TLS session with a TLS 1.0 host at `addr`.
+pub fn client_args(addr: SocketAddr) -> Vec<String> {
+    vec![
+        format!("/v:{addr}"),
+        format!("/u:{}", super::USER),
+        format!("/p:{}", super::PASS),
+        "/cert:ignore".to_string(),
+        "/sec:tls".to_string(),
+        // OpenSSL 3 allows TLS 1.0 only at security level 0.
+        "/tls-seclevel:0".to_string(),
+        "+auth-only".to_string(),
+    ]
+}

@@ -101,11 +101,18 @@ pub(crate) fn cs_core() -> Vec<u8> {
 
 /// The client data blocks: core, security, network (rdpdr, rdpsnd).
 pub(crate) fn client_blocks() -> Vec<u8> {
+    client_blocks_with(&["rdpdr", "rdpsnd"])
+}
+
+/// The client data blocks: core, security, and a network block naming `channels`.
+pub(crate) fn client_blocks_with(channels: &[&str]) -> Vec<u8> {
     let mut v = cs_core();
     v.extend(block(0xC002, &[0x1b, 0, 0, 0, 0, 0, 0, 0]));
-    let mut net = 2u32.to_le_bytes().to_vec();
-    for n in [b"rdpdr\0\0\0", b"rdpsnd\0\0"] {
-        net.extend_from_slice(n);
+    let mut net = (channels.len() as u32).to_le_bytes().to_vec();
+    for n in channels {
+        let mut name = [0u8; 8];
+        name[..n.len().min(7)].copy_from_slice(&n.as_bytes()[..n.len().min(7)]);
+        net.extend_from_slice(&name);
         net.extend_from_slice(&0x8080_0000u32.to_le_bytes());
     }
     v.extend(block(gcc::CS_NET, &net));

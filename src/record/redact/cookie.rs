@@ -101,20 +101,10 @@ impl Scrub for CookieScrub {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::x224_request;
     use super::super::{FlowProto, StreamRedactor};
     use super::*;
     use bytes::Bytes;
-
-    fn request(cookie: &str) -> Vec<u8> {
-        let mut x = vec![0xE0, 0, 0, 0, 0, 0];
-        x.extend_from_slice(format!("Cookie: mstshash={cookie}\r\n").as_bytes());
-        x.extend_from_slice(&[1, 0, 8, 0, 3, 0, 0, 0]);
-        let mut p = vec![3, 0];
-        p.extend_from_slice(&((x.len() + 5) as u16).to_be_bytes());
-        p.push(x.len() as u8);
-        p.extend(x);
-        p
-    }
 
     fn run(stream: &[u8], step: usize) -> Vec<u8> {
         let mut r = StreamRedactor::new(FlowProto::Cr).hiding_names(true);
@@ -128,7 +118,7 @@ mod tests {
 
     #[test]
     fn the_cookie_goes_at_any_chunking_and_the_rest_stays() {
-        let mut stream = request("labuser");
+        let mut stream = x224_request("labuser");
         stream.extend_from_slice(&[0x16, 3, 1, 0, 5, 1, 2, 3, 4, 5]);
         let want = String::from_utf8_lossy(&stream).replace("labuser", "XXXXXXX");
         for step in 1..stream.len() {
@@ -142,16 +132,16 @@ mod tests {
         let tls = [0x16, 3, 1, 0, 5, 1, 2, 3, 4, 5];
         assert_eq!(run(&tls, 3), tls);
         // No cookie (a routing token instead), and one cut short at the end.
-        let mut token = request("x");
+        let mut token = x224_request("x");
         token[11..28].copy_from_slice(b"Cookie: msts=1234");
         assert_eq!(run(&token, 5), token);
-        let cut = &request("labuser")[..30];
+        let cut = &x224_request("labuser")[..30];
         assert!(!String::from_utf8_lossy(&run(cut, 7)).contains("labu"));
     }
 
     #[test]
     fn nothing_changes_unless_names_are_hidden() {
-        let stream = request("labuser");
+        let stream = x224_request("labuser");
         let mut r = StreamRedactor::new(FlowProto::Cr);
         let mut out = Vec::new();
         r.feed(Dir::C2S, Bytes::copy_from_slice(&stream), &mut out);

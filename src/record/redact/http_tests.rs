@@ -426,35 +426,6 @@ fn finishing_one_direction_releases_it_alone() {
     let _ = Dir::C2S;
 }
 
-/// An X.224 Connection Request with an mstshash cookie, as a client's first DATA.
-fn request_with_cookie(user: &str) -> Vec<u8> {
-    let mut x = vec![0xE0, 0, 0, 0, 0, 0];
-    x.extend_from_slice(format!("Cookie: mstshash={user}\r\n").as_bytes());
-    x.extend_from_slice(&[1, 0, 8, 0, 3, 0, 0, 0]);
-    let mut p = vec![3, 0];
-    p.extend_from_slice(&((x.len() + 5) as u16).to_be_bytes());
-    p.push(x.len() as u8);
-    p.extend(x);
-    p
-}
-
-fn redact_names(script: &[Step]) -> Output {
-    let out = run_cut(
-        &mut StreamRedactor::new(FlowProto::Http).hiding_names(true),
-        script,
-        &mut |_, n| vec![n],
-    );
-    for size in [1, 5, 300] {
-        let cut = run_cut(
-            &mut StreamRedactor::new(FlowProto::Http).hiding_names(true),
-            script,
-            &mut |_, n| vec![size; n.div_ceil(size)],
-        );
-        assert_eq!(cut, out, "{size}");
-    }
-    out
-}
-
 #[test]
 fn redact_users_hides_ntlm_names_and_the_user_id() {
     let mut script = test_msgs::ntlm_out_channel();
@@ -465,7 +436,7 @@ fn redact_users_hides_ntlm_names_and_the_user_id() {
             test_msgs::request("RDG_OUT_DATA", "RDG-User-Id: bABhAGIAdQBzAGUAcgA=\r\n"),
         ),
     );
-    let out = redact_names(&script);
+    let out = run_names(FlowProto::Http, &script, &[1, 5, 300]);
     let t3 = ntlm_token(&out.c2s, 1);
     let info = ntlm_message(&t3).expect("still an NTLM message");
     assert_eq!(info.message_type, 3);
@@ -479,13 +450,13 @@ fn redact_users_hides_the_inner_cookie_in_both_transports() {
     // The inner connection's first bytes are its Connection Request.
     let mut packets = client_packets();
     let last = packets.len() - 1;
-    packets.insert(last, build::data(&request_with_cookie("labuser")));
+    packets.insert(last, build::data(&x224_request("labuser")));
     packets.push(build::data(b"Cookie: mstshash=later-bytes-pass"));
     for (name, script) in [
         ("chunked", in_channel(&packets)),
         ("websocket", websocket(&packets)),
     ] {
-        let out = redact_names(&script);
+        let out = run_names(FlowProto::Http, &script, &[1, 5, 300]);
         let plain = if name == "websocket" {
             ws_payload(&out.c2s)
         } else {

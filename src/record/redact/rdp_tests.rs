@@ -380,24 +380,6 @@ fn graphics_pass_uncopied() {
     assert!(!r.lost_sync(S2C));
 }
 
-/// `script` redacted with names hidden too (`--redact-users`), fed whole and in pieces.
-fn redact_names(script: &[Step]) -> Output {
-    let whole = run_cut(
-        &mut StreamRedactor::new(FlowProto::Rdp).hiding_names(true),
-        script,
-        &mut |_, n| vec![n],
-    );
-    for size in [1, 7, 100] {
-        let cut = run_cut(
-            &mut StreamRedactor::new(FlowProto::Rdp).hiding_names(true),
-            script,
-            &mut |_, n| vec![size; n.div_ceil(size)],
-        );
-        assert_eq!(cut, whole, "{size}");
-    }
-    whole
-}
-
 #[test]
 fn redact_users_hides_client_info_and_redirection_names() {
     let info = test_pdus::client_info_pdu();
@@ -406,7 +388,7 @@ fn redact_users_hides_client_info_and_redirection_names() {
         bytes(C2S, send_data(C2S, 1003, &info)),
         bytes(S2C, send_data(S2C, 1003, &packet)),
     ]);
-    let out = redact_names(&script);
+    let out = run_names(FlowProto::Rdp, &script, &[1, 7, 100]);
     for name in ["alice", "CONTOSO"] {
         assert!(
             !contains(&out.c2s, &utf16(name)),
@@ -457,7 +439,7 @@ fn redact_users_hides_the_logon_info_names() {
         }
         let pdu = share_data(0x26, &body);
         let script = after_connect(vec![bytes(S2C, send_data(S2C, 1003, &pdu))]);
-        let out = redact_names(&script);
+        let out = run_names(FlowProto::Rdp, &script, &[1, 7, 100]);
         for name in ["alice", "CONTOSO"] {
             assert!(!contains(&out.s2c, &utf16(name)), "v{version}: {name}");
         }
@@ -481,7 +463,7 @@ fn redact_users_hides_the_license_request_user_name() {
     let size = (pdu.len() - 4) as u16;
     pdu[6..8].copy_from_slice(&size.to_le_bytes());
     let script = after_connect(vec![bytes(C2S, send_data(C2S, 1003, &pdu))]);
-    let out = redact_names(&script);
+    let out = run_names(FlowProto::Rdp, &script, &[1, 7, 100]);
     assert!(!contains(&out.c2s, b"labuser"));
     assert!(contains(&out.c2s, b"vm\0"), "the machine name stays");
     assert_eq!(changed(&input(&script, C2S), &out.c2s).len(), 7);
@@ -502,15 +484,8 @@ fn vc_chunk(total: usize, flags: u32, data: &[u8]) -> Vec<u8> {
 
 #[test]
 fn clipboard_contents_go_and_other_channels_stay() {
-    use crate::decode::mcs::test_support::{block, connect_initial_pdu, cs_core};
-    let mut blocks = cs_core();
-    blocks.extend(block(0xC002, &[0x1b, 0, 0, 0, 0, 0, 0, 0]));
-    let mut net = 2u32.to_le_bytes().to_vec();
-    for n in [b"rdpdr\0\0\0", b"cliprdr\0"] {
-        net.extend_from_slice(n);
-        net.extend_from_slice(&0xC0A0_0000u32.to_le_bytes());
-    }
-    blocks.extend(block(0xC003, &net));
+    use crate::decode::mcs::test_support::{client_blocks_with, connect_initial_pdu};
+    let blocks = client_blocks_with(&["rdpdr", "cliprdr"]);
     // CB_FORMAT_DATA_RESPONSE with the copied text, sent whole by the client and in
     // three chunks by the host.
     let secret = utf16("Vault-P@ssw0rd-copied\0");

@@ -80,6 +80,32 @@ pub fn run_cut(
     out
 }
 
+/// Runs `script` with names hidden too (`--redact-users`), fed whole and in pieces of
+/// each of `sizes` bytes; checks every cut gives the same output, and returns it.
+pub fn run_names(proto: FlowProto, script: &[Step], sizes: &[usize]) -> Output {
+    let fresh = || StreamRedactor::new(proto).hiding_names(true);
+    let whole = run_cut(&mut fresh(), script, &mut |_, n| vec![n]);
+    for &size in sizes {
+        let cut = run_cut(&mut fresh(), script, &mut |_, n| {
+            vec![size; n.div_ceil(size)]
+        });
+        assert_eq!(cut, whole, "pieces of {size}");
+    }
+    whole
+}
+
+/// An X.224 Connection Request (TPKT included) with an mstshash cookie for `user`.
+pub fn x224_request(user: &str) -> Vec<u8> {
+    let mut x = vec![0xE0, 0, 0, 0, 0, 0];
+    x.extend_from_slice(format!("Cookie: mstshash={user}\r\n").as_bytes());
+    x.extend_from_slice(&[1, 0, 8, 0, 3, 0, 0, 0]);
+    let mut p = vec![3, 0];
+    p.extend_from_slice(&((x.len() + 5) as u16).to_be_bytes());
+    p.push(x.len() as u8);
+    p.extend(x);
+    p
+}
+
 /// Runs `script` with every step fed whole.
 pub fn run(proto: FlowProto, script: &[Step]) -> Output {
     run_cut(&mut StreamRedactor::new(proto), script, &mut |_, n| vec![n])
