@@ -741,3 +741,50 @@ fn no_redact_is_said_loudly() {
     let err = proxy.stderr_text();
     assert!(err.contains("secrets") && err.contains("scrubbed"), "{err}");
 }
+
+#[test]
+fn rpc_transport_bodies_pass_the_redactor_intact() {
+    if !peers_available(&[XVFB, XRDP, XFREERDP, TSHARK]) {
+        return;
+    }
+    let x = Xvfb::start().expect("Xvfb");
+    let xrdp = xrdp_tls();
+    let gw = LabGateway::start(&xrdp.addr().to_string(), &["--auth", "ntlm-any"]);
+    let ca_s = gw.ca_dir().display().to_string();
+    let pem = gw.ca_dir().join("rdptap-ca.pem").display().to_string();
+    let dir = TempDir::new("pcap").expect("temp dir");
+    let (pcap, pcap_s) = pcap_in(&dir);
+    let mut proxy = Proxy::start_gateway(
+        &gw.addr.to_string(),
+        &["--ca-dir", &ca_s, "--trust", &pem, "--pcap", &pcap_s],
+    );
+    let extra = [
+        "/sec:tls".to_string(),
+        format!("/g:{}", proxy.addr),
+        "/gu:gwuser".to_string(),
+        "/gp:GwS3cretPass".to_string(),
+        "/gt:rpc".to_string(),
+    ];
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    // The lab gateway answers the legacy transport with a 503; FreeRDP gives up.
+    let out = xfreerdp(
+        &auth_only_args(xrdp.addr(), PASS, &extra),
+        &x.display(),
+        CLIENT_TIMEOUT,
+    );
+    assert!(!out.timed_out, "{}", out.log);
+    proxy.wait_verdicts(2, VERDICT_TIMEOUT);
+    proxy.stop();
+    tshark::check_clean(&pcap, &[]);
+    // The RPC_IN_DATA bodies went through the RPC scrubber and still decode: FreeRDP's
+    // RTS PDUs (type 20) on the decrypted flow.
+    let rts = tshark::fields(
+        &pcap,
+        "dcerpc.pkt_type == 20 && tcp.dstport == 80",
+        &["frame.number"],
+        &["-d", "tcp.port==80,http"],
+    );
+    assert!(!rts.is_empty(), "no RTS PDU decoded");
+    let sent = client_http(&pcap);
+    assert!(sent.contains("RPC_IN_DATA /rpc/rpcproxy.dll"), "{sent}");
+}

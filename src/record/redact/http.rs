@@ -5,7 +5,7 @@
 
 use super::chunked::{BodyFramer, Framing};
 use super::headers::{self, Patch};
-use super::tsgu::TsguScrub;
+use super::packets::{PacketStream, RpcScrub, TsguScrub};
 use super::ws::WsScrub;
 use super::{Ctx, Scrub};
 use crate::decode::http::HEAD_LIMIT;
@@ -35,7 +35,8 @@ enum Phase {
     /// A body; the client's IN-channel body carries MS-TSGU packets.
     Body {
         framer: BodyFramer,
-        tsgu: Option<Box<TsguScrub>>,
+        /// The client's packets in the body: MS-TSGU (IN channel) or RPC (RPC_IN_DATA).
+        packets: Option<Box<dyn PacketStream>>,
     },
     /// The client's bytes after an upgrade request that has no answer yet.
     AwaitUpgrade,
@@ -94,7 +95,8 @@ impl Scrub for HttpScrub {
         match std::mem::replace(&mut self.phases[dir.idx()], Phase::Raw) {
             Phase::Head { buf, start } => scrub_head(&buf, start, ctx),
             Phase::Body {
-                tsgu: Some(mut t), ..
+                packets: Some(mut t),
+                ..
             } => t.finish(ctx),
             Phase::Ws(mut ws) => ws.finish(ctx),
             _ => {}
@@ -104,7 +106,9 @@ impl Scrub for HttpScrub {
     fn pin(&self, dir: Dir) -> Option<u64> {
         match &self.phases[dir.idx()] {
             Phase::Head { buf, start } if !buf.is_empty() => Some(*start),
-            Phase::Body { tsgu: Some(t), .. } => t.pin(),
+            Phase::Body {
+                packets: Some(t), ..
+            } => t.pin(),
             Phase::Ws(ws) => ws.pin(),
             _ => None,
         }
@@ -114,7 +118,9 @@ impl Scrub for HttpScrub {
         match &self.phases[dir.idx()] {
             Phase::Lost => true,
             Phase::Ws(ws) => ws.gave_up(),
-            Phase::Body { tsgu: Some(t), .. } => t.gave_up(),
+            Phase::Body {
+                packets: Some(t), ..
+            } => t.gave_up(),
             _ => false,
         }
     }
@@ -145,9 +151,9 @@ impl HttpScrub {
                 };
                 0
             }
-            Phase::Body { framer, tsgu } => {
+            Phase::Body { framer, packets } => {
                 let fed = framer.feed(input, &mut |off, len| {
-                    if let (Some(t), Some(run)) = (tsgu.as_mut(), input.get(off..off + len)) {
+                    if let (Some(t), Some(run)) = (packets.as_mut(), input.get(off..off + len)) {
                         t.feed(at + off as u64, run, None, ctx);
                     }
                 });
@@ -236,10 +242,15 @@ impl HttpScrub {
             upgrade: h.upgrade,
         });
         self.await_upgrade = h.upgrade;
-        // The IN channel's body is the client's half of the tunnel.
-        let tunnel = h.first == "RDG_IN_DATA" && framing != Framing::Empty;
-        let tsgu = tunnel.then(Box::<TsguScrub>::default);
-        self.start_body(Dir::C2S, framing, tsgu);
+        // The IN channel's body is the client's half of the tunnel: MS-TSGU packets on
+        // the HTTP transport, RPC PDUs (with their own authentication) on the legacy one.
+        let packets: Option<Box<dyn PacketStream>> = match h.first.as_str() {
+            _ if framing == Framing::Empty => None,
+            "RDG_IN_DATA" => Some(Box::<TsguScrub>::default()),
+            "RPC_IN_DATA" => Some(Box::<RpcScrub>::default()),
+            _ => None,
+        };
+        self.start_body(Dir::C2S, framing, packets);
     }
 
     fn on_response(&mut self, h: &Parsed, ctx: &mut Ctx) {
@@ -292,9 +303,9 @@ impl HttpScrub {
         }
     }
 
-    fn start_body(&mut self, dir: Dir, framing: Framing, tsgu: Option<Box<TsguScrub>>) {
+    fn start_body(&mut self, dir: Dir, framing: Framing, packets: Option<Box<dyn PacketStream>>) {
         match BodyFramer::new(framing) {
-            Some(framer) => self.phases[dir.idx()] = Phase::Body { framer, tsgu },
+            Some(framer) => self.phases[dir.idx()] = Phase::Body { framer, packets },
             None => self.after_message(dir),
         }
     }

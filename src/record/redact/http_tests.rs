@@ -469,3 +469,38 @@ fn redact_users_hides_the_inner_cookie_in_both_transports() {
         assert!(!contains(&plain, &utf16("labuser")), "{name}: NTLM user");
     }
 }
+
+#[test]
+fn rpc_in_data_bodies_lose_the_ntlm_responses() {
+    let body = [
+        rpc_pdu(20, &[0; 20], &[]),
+        rpc_pdu(11, &[1; 60], b"NTLMSSP\0\x01\0\0\0\x07\x82\x08\xa2"),
+        rpc_pdu(16, &[0; 4], &ntlm_type3_mic("labuser", "LAB")),
+        rpc_pdu(0, &[0x5A; 700], &[]),
+    ]
+    .concat();
+    let head = test_msgs::request(
+        "RPC_IN_DATA",
+        &format!("Content-Length: {}\r\n", body.len()),
+    );
+    let script = vec![
+        bytes(C2S, head),
+        bytes(C2S, &body[..70]),
+        bytes(C2S, &body[70..]),
+    ];
+    let out = redact(&script);
+    for b in [0xB1u8, 0xA5, 0xC3, 0xD7] {
+        assert!(!contains(&out.c2s, &[b; 8]), "{b:#x}");
+    }
+    assert!(
+        contains(&out.c2s, &utf16("labuser")),
+        "names stay by default"
+    );
+    assert!(contains(&out.c2s, &[0x5A; 700]), "requests pass");
+    assert_eq!(out.scrubbed, 4);
+    for size in [1, 13, 500] {
+        assert_eq!(run_pieces(FlowProto::Http, &script, size), out, "{size}");
+    }
+    let hidden = run_names(FlowProto::Http, &script, &[7]);
+    assert!(!contains(&hidden.c2s, &utf16("labuser")));
+}

@@ -26,9 +26,10 @@ mod headers;
 mod http;
 mod lane;
 mod ntlm;
+mod packets;
 mod rdp;
 mod rdp_fields;
-mod tsgu;
+mod rpc_fields;
 mod tsgu_fields;
 mod ws;
 

@@ -106,6 +106,24 @@ pub fn x224_request(user: &str) -> Vec<u8> {
     p
 }
 
+/// A little-endian connection-oriented RPC PDU of type `ptype` with `body`, then (if
+/// `auth` is not empty) an NTLM auth verifier at packet privacy.
+pub fn rpc_pdu(ptype: u8, body: &[u8], auth: &[u8]) -> Vec<u8> {
+    let trailer = if auth.is_empty() { 0 } else { 8 + auth.len() };
+    let frag = 16 + body.len() + trailer;
+    let mut p = vec![5, 0, ptype, 3, 0x10, 0, 0, 0];
+    p.extend_from_slice(&(frag as u16).to_le_bytes());
+    p.extend_from_slice(&(auth.len() as u16).to_le_bytes());
+    p.extend_from_slice(&7u32.to_le_bytes());
+    p.extend_from_slice(body);
+    if !auth.is_empty() {
+        // RPC_C_AUTHN_WINNT, RPC_C_AUTHN_LEVEL_PKT_PRIVACY.
+        p.extend_from_slice(&[10, 6, 0, 0, 0, 0, 0, 0]);
+        p.extend_from_slice(auth);
+    }
+    p
+}
+
 /// Runs `script` with every step fed whole.
 pub fn run(proto: FlowProto, script: &[Step]) -> Output {
     run_cut(&mut StreamRedactor::new(proto), script, &mut |_, n| vec![n])

@@ -3,13 +3,61 @@
 //! NTLM message, of which only the AUTHENTICATE's responses are secret).
 
 use super::ntlm;
+use super::packets::{Judged, PacketFormat};
+use crate::decode::tsgu::framer::{MAX_DATA_PACKET, MAX_OTHER_PACKET};
 use crate::decode::tsgu::packet::fields::TUNNEL_CREATE_PAA_COOKIE;
+use crate::decode::tsgu::packet::parse_header;
 use crate::decode::tsgu::{PacketType, HEADER_LEN};
 use crate::decode::wire::{le_u16, le_u32};
 use std::ops::Range;
 
+/// MS-TSGU packets as [`PacketScrub`](super::packets::PacketScrub) reads them.
+#[derive(Debug, Default)]
+pub(super) struct Tsgu {
+    /// A DATA packet went by: under `--redact-users` only the first one is held, for
+    /// the mstshash cookie of the inner Connection Request.
+    data_seen: bool,
+}
+
+impl PacketFormat for Tsgu {
+    const HEADER: usize = HEADER_LEN;
+
+    fn judge(&mut self, header: &[u8], names: bool) -> Judged {
+        let Some((ty, reserved, len)) = parse_header(header) else {
+            return Judged::Invalid;
+        };
+        let ty = PacketType::from_u16(ty);
+        let max = if ty == PacketType::Data {
+            MAX_DATA_PACKET
+        } else {
+            MAX_OTHER_PACKET
+        };
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        if reserved != 0 || !(HEADER_LEN..=max).contains(&len) {
+            return Judged::Invalid;
+        }
+        let first_data = ty == PacketType::Data && !std::mem::replace(&mut self.data_seen, true);
+        if may_hold_secret(ty) || (names && first_data) {
+            Judged::Hold(len)
+        } else {
+            Judged::Pass(len)
+        }
+    }
+
+    fn secrets(&self, packet: &[u8], names: bool) -> Vec<(Range<usize>, u8)> {
+        let mut out: Vec<_> = client_secrets(packet, names)
+            .into_iter()
+            .map(|r| (r, 0))
+            .collect();
+        if names {
+            out.extend(data_cookie(packet).map(|r| (r, super::cookie::FILL)));
+        }
+        out
+    }
+}
+
 /// True for the packet types a client sends that may hold a secret.
-pub(super) fn may_hold_secret(ty: PacketType) -> bool {
+fn may_hold_secret(ty: PacketType) -> bool {
     matches!(ty, PacketType::TunnelCreate | PacketType::ExtendedAuthMsg)
 }
 

@@ -2,7 +2,7 @@
 //! payload bytes of binary messages, which carry MS-TSGU packets, and their masking
 //! key, so a scrubbed byte can be written to unmask to zero.
 
-use super::tsgu::TsguScrub;
+use super::packets::TsguScrub;
 use super::Ctx;
 use crate::decode::ws::framer::{header_len, parse_header, Opcode, MAX_HEADER_LEN};
 

@@ -1,17 +1,53 @@
-//! The client's MS-TSGU packet stream inside a chunked body or WebSocket payloads,
-//! followed with the stream offset of every payload byte, so a secret found in a
-//! packet can be overwritten where it sits on the wire (between chunk-size lines or
-//! frame headers, and masked).
+//! A client's packet stream inside an HTTP body or WebSocket payloads: MS-TSGU packets
+//! on the HTTP and WebSocket transports, RPC PDUs on the legacy RPC transport. Each
+//! payload byte is followed with its stream offset, so a secret found in a packet can
+//! be overwritten where it sits on the wire (between chunk-size lines or frame
+//! headers, and masked).
 //!
-//! Only packets that may hold a secret (TUNNEL_CREATE, EXTENDED_AUTH_MSG, and under
-//! `--redact-users` the first DATA packet, for the inner mstshash cookie) are held
-//! whole; the rest stream through once their 8-byte header is read.
+//! A [`PacketFormat`] says how long a packet is, whether it may hold a secret (only such
+//! packets are held whole; the rest stream through once their header is read), and
+//! which of its bytes are secret.
 
-use super::{tsgu_fields, Ctx, MAX_HOLD};
-use crate::decode::tsgu::framer::{MAX_DATA_PACKET, MAX_OTHER_PACKET};
-use crate::decode::tsgu::packet::parse_header;
-use crate::decode::tsgu::{PacketType, HEADER_LEN};
+use super::{Ctx, MAX_HOLD};
 use std::ops::Range;
+
+/// What one protocol's packets look like to the scrubber.
+pub(super) trait PacketFormat: Default + std::fmt::Debug + Send {
+    /// Bytes of the header that gives a packet's length.
+    const HEADER: usize;
+    /// Judges a packet from its header (`names`: `--redact-users`).
+    fn judge(&mut self, header: &[u8], names: bool) -> Judged;
+    /// The ranges of a held packet (possibly cut short) to overwrite, and with what.
+    fn secrets(&self, packet: &[u8], names: bool) -> Vec<(Range<usize>, u8)>;
+}
+
+/// What a header says about its packet (lengths include the header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Judged {
+    /// Not this protocol: the stream is no longer read.
+    Invalid,
+    /// A packet of this length with nothing secret.
+    Pass(usize),
+    /// A packet of this length to hold whole.
+    Hold(usize),
+}
+
+/// A packet stream scrubber, as the HTTP body and WebSocket readers drive it.
+pub(super) trait PacketStream: std::fmt::Debug + Send {
+    /// Payload bytes as they are on the wire, starting at stream offset `raw`.
+    fn feed(&mut self, raw: u64, wire: &[u8], mask: Mask, ctx: &mut Ctx);
+    /// The stream ended: scrubs what is there of a held packet.
+    fn finish(&mut self, ctx: &mut Ctx);
+    /// The stream offset of the first held byte, while a packet is collected.
+    fn pin(&self) -> Option<u64>;
+    /// True once a packet passed unredacted or the stream was lost.
+    fn gave_up(&self) -> bool;
+}
+
+/// The MS-TSGU packet stream of the HTTP and WebSocket transports.
+pub(super) type TsguScrub = PacketScrub<super::tsgu_fields::Tsgu>;
+/// The RPC PDU stream of the RPC-over-HTTP transport.
+pub(super) type RpcScrub = PacketScrub<super::rpc_fields::Rpc>;
 
 /// Most stream bytes one held packet may span, framing included. Half the hold
 /// limit: between two checks the span grows by at most one run of payload (under
@@ -36,7 +72,7 @@ struct Run {
 #[derive(Debug)]
 enum State {
     /// Collecting a packet: its header, then the whole packet when it may hold a
-    /// secret. `want` is 8 until the header is read.
+    /// secret. `want` is the header's length until the header is read.
     Collect {
         buf: Vec<u8>,
         runs: Vec<Run>,
@@ -48,37 +84,53 @@ enum State {
     Off,
 }
 
-/// Follows one direction's MS-TSGU packets.
+/// Follows one direction's packets.
 #[derive(Debug)]
-pub(super) struct TsguScrub {
+pub(super) struct PacketScrub<F: PacketFormat> {
     state: State,
     /// A packet was let through unread because it was spread too thin to hold.
     passed: bool,
-    /// A DATA packet went by: under `--redact-users` only the first one is held, for
-    /// the mstshash cookie of the inner Connection Request.
-    data_seen: bool,
+    format: F,
 }
 
-impl Default for TsguScrub {
+impl<F: PacketFormat> Default for PacketScrub<F> {
     fn default() -> Self {
-        TsguScrub {
-            state: fresh(),
+        PacketScrub {
+            state: fresh::<F>(),
             passed: false,
-            data_seen: false,
+            format: F::default(),
         }
     }
 }
 
 /// The state at a packet boundary.
-fn fresh() -> State {
+fn fresh<F: PacketFormat>() -> State {
     State::Collect {
         buf: Vec::new(),
         runs: Vec::new(),
-        want: HEADER_LEN,
+        want: F::HEADER,
     }
 }
 
-impl TsguScrub {
+impl<F: PacketFormat> PacketStream for PacketScrub<F> {
+    fn feed(&mut self, raw: u64, wire: &[u8], mask: Mask, ctx: &mut Ctx) {
+        PacketScrub::feed(self, raw, wire, mask, ctx);
+    }
+
+    fn finish(&mut self, ctx: &mut Ctx) {
+        PacketScrub::finish(self, ctx);
+    }
+
+    fn pin(&self) -> Option<u64> {
+        PacketScrub::pin(self)
+    }
+
+    fn gave_up(&self) -> bool {
+        PacketScrub::gave_up(self)
+    }
+}
+
+impl<F: PacketFormat> PacketScrub<F> {
     /// True once the stream could not be followed.
     pub(super) fn off(&self) -> bool {
         matches!(self.state, State::Off)
@@ -110,7 +162,7 @@ impl TsguScrub {
                     *n -= take;
                     pos += take;
                     if *n == 0 {
-                        self.state = fresh();
+                        self.state = fresh::<F>();
                     }
                 }
                 State::Collect { buf, runs, want } => {
@@ -131,9 +183,9 @@ impl TsguScrub {
                         // packet's span alone, not on how the stream was chunked.
                         let left = *want - buf.len();
                         self.passed = true;
-                        self.state = match (*want == HEADER_LEN, left) {
+                        self.state = match (*want == F::HEADER, left) {
                             (true, _) => State::Off,
-                            (false, 0) => fresh(),
+                            (false, 0) => fresh::<F>(),
                             (false, n) => State::Skip(n),
                         };
                     } else if buf.len() == *want {
@@ -149,41 +201,27 @@ impl TsguScrub {
         let State::Collect { buf, runs, want } = &mut self.state else {
             return;
         };
-        if *want > HEADER_LEN {
-            scrub(buf, runs, ctx);
-            self.state = fresh();
+        if *want > F::HEADER {
+            scrub(&self.format, buf, runs, ctx);
+            self.state = fresh::<F>();
             return;
         }
-        let Some((ty, reserved, len)) = parse_header(buf) else {
-            self.state = State::Off;
-            return;
+        self.state = match self.format.judge(buf, ctx.names) {
+            Judged::Invalid => State::Off,
+            Judged::Hold(len) if len > F::HEADER => {
+                *want = len;
+                return;
+            }
+            Judged::Hold(len) | Judged::Pass(len) if len <= F::HEADER => fresh::<F>(),
+            Judged::Hold(len) | Judged::Pass(len) => State::Skip(len - F::HEADER),
         };
-        let ty = PacketType::from_u16(ty);
-        let max = if ty == PacketType::Data {
-            MAX_DATA_PACKET
-        } else {
-            MAX_OTHER_PACKET
-        };
-        let len = usize::try_from(len).unwrap_or(usize::MAX);
-        if reserved != 0 || !(HEADER_LEN..=max).contains(&len) {
-            self.state = State::Off;
-            return;
-        }
-        let first_data = ty == PacketType::Data && !std::mem::replace(&mut self.data_seen, true);
-        if (tsgu_fields::may_hold_secret(ty) || (ctx.names && first_data)) && len > HEADER_LEN {
-            *want = len;
-        } else if len == HEADER_LEN {
-            self.state = fresh();
-        } else {
-            self.state = State::Skip(len - HEADER_LEN);
-        }
     }
 
     /// The stream ended: scrubs what is there of a held packet.
     pub(super) fn finish(&mut self, ctx: &mut Ctx) {
         if let State::Collect { buf, runs, want } = &self.state {
-            if *want > HEADER_LEN {
-                scrub(buf, runs, ctx);
+            if *want > F::HEADER {
+                scrub(&self.format, buf, runs, ctx);
             }
         }
         self.state = State::Off;
@@ -198,18 +236,12 @@ fn unmasked(piece: &[u8], mask: Mask) -> impl Iterator<Item = u8> + '_ {
     })
 }
 
-/// Writes zeros (masked as on the wire) over the packet's secret ranges.
-fn scrub(packet: &[u8], runs: &[Run], ctx: &mut Ctx) {
-    let ranges = tsgu_fields::client_secrets(packet, ctx.names);
+/// Overwrites (masked as on the wire) the packet's secret ranges.
+fn scrub<F: PacketFormat>(format: &F, packet: &[u8], runs: &[Run], ctx: &mut Ctx) {
+    let ranges = format.secrets(packet, ctx.names);
     ctx.scrubbed += ranges.len() as u64;
-    for r in ranges {
-        overwrite(r, 0, runs, ctx);
-    }
-    if ctx.names {
-        if let Some(r) = tsgu_fields::data_cookie(packet) {
-            ctx.scrubbed += 1;
-            overwrite(r, super::cookie::FILL, runs, ctx);
-        }
+    for (r, fill) in ranges {
+        overwrite(r, fill, runs, ctx);
     }
 }
 
