@@ -29,6 +29,15 @@ impl Default for TsguFramer {
     }
 }
 
+/// The longest packet of type `ty` accepted: DATA carries up to 64 KiB of payload.
+pub fn max_packet(ty: PacketType) -> usize {
+    if ty == PacketType::Data {
+        MAX_DATA_PACKET
+    } else {
+        MAX_OTHER_PACKET
+    }
+}
+
 /// How long the packet starting here is, or why it cannot be one.
 fn hint(b: &[u8]) -> Hint {
     if let Some(reserved) = le_u16(b, 2).filter(|&r| r != 0) {
@@ -40,11 +49,7 @@ fn hint(b: &[u8]) -> Hint {
         return Hint::Incomplete;
     };
     let ty = PacketType::from_u16(ty);
-    let max = if ty == PacketType::Data {
-        MAX_DATA_PACKET
-    } else {
-        MAX_OTHER_PACKET
-    };
+    let max = max_packet(ty);
     let len = usize::try_from(len).unwrap_or(usize::MAX);
     if len < HEADER_LEN {
         return Hint::Invalid(format!(

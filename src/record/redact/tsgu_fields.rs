@@ -4,7 +4,7 @@
 
 use super::ntlm;
 use super::packets::{Judged, PacketFormat};
-use crate::decode::tsgu::framer::{MAX_DATA_PACKET, MAX_OTHER_PACKET};
+use crate::decode::tsgu::framer::max_packet;
 use crate::decode::tsgu::packet::fields::TUNNEL_CREATE_PAA_COOKIE;
 use crate::decode::tsgu::packet::parse_header;
 use crate::decode::tsgu::{PacketType, HEADER_LEN};
@@ -27,13 +27,8 @@ impl PacketFormat for Tsgu {
             return Judged::Invalid;
         };
         let ty = PacketType::from_u16(ty);
-        let max = if ty == PacketType::Data {
-            MAX_DATA_PACKET
-        } else {
-            MAX_OTHER_PACKET
-        };
         let len = usize::try_from(len).unwrap_or(usize::MAX);
-        if reserved != 0 || !(HEADER_LEN..=max).contains(&len) {
+        if reserved != 0 || !(HEADER_LEN..=max_packet(ty)).contains(&len) {
             return Judged::Invalid;
         }
         let first_data = ty == PacketType::Data && !std::mem::replace(&mut self.data_seen, true);
