@@ -156,6 +156,18 @@ fn host_session_dying_after_activation_is_server_closed_after_logon() {
     for pid in children {
         signal_pid(pid, libc::SIGKILL);
     }
+    // The host's process takes a moment to die; stopping the client before rdptap has
+    // seen the host's side close would make it a race which side closed first.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !lab
+        .proxy
+        .events()
+        .iter()
+        .any(|e| e["kind"] == "stream_ended" && e["dir"] == "s2c")
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let run = finish(&lab, client);
     assert_eq!(run.cause(), "server_closed_after_logon", "{run}");
     assert_eq!(run.str("closed_by"), "server", "{run}");

@@ -5,6 +5,7 @@ use crate::record::capture::Capture;
 use crate::record::keylog::{KeyLogFile, KeyTee};
 use crate::record::{console, jsonl, Recorder};
 use crate::relay::intercept::{self, InterceptCtx, NlaPolicy};
+use crate::relay::workers::Workers;
 use crate::relay::{self, RelayOptions, Resolver, SystemResolver};
 use crate::session::conn::{ConnInfo, Session};
 use crate::session::{Cause, TcpEvent};
@@ -90,10 +91,34 @@ pub async fn run(cfg: ProxyConfig) -> Result<i32, StartError> {
     let tally = Arc::new(Mutex::new(Tally::default()));
     let (verdict_tx, mut verdict_rx) = mpsc::unbounded_channel::<Cause>();
     let next_id = AtomicU64::new(1);
-    let gateways = Arc::new(crate::session::gateway::Registry::new());
-    let resolver: Arc<dyn Resolver> = Arc::new(SystemResolver);
-    let cfg = Arc::new(cfg);
-    let mut tasks = tokio::task::JoinSet::new();
+    let template = ConnCtx {
+        cfg: Arc::new(cfg),
+        gateways: Arc::new(crate::session::gateway::Registry::new()),
+        recorder: recorder.clone(),
+        roots,
+        resolver: Arc::new(SystemResolver),
+        intercept,
+        shutdown: shutdown_rx.clone(),
+        tally: tally.clone(),
+        verdicts: verdict_tx,
+        capture: capture.as_ref().map(|c| c.0.clone()),
+    };
+    let cfg = template.cfg.clone();
+    let workers = Workers::per_core("rdptap-conn")
+        .map_err(|e| StartError(format!("cannot start the connection threads: {e}")))?;
+    let listener = listener
+        .into_std()
+        .map_err(|e| StartError(format!("cannot share the listening socket: {e}")))?;
+    workers
+        .listen(listener, shutdown_rx, move |client, peer| {
+            let id = next_id.fetch_add(1, Ordering::Relaxed);
+            if template.cfg.once && id > 1 {
+                // --once diagnoses one connection; later ones are refused by closing.
+                return None;
+            }
+            Some(handle(template.clone(), id, client, peer))
+        })
+        .map_err(|e| StartError(format!("cannot accept connections: {e}")))?;
     let mut once_cause = None;
     let signal = shutdown_signal();
     tokio::pin!(signal);
@@ -109,42 +134,11 @@ pub async fn run(cfg: ProxyConfig) -> Result<i32, StartError> {
                     break;
                 }
             }
-            accepted = listener.accept() => {
-                let (client, peer) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        // Out of descriptors and the like: wait a moment instead of spinning.
-                        tracing::error!("accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
-                if cfg.once && next_id.load(Ordering::Relaxed) > 1 {
-                    // --once diagnoses one connection; later ones are refused by closing.
-                    drop(client);
-                    continue;
-                }
-                let id = next_id.fetch_add(1, Ordering::Relaxed);
-                let ctx = ConnCtx {
-                    cfg: cfg.clone(),
-                    gateways: gateways.clone(),
-                    recorder: recorder.clone(),
-                    roots: roots.clone(),
-                    resolver: resolver.clone(),
-                    intercept: intercept.clone(),
-                    shutdown: shutdown_rx.clone(),
-                    tally: tally.clone(),
-                    verdicts: verdict_tx.clone(),
-                    capture: capture.as_ref().map(|c| c.0.clone()),
-                };
-                tasks.spawn(handle(ctx, id, client, peer));
-            }
         }
     }
     // Stop open connections; each still writes its verdict.
     let _ = shutdown_tx.send(true);
-    let drain = async { while tasks.join_next().await.is_some() {} };
-    let _ = tokio::time::timeout(Duration::from_secs(3), drain).await;
+    let _ = workers.idle(Duration::from_secs(3)).await;
     if let Some((c, t)) = capture {
         let (packets, bytes) = c.dropped();
         if packets > 0 {
@@ -166,6 +160,7 @@ pub async fn run(cfg: ProxyConfig) -> Result<i32, StartError> {
     })
 }
 
+#[derive(Clone)]
 struct ConnCtx {
     cfg: Arc<ProxyConfig>,
     gateways: Arc<crate::session::gateway::Registry>,

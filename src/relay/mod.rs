@@ -7,6 +7,7 @@ pub mod intercept;
 pub mod note;
 mod pump;
 pub mod timers;
+pub mod workers;
 
 pub use connect::{dial, ConnectError, Endpoint, Resolver, SystemResolver};
 pub use end::{EndKind, StreamEnd};
