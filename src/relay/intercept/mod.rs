@@ -8,8 +8,10 @@
 //! key), a client or host whose TLS rustls cannot speak, or a failed handshake upstream
 //! (then a fresh connection replays the client's Connection Request).
 
+pub mod client_leg;
 pub mod downgrade;
 pub mod frames;
+pub mod held;
 pub mod plain_pump;
 pub mod prefixed;
 pub mod tap;
@@ -25,7 +27,9 @@ use crate::tls::cert::CertInfo;
 use crate::tls::leaf::LeafMinter;
 use crate::tls::verify::CertProblem;
 use bytes::Bytes;
+use client_leg::ClientCtx;
 use frames::{read_first, Expect, Read};
+use held::Gate;
 use rustls::ServerConfig;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -396,79 +400,56 @@ pub async fn run_tls(ctx: Arc<InterceptCtx>, conn: Conn) -> [StreamEnd; 2] {
 #[allow(clippy::too_many_arguments)]
 async fn tls_legs(
     ctx: &InterceptCtx,
-    mut pre: Pre,
-    mut client: TcpStream,
+    pre: Pre,
+    client: TcpStream,
     server: TcpStream,
     cr: Bytes,
     original: Option<Protocols>,
     target_name: String,
     redial: Redial,
 ) -> [StreamEnd; 2] {
-    let wait = pre.opts.idle_timeout;
-    // rdptap's own handshake with the host runs while the client sends its ClientHello;
-    // the client is answered only once it is done.
-    let up = upstream::connect(
-        ctx,
-        server,
-        &target_name,
-        pre.shutdown.clone(),
-        pre.obs.clone(),
-    );
-    let hello_read = read_first(&mut client, Expect::ClientHello, wait, &mut pre.shutdown);
-    let (up, hello_read) = tokio::join!(up, hello_read);
     let mut hs = upstream::Handshake {
         cr,
         ch: Bytes::new(),
         ch_len: 0,
+        ch_on_wire: false,
         hello: upstream::Hello::default(),
         original,
         target_name,
         redial,
     };
-    let ch = match hello_read {
-        Read::Whole { msg, rest } if rest.is_empty() => msg,
-        Read::Stopped(b) if b.is_empty() => {
-            // The client left (or rdptap is stopping) before its ClientHello.
-            drop(up);
-            let (c2s, s2c) = if *pre.shutdown.borrow() {
-                (EndKind::Shutdown, EndKind::Shutdown)
-            } else {
-                (EndKind::Fin, EndKind::Aborted)
-            };
-            return pre.ended(c2s, s2c);
+    // rdptap's own handshake with the host runs while the client sends its ClientHello
+    // and rdptap computes its answer; the answer goes out only once the host's side has
+    // succeeded (and passed --strict-upstream), so the two handshakes overlap instead of
+    // adding up.
+    let gate = Gate::new();
+    let target = hs.target_name.clone();
+    let (shutdown, obs) = (pre.shutdown.clone(), pre.obs.clone());
+    let host = async {
+        let up = upstream::connect(ctx, server, &target, shutdown, obs).await;
+        let judged = upstream::judge(ctx, &up, &target);
+        match &judged {
+            Some(j) if !ctx.strict || j.findings.is_empty() => gate.open(),
+            _ => gate.shut(),
         }
-        other => {
-            let reason = if matches!(other, Read::Stopped(_)) {
-                None
-            } else {
-                Some(NotIntercepted::UnusualStart)
-            };
-            drop(up);
-            let b = read_bytes(other);
-            pre.obs.on_decode_only(Dir::C2S, &b);
-            hs.ch_len = b.len() as u64;
-            hs.ch = b;
-            return upstream::fallback(pre, client, &hs, reason).await;
-        }
+        (up, judged)
     };
-    // Decoded now; captured as the TLS acceptor reads it again (or by the fallback).
-    pre.obs.on_decode_only(Dir::C2S, &ch);
-    hs.hello = upstream::hello_of(&ch);
-    hs.ch_len = ch.len() as u64;
-    hs.ch = ch;
-    if !crate::tls::rustls_cfg::client_offer_is_speakable(&hs.hello.versions, &hs.hello.suites) {
-        drop(up);
-        return upstream::fallback(
-            pre,
-            client,
-            &hs,
-            Some(NotIntercepted::ClientTlsIncompatible),
-        )
-        .await;
-    }
-    upstream::intercept(ctx, pre, client, up, hs).await
+    let client_side = client_leg::answer(
+        ClientCtx {
+            ctx,
+            obs: pre.obs.clone(),
+            wait: pre.opts.idle_timeout,
+            shutdown: pre.shutdown.clone(),
+            gate: gate.clone(),
+        },
+        client,
+        &mut hs,
+    );
+    let ((up, judged), side) = tokio::join!(host, client_side);
+    upstream::intercept(ctx, pre, up, judged, side, hs).await
 }
 
+/// Everything a read returned, as one buffer.
 fn read_bytes(r: Read) -> Bytes {
     match r {
         Read::Whole { msg, rest } => {

@@ -27,6 +27,11 @@ impl<T> Prefixed<T> {
     pub fn get_ref(&self) -> &T {
         &self.inner
     }
+
+    /// The wrapped stream; prefix bytes not yet read are dropped.
+    pub fn into_inner(self) -> T {
+        self.inner
+    }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Prefixed<T> {

@@ -1,6 +1,7 @@
 //! The two TLS handshakes of an intercepted connection (the host's first), the
 //! passthrough fallback, and the plaintext relay that follows.
 
+use super::client_leg::ClientSide;
 use super::downgrade::Restore;
 use super::plain_pump::{self, PlainCtx, Side};
 use super::prefixed::Prefixed;
@@ -16,6 +17,8 @@ use crate::record::capture::Leg;
 use crate::relay::end::{EndKind, StreamEnd};
 use crate::relay::note::{LegTls, NotIntercepted, Note};
 use crate::relay::timers::Timers;
+use crate::tls::cert::CertInfo;
+use crate::tls::verify::CertProblem;
 use bytes::Bytes;
 use rustls::pki_types::ServerName;
 use std::io;
@@ -24,7 +27,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
-use tokio_rustls::{TlsAcceptor, TlsConnector};
+use tokio_rustls::TlsConnector;
 
 /// What the client offered in its ClientHello.
 #[derive(Debug, Default)]
@@ -45,6 +48,8 @@ pub struct Handshake {
     pub ch: Bytes,
     /// Their length.
     pub ch_len: u64,
+    /// The ClientHello is already in the trace's client leg.
+    pub ch_on_wire: bool,
     /// What they offer.
     pub hello: Hello,
     /// The client's original requestedProtocols, when `--nla downgrade` changed them.
@@ -142,19 +147,6 @@ fn server_name(target: &str, peer: Option<std::net::IpAddr>) -> ServerName<'stat
     }
 }
 
-async fn with_timeout<F, T>(pre: &mut Pre, d: std::time::Duration, f: F) -> Option<io::Result<T>>
-where
-    F: std::future::Future<Output = io::Result<T>>,
-{
-    tokio::select! {
-        biased;
-        _ = pre.shutdown.changed() => None,
-        r = tokio::time::timeout(d, f) => Some(r.unwrap_or_else(|_| {
-            Err(io::Error::new(io::ErrorKind::TimedOut, "the handshake timed out"))
-        })),
-    }
-}
-
 /// rdptap's own TLS connection to the host, or why there is none.
 pub enum Upstream {
     /// The handshake completed.
@@ -210,20 +202,64 @@ pub async fn connect(
     }
 }
 
-/// With the host's handshake done (or failed), answer the client: the plaintext relay,
-/// or the fallback.
+/// The host's certificate chain, judged for the target name (and `--pin`).
+pub struct Judgement {
+    /// The chain, parsed.
+    pub chain: Vec<CertInfo>,
+    /// What is wrong with it.
+    pub findings: Vec<CertProblem>,
+    /// Whether it matched `--pin`, when one is set.
+    pub pin_matched: Option<bool>,
+}
+
+/// Judges the host's chain when its handshake succeeded.
+pub fn judge(ctx: &InterceptCtx, up: &Upstream, target: &str) -> Option<Judgement> {
+    let Upstream::Up { tls, .. } = up else {
+        return None;
+    };
+    let chain_der: Vec<&[u8]> = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .map(|c| c.iter().map(|d| d.as_ref()).collect())
+        .unwrap_or_default();
+    let (chain, findings, pin_matched) = ctx.judge(&chain_der, target);
+    Some(Judgement {
+        chain,
+        findings,
+        pin_matched,
+    })
+}
+
+/// With both sides done: the plaintext relay, or the fallback, or the end.
 pub async fn intercept(
     ctx: &InterceptCtx,
     mut pre: Pre,
-    client: TcpStream,
     up: Upstream,
-    hs: Handshake,
+    judged: Option<Judgement>,
+    side: ClientSide,
+    mut hs: Handshake,
 ) -> [StreamEnd; 2] {
-    let (up, handshake_ms, sni) = match up {
-        Upstream::Stopped => {
-            drop(client);
-            return pre.ended(EndKind::Shutdown, EndKind::Shutdown);
+    // Problems with the client's ClientHello come first, whatever the host did.
+    let side = match side {
+        ClientSide::NoHello { read, client } => {
+            drop(up);
+            return no_hello(pre, client, read, &mut hs).await;
         }
+        ClientSide::Unspeakable { client } => {
+            drop(up);
+            return fallback(
+                pre,
+                client,
+                &hs,
+                Some(NotIntercepted::ClientTlsIncompatible),
+            )
+            .await;
+        }
+        side => side,
+    };
+    let (up, handshake_ms, sni) = match up {
+        Upstream::Stopped => return pre.ended(EndKind::Shutdown, EndKind::Shutdown),
         Upstream::Failed { error, seen } => {
             let (mut alert, mut text) = failure_text(&error, "the host");
             let (host_alert, said) = host_reply(&seen.lock().unwrap_or_else(|p| p.into_inner()));
@@ -236,13 +272,18 @@ pub async fn intercept(
                 error: text,
                 fallback: true,
             });
-            return fallback(
-                pre,
-                client,
-                &hs,
-                Some(NotIntercepted::UpstreamTlsIncompatible),
-            )
-            .await;
+            return match side.into_client() {
+                Ok(client) => {
+                    fallback(
+                        pre,
+                        client,
+                        &hs,
+                        Some(NotIntercepted::UpstreamTlsIncompatible),
+                    )
+                    .await
+                }
+                Err(kind) => pre.ended(kind, EndKind::Aborted),
+            };
         }
         Upstream::Up { tls, ms, sni } => (*tls, ms, sni),
     };
@@ -256,37 +297,31 @@ pub async fn intercept(
         handshake_ms,
     };
     let resumed = matches!(conn.handshake_kind(), Some(rustls::HandshakeKind::Resumed));
-    let chain_der: Vec<&[u8]> = conn
-        .peer_certificates()
-        .map(|c| c.iter().map(|d| d.as_ref()).collect())
-        .unwrap_or_default();
-    let (chain, findings, pin_matched) = ctx.judge(&chain_der, &hs.target_name);
+    let j = judged.unwrap_or(Judgement {
+        chain: Vec::new(),
+        findings: Vec::new(),
+        pin_matched: None,
+    });
     pre.note(Note::UpstreamTls {
         tls: leg,
-        chain,
+        chain: j.chain,
         resumed,
-        pin_matched,
-        findings: findings.clone(),
+        pin_matched: j.pin_matched,
+        findings: j.findings.clone(),
     });
-    if ctx.strict && !findings.is_empty() {
+    if ctx.strict && !j.findings.is_empty() {
         pre.note(Note::StrictRefused {
-            findings: findings.iter().map(|f| f.to_string()).collect(),
+            findings: j.findings.iter().map(|f| f.to_string()).collect(),
         });
         drop(up);
-        crate::relay::close_gently(client).await;
+        if let Ok(client) = side.into_client() {
+            crate::relay::close_gently(client).await;
+        }
         return pre.ended(EndKind::Aborted, EndKind::Aborted);
     }
 
-    // Now answer the client, with a certificate for the name it asked for.
-    let leaf_for = hs
-        .hello
-        .sni
-        .clone()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| hs.target_name.clone());
-    let scfg = match ctx.server_config(&leaf_for).await {
-        Ok(c) => c,
-        Err(error) => {
+    let (result, leaf_for, started) = match side {
+        ClientSide::MintFailed { error, client } => {
             pre.note(Note::MintFailed { error });
             drop(up);
             return fallback(
@@ -297,41 +332,20 @@ pub async fn intercept(
             )
             .await;
         }
-    };
-    let t1 = Instant::now();
-    let acceptor = TlsAcceptor::from(scfg);
-    let obs = pre.obs.clone();
-    let down = match with_timeout(
-        &mut pre,
-        ctx.handshake_timeout,
-        acceptor.accept(Wire::new(
-            Prefixed::new(hs.ch.clone(), client),
-            obs,
-            Leg::Client,
-        )),
-    )
-    .await
-    {
-        None => return pre.ended(EndKind::Shutdown, EndKind::Shutdown),
-        Some(Err(e)) => {
-            let (alert, error) = failure_text(&e, "the client");
-            pre.note(Note::ClientTlsFailed {
-                alert,
-                error: error.clone(),
-            });
-            let mut up = up;
-            let _ = up.shutdown().await;
-            let c2s = if plain_pump::is_reset(&e) {
-                EndKind::Rst
-            } else if e.kind() == io::ErrorKind::UnexpectedEof {
-                EndKind::Fin
-            } else {
-                EndKind::Error { error }
-            };
-            pre.sent[0] += hs.ch_len;
-            return pre.ended(c2s, EndKind::Aborted);
+        ClientSide::Accepted {
+            result,
+            leaf_for,
+            started,
+        } => (result, leaf_for, started),
+        ClientSide::TimedOut => {
+            let e = io::Error::new(io::ErrorKind::TimedOut, "the handshake timed out");
+            return client_failed(pre, up, &e, &hs).await;
         }
-        Some(Ok(s)) => s,
+        _ => return pre.ended(EndKind::Shutdown, EndKind::Shutdown),
+    };
+    let down = match result {
+        Ok(down) => *down,
+        Err((e, _)) => return client_failed(pre, up, &e, &hs).await,
     };
     let (_, sconn) = down.get_ref();
     pre.note(Note::ClientTls {
@@ -341,12 +355,87 @@ pub async fn intercept(
                 .negotiated_cipher_suite()
                 .map(|s| CipherSuite(u16::from(s.suite()))),
             sni: sconn.server_name().map(str::to_string),
-            handshake_ms: ms(t1),
+            handshake_ms: ms(started),
         },
         leaf_for,
     });
     pre.sent[0] += hs.ch_len;
     plaintext(pre, down, up, hs.original).await
+}
+
+/// The client's TLS handshake with rdptap failed: say how, and end both sides.
+async fn client_failed(
+    mut pre: Pre,
+    mut up: tokio_rustls::client::TlsStream<Tap<Wire<TcpStream>>>,
+    e: &io::Error,
+    hs: &Handshake,
+) -> [StreamEnd; 2] {
+    let (alert, error) = failure_text(e, "the client");
+    pre.note(Note::ClientTlsFailed {
+        alert,
+        error: error.clone(),
+    });
+    let _ = up.shutdown().await;
+    let c2s = if plain_pump::is_reset(e) {
+        EndKind::Rst
+    } else if e.kind() == io::ErrorKind::UnexpectedEof {
+        EndKind::Fin
+    } else {
+        EndKind::Error { error }
+    };
+    pre.sent[0] += hs.ch_len;
+    pre.ended(c2s, EndKind::Aborted)
+}
+
+/// No ClientHello came: the client left, or sent something else, which goes untouched
+/// to a fresh connection.
+async fn no_hello(
+    pre: Pre,
+    client: TcpStream,
+    read: super::frames::Read,
+    hs: &mut Handshake,
+) -> [StreamEnd; 2] {
+    use super::frames::Read;
+    let reason = match &read {
+        Read::Stopped(b) if b.is_empty() => {
+            // The client left (or rdptap is stopping) before its ClientHello.
+            let (c2s, s2c) = if *pre.shutdown.borrow() {
+                (EndKind::Shutdown, EndKind::Shutdown)
+            } else {
+                (EndKind::Fin, EndKind::Aborted)
+            };
+            return pre.ended(c2s, s2c);
+        }
+        Read::Stopped(_) => None,
+        _ => Some(NotIntercepted::UnusualStart),
+    };
+    let b = super::read_bytes(read);
+    pre.obs.on_decode_only(Dir::C2S, &b);
+    hs.ch_len = b.len() as u64;
+    hs.ch = b;
+    fallback(pre, client, hs, reason).await
+}
+
+impl ClientSide {
+    /// The client's socket, when the client's side still has it untouched beyond its
+    /// ClientHello; otherwise how the client's direction ended.
+    fn into_client(self) -> Result<TcpStream, EndKind> {
+        match self {
+            ClientSide::NoHello { client, .. }
+            | ClientSide::Unspeakable { client }
+            | ClientSide::MintFailed { client, .. } => Ok(client),
+            ClientSide::Accepted {
+                result: Err((_, io)),
+                ..
+            } => Ok(super::client_leg::into_tcp(*io)),
+            // The gate only opens once the host's side succeeded.
+            ClientSide::Accepted { result: Ok(_), .. } => Err(EndKind::Aborted),
+            ClientSide::Stopped => Err(EndKind::Shutdown),
+            ClientSide::TimedOut => Err(EndKind::Error {
+                error: "the handshake timed out".to_string(),
+            }),
+        }
+    }
 }
 
 fn ms(t: Instant) -> f64 {
@@ -455,8 +544,10 @@ pub async fn fallback(
     if let (Ok(local), Ok(peer)) = (server.local_addr(), server.peer_addr()) {
         pre.obs.on_redial(local, peer);
     }
-    // The client's ClientHello was only decoded so far: in the trace it crosses both legs.
-    pre.obs.on_wire(Leg::Client, Dir::C2S, &hs.ch);
+    // In the trace the client's ClientHello crosses both legs.
+    if !hs.ch_on_wire {
+        pre.obs.on_wire(Leg::Client, Dir::C2S, &hs.ch);
+    }
     if hs.cr.is_empty() {
         // A connection that starts with TLS (gateway mode): nothing to replay.
         pre.sent[0] += hs.ch_len;

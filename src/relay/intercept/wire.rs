@@ -29,6 +29,11 @@ impl<T> Wire<T> {
         &self.inner
     }
 
+    /// The wrapped stream, unwrapped.
+    pub fn into_inner(self) -> T {
+        self.inner
+    }
+
     /// The direction of bytes read from this leg (the other way for bytes written).
     fn read_dir(&self) -> Dir {
         match self.leg {
