@@ -17,6 +17,7 @@ pub mod tls;
 pub mod tunnel;
 pub mod ws_io;
 
+use crate::relay::workers::Workers;
 use config::LabConfig;
 use serve::Shared;
 use std::sync::atomic::AtomicU32;
@@ -42,27 +43,24 @@ pub async fn run(cfg: LabConfig) -> Result<i32, String> {
         next_tunnel: AtomicU32::new(1),
         cfg,
     });
-    let stop = shutdown_signal();
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            _ = &mut stop => {
-                eprintln!("rdptap lab gateway stopped");
-                return Ok(0);
-            }
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => {
-                    tracing::debug!("{peer}: connected");
-                    tokio::spawn(serve::connection(Arc::clone(&shared), tcp, peer));
-                }
-                Err(e) => {
-                    // Out of descriptors and the like: wait a little rather than spin.
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-            }
-        }
-    }
+    // Each connection stays on the worker thread that accepted it (see
+    // relay::workers): no cross-thread wake-ups on the tunnel's hot path.
+    let workers = Workers::per_core("rdptap-lab")
+        .map_err(|e| format!("cannot start the connection threads: {e}"))?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let listener = listener
+        .into_std()
+        .map_err(|e| format!("cannot share the listening socket: {e}"))?;
+    workers
+        .listen(listener, stop_rx, move |tcp, peer| {
+            tracing::debug!("{peer}: connected");
+            Some(serve::connection(Arc::clone(&shared), tcp, peer))
+        })
+        .map_err(|e| format!("cannot accept connections: {e}"))?;
+    shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    eprintln!("rdptap lab gateway stopped");
+    Ok(0)
 }
 
 fn announce(cfg: &LabConfig, addr: std::net::SocketAddr) {
