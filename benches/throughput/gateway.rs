@@ -9,6 +9,7 @@
 //! application-data records, as the RDP inside a real tunnel would be, so rdptap's
 //! inner decoder follows the session to its TLS stage and keeps counting records.
 
+use crate::cpu::{Meter, Spent};
 use crate::env::Env;
 use crate::gateway_client::{timed, GwClient, Transport, Tunnel};
 use crate::intercept::ca_init;
@@ -207,6 +208,8 @@ pub(crate) struct Gateway {
     names: Vec<&'static str>,
     up_gbps: Vec<Vec<f64>>,
     down_gbps: Vec<Vec<f64>>,
+    /// CPU spent per timed run (up and down together).
+    spent: Vec<Vec<Spent>>,
 }
 
 fn spawn(env: &Env, name: &'static str, port: u16, args: &[String]) -> Res<Relay> {
@@ -292,6 +295,15 @@ pub(crate) fn run(env: &Env, opts: &Opts) -> Res<Gateway> {
         names: paths.iter().map(|p| p.name).collect(),
         up_gbps: vec![Vec::new(); paths.len()],
         down_gbps: vec![Vec::new(); paths.len()],
+        spent: vec![Vec::new(); paths.len()],
+    };
+    // The processes each path crosses besides the benchmark's own.
+    let relays = |p: &Path| -> Vec<u32> {
+        match p.log {
+            None => Vec::new(),
+            Some(0) => vec![lab.pid() as u32],
+            Some(_) => vec![lab.pid() as u32, proxy.pid() as u32],
+        }
     };
     let explain = |p: &Path, e: Box<dyn std::error::Error + Send + Sync>| -> String {
         match p.log {
@@ -324,7 +336,9 @@ pub(crate) fn run(env: &Env, opts: &Opts) -> Res<Gateway> {
         }
         for rep in 0..opts.gw_reps {
             for (i, p) in paths.iter().enumerate() {
+                let meter = Meter::start(&relays(p));
                 let (up, down) = one.run(p, opts.gw_mib).await.map_err(|e| explain(p, e))?;
+                r.spent[i].push(meter.stop());
                 eprintln!(
                     "  gateway run {}/{} {:<16} up {up:5.2} GB/s  down {down:5.2} GB/s",
                     rep + 1,
@@ -454,6 +468,8 @@ pub(crate) fn print(opts: &Opts, r: &Gateway) {
         );
     }
     println!();
+    let gib = 2.0 * opts.gw_mib as f64 / 1024.0;
+    crate::cpu::print_table(&r.names, &r.spent, gib, "gateways s/GiB");
 }
 
 /// (path, direction, ratio to direct) for the paths through rdptap.

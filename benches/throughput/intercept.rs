@@ -6,6 +6,7 @@
 //! Builds without `--intercept` skip that path and say so, so the benchmark runs the
 //! same before and after the feature lands.
 
+use crate::cpu::{Meter, Spent};
 use crate::env::Env;
 use crate::peers::{start_rdptap_with, Relay};
 use crate::report::{median, verdict};
@@ -54,6 +55,8 @@ pub(crate) struct Intercept {
     down_gbps: Vec<Vec<f64>>,
     /// Nanoseconds from TCP connect to the echo's return.
     setup_ns: Vec<Vec<u64>>,
+    /// CPU spent per timed run (up and down together).
+    spent: Vec<Vec<Spent>>,
 }
 
 /// Whether this rdptap build can intercept: its proxy help lists `--intercept`.
@@ -132,6 +135,7 @@ pub(crate) fn run(env: &Env, opts: &Opts) -> Res<Intercept> {
         up_gbps: vec![Vec::new(); paths.len()],
         down_gbps: vec![Vec::new(); paths.len()],
         setup_ns: vec![Vec::new(); paths.len()],
+        spent: vec![Vec::new(); paths.len()],
     };
     rt.block_on(async {
         bulk(&client, opts, &paths, &mut r).await?;
@@ -150,18 +154,34 @@ fn relay_path(name: &'static str, relay: Relay) -> Path {
     }
 }
 
-/// One connection: `mib` MiB up, then `mib` MiB down; GB/s each way and the
-/// negotiated parameters.
-async fn one_bulk(client: &TlsClient, p: &Path, mib: u64, chunk: &[u8]) -> Res<(f64, f64, String)> {
+/// One connection's measurements.
+struct Bulk {
+    up: f64,
+    down: f64,
+    leg: String,
+    spent: Spent,
+}
+
+/// One connection: `mib` MiB up, then `mib` MiB down; GB/s each way, the negotiated
+/// parameters and the CPU the transfers took.
+async fn one_bulk(client: &TlsClient, p: &Path, mib: u64, chunk: &[u8]) -> Res<Bulk> {
     let bytes = mib << 20;
     let mut s = client.open(p.port).await?;
     let leg = tls_peer::negotiated(&s);
+    let relays: Vec<u32> = p.relay.iter().map(|r| r.pid() as u32).collect();
+    let meter = Meter::start(&relays);
     let up = tls_peer::upload(&mut s, chunk, bytes).await?;
     let mut buf = vec![0u8; chunk.len()];
     let down = tls_peer::download(&mut s, &mut buf, bytes).await?;
+    let spent = meter.stop();
     tls_peer::close(s).await;
     let gbps = |d: std::time::Duration| bytes as f64 / d.as_secs_f64() / 1e9;
-    Ok((gbps(up), gbps(down), leg))
+    Ok(Bulk {
+        up: gbps(up),
+        down: gbps(down),
+        leg,
+        spent,
+    })
 }
 
 async fn bulk(client: &TlsClient, opts: &Opts, paths: &[Path], r: &mut Intercept) -> Res<()> {
@@ -169,17 +189,19 @@ async fn bulk(client: &TlsClient, opts: &Opts, paths: &[Path], r: &mut Intercept
     // Warm every path (socket buffer autotuning, the leaf mint, the relays' pools) so
     // the first timed run is not an outlier.
     for p in paths {
-        let (_, _, leg) = one_bulk(client, p, opts.tls_mib.min(64), &chunk)
+        let b = one_bulk(client, p, opts.tls_mib.min(64), &chunk)
             .await
             .map_err(|e| p.explain(e))?;
-        r.legs.push(leg);
+        r.legs.push(b.leg);
     }
     for rep in 0..opts.tls_reps {
         // Interleaved, so drift on a noisy machine hits every path alike.
         for (i, p) in paths.iter().enumerate() {
-            let (up, down, _) = one_bulk(client, p, opts.tls_mib, &chunk)
+            let b = one_bulk(client, p, opts.tls_mib, &chunk)
                 .await
                 .map_err(|e| p.explain(e))?;
+            let (up, down) = (b.up, b.down);
+            r.spent[i].push(b.spent);
             eprintln!(
                 "  tls run {}/{} {:<11} up {up:5.2} GB/s  down {down:5.2} GB/s",
                 rep + 1,
@@ -268,6 +290,8 @@ pub(crate) fn print(opts: &Opts, r: &Intercept) {
         println!("  {name:<11} client leg: {leg}");
     }
     println!();
+    let gib = 2.0 * opts.tls_mib as f64 / 1024.0;
+    crate::cpu::print_table(&r.names, &r.spent, gib, "rdptap s/GiB");
 
     println!("Connection setup through TLS interception: TCP connect, CR/CC, TLS handshake (no resumption) and a {SETUP_ECHO}-byte echo");
     println!(

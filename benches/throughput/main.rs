@@ -26,7 +26,8 @@
 //! from the fixture), `upstream` (the servers every relay path ends at), `peers` (the
 //! relay processes), `traffic`, `latency` and `memory` (the relay measurements),
 //! `report` (their tables and targets), `tls_peer` (the real RDP-over-TLS server and
-//! client), `intercept` (the interception measurements and tables), `gateway_client`
+//! client), `cpu` (CPU time per process, from /proc), `intercept` (the interception
+//! measurements and tables), `gateway_client`
 //! (an MS-TSGU client over both transports) and `gateway` (the gateway-mode
 //! measurements, their RDP host and tables).
 
@@ -49,6 +50,8 @@ fn main() {
 // Every module below uses /proc, libc or Linux-only socket behaviour.
 #[cfg(target_os = "linux")]
 mod capture;
+#[cfg(target_os = "linux")]
+mod cpu;
 #[cfg(target_os = "linux")]
 mod env;
 #[cfg(target_os = "linux")]
