@@ -251,7 +251,9 @@ async fn handle(ctx: ConnCtx, id: u64, client: TcpStream, peer: std::net::Socket
                             timeout: cfg.connect_timeout,
                         },
                     };
-                    intercept::run_tls(ictx.clone(), conn).await;
+                    // Boxed: the two handshakes' state would otherwise make every
+                    // connection's task as large as an intercepted one.
+                    Box::pin(intercept::run_tls(ictx.clone(), conn)).await;
                 }
                 Some(ictx) => {
                     let conn = intercept::Conn {
@@ -268,7 +270,7 @@ async fn handle(ctx: ConnCtx, id: u64, client: TcpStream, peer: std::net::Socket
                             timeout: cfg.connect_timeout,
                         },
                     };
-                    intercept::run(ictx.clone(), conn).await;
+                    Box::pin(intercept::run(ictx.clone(), conn)).await;
                 }
                 None => {
                     relay::relay(
