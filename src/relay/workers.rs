@@ -22,6 +22,11 @@ type Job = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
 /// The worker threads and what is running on them.
 pub struct Workers {
+    inner: Arc<Inner>,
+}
+
+/// What the workers share with the accept loops running on them.
+struct Inner {
     queues: Vec<mpsc::UnboundedSender<Job>>,
     next: AtomicUsize,
     live: Arc<Live>,
@@ -45,6 +50,40 @@ impl Drop for LiveGuard {
     }
 }
 
+impl Inner {
+    /// `fut`, counted as running until it ends.
+    fn counted<Fut: Future<Output = ()>>(&self, fut: Fut) -> impl Future<Output = ()> {
+        self.live.count.fetch_add(1, Ordering::AcqRel);
+        let guard = LiveGuard(self.live.clone());
+        async move {
+            let _guard = guard;
+            fut.await;
+        }
+    }
+
+    /// Queues the future `make` builds on the next worker, counted.
+    fn spawn<F, Fut>(&self, make: F) -> bool
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.queues.len();
+        let run = self.counted(async move { make().await });
+        // A job that cannot be queued is dropped here, and its count with it.
+        self.queues[i].send(Box::new(move || Box::pin(run))).is_ok()
+    }
+}
+
+/// Which workers accept on a listening socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Acceptors {
+    /// Every worker, on its own copy of the socket; a connection stays where it was
+    /// accepted.
+    Each,
+    /// The first worker only, which hands each connection on, round-robin.
+    One,
+}
+
 impl Workers {
     /// Starts `n` worker threads (at least one) named `name-0`, `name-1`, ….
     pub fn start(name: &str, n: usize) -> io::Result<Workers> {
@@ -66,9 +105,11 @@ impl Workers {
             queues.push(tx);
         }
         Ok(Workers {
-            queues,
-            next: AtomicUsize::new(0),
-            live: Arc::new(Live::default()),
+            inner: Arc::new(Inner {
+                queues,
+                next: AtomicUsize::new(0),
+                live: Arc::new(Live::default()),
+            }),
         })
     }
 
@@ -80,12 +121,12 @@ impl Workers {
 
     /// How many worker threads there are.
     pub fn len(&self) -> usize {
-        self.queues.len()
+        self.inner.queues.len()
     }
 
     /// Always false: there is at least one worker.
     pub fn is_empty(&self) -> bool {
-        self.queues.is_empty()
+        self.inner.queues.is_empty()
     }
 
     /// Runs the future that `make` builds on the next worker, round-robin. `make` runs
@@ -97,24 +138,17 @@ impl Workers {
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.queues.len();
-        self.live.count.fetch_add(1, Ordering::AcqRel);
-        let guard = LiveGuard(self.live.clone());
-        let job: Job = Box::new(move || {
-            Box::pin(async move {
-                let _guard = guard;
-                make().await;
-            })
-        });
-        // A job that cannot be queued is dropped here, and its guard with it.
-        self.queues[i].send(job).is_ok()
+        self.inner.spawn(make)
     }
 
-    /// Accepts on `listener` from every worker, and runs each connection on the worker
-    /// that accepted it: no hand-over between threads, and a busy worker leaves new
-    /// connections to an idle one. `handler` gets the socket and the peer's address
-    /// and returns the connection's future, or None to drop it. Accepting stops when
-    /// `stop` turns true or its sender is dropped.
+    /// Accepts on `listener` and runs each connection on a worker. `handler` gets the
+    /// socket and the peer's address and returns the connection's future, or None to
+    /// drop it. Accepting stops when `stop` turns true or its sender is dropped.
+    ///
+    /// On Unix every worker accepts on its own copy of the socket and keeps what it
+    /// accepted: no hand-over between threads, and a busy worker leaves new connections
+    /// to an idle one. Elsewhere one socket registered with several pollers is not
+    /// dependable, so the first worker accepts and hands connections on.
     pub fn listen<H, Fut>(
         &self,
         listener: std::net::TcpListener,
@@ -125,54 +159,41 @@ impl Workers {
         H: Fn(TcpStream, SocketAddr) -> Option<Fut> + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
+        let acceptors = if cfg!(unix) {
+            Acceptors::Each
+        } else {
+            Acceptors::One
+        };
+        self.listen_with(listener, stop, handler, acceptors)
+    }
+
+    fn listen_with<H, Fut>(
+        &self,
+        listener: std::net::TcpListener,
+        stop: watch::Receiver<bool>,
+        handler: H,
+        acceptors: Acceptors,
+    ) -> io::Result<()>
+    where
+        H: Fn(TcpStream, SocketAddr) -> Option<Fut> + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
         listener.set_nonblocking(true)?;
         let handler = Arc::new(handler);
-        for q in &self.queues {
+        let n = match acceptors {
+            Acceptors::Each => self.len(),
+            Acceptors::One => 1,
+        };
+        for q in &self.inner.queues[..n] {
             let own = listener.try_clone()?;
-            let handler = handler.clone();
-            let live = self.live.clone();
-            let mut stop = stop.clone();
-            let job: Job = Box::new(move || {
-                Box::pin(async move {
-                    let l = match TcpListener::from_std(own) {
-                        Ok(l) => l,
-                        Err(e) => {
-                            tracing::error!("cannot accept on this worker: {e}");
-                            return;
-                        }
-                    };
-                    loop {
-                        let accepted = tokio::select! {
-                            biased;
-                            r = stop.changed() => {
-                                if r.is_err() || *stop.borrow() {
-                                    return;
-                                }
-                                continue;
-                            }
-                            a = l.accept() => a,
-                        };
-                        match accepted {
-                            Ok((tcp, peer)) => {
-                                if let Some(fut) = handler(tcp, peer) {
-                                    live.count.fetch_add(1, Ordering::AcqRel);
-                                    let guard = LiveGuard(live.clone());
-                                    tokio::spawn(async move {
-                                        let _guard = guard;
-                                        fut.await;
-                                    });
-                                }
-                            }
-                            // Out of descriptors and the like: wait rather than spin.
-                            Err(e) => {
-                                tracing::error!("accept failed: {e}");
-                                tokio::time::sleep(Duration::from_millis(100)).await;
-                            }
-                        }
-                    }
-                })
-            });
-            if q.send(job).is_err() {
+            let accept = accept_loop(
+                own,
+                stop.clone(),
+                handler.clone(),
+                self.inner.clone(),
+                acceptors,
+            );
+            if q.send(Box::new(move || Box::pin(accept))).is_err() {
                 return Err(io::Error::other("a connection thread has stopped"));
             }
         }
@@ -181,7 +202,7 @@ impl Workers {
 
     /// How many spawned futures have not finished.
     pub fn running(&self) -> usize {
-        self.live.count.load(Ordering::Acquire)
+        self.inner.live.count.load(Ordering::Acquire)
     }
 
     /// Waits until every spawned future has finished, or `limit` has passed; true if
@@ -189,7 +210,7 @@ impl Workers {
     pub async fn idle(&self, limit: Duration) -> bool {
         let wait = async {
             loop {
-                let notified = self.live.idle.notified();
+                let notified = self.inner.live.idle.notified();
                 tokio::pin!(notified);
                 // Registered before the check, so a finish in between is not missed.
                 notified.as_mut().enable();
@@ -200,6 +221,72 @@ impl Workers {
             }
         };
         tokio::time::timeout(limit, wait).await.is_ok()
+    }
+}
+
+/// One worker's accept loop (it runs on that worker).
+async fn accept_loop<H, Fut>(
+    own: std::net::TcpListener,
+    mut stop: watch::Receiver<bool>,
+    handler: Arc<H>,
+    inner: Arc<Inner>,
+    acceptors: Acceptors,
+) where
+    H: Fn(TcpStream, SocketAddr) -> Option<Fut> + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let l = match TcpListener::from_std(own) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("cannot accept on this worker: {e}");
+            return;
+        }
+    };
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            r = stop.changed() => {
+                if r.is_err() || *stop.borrow() {
+                    return;
+                }
+                continue;
+            }
+            a = l.accept() => a,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(a) => a,
+            // Out of descriptors and the like: wait rather than spin.
+            Err(e) => {
+                tracing::error!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        if acceptors == Acceptors::Each || inner.queues.len() == 1 {
+            if let Some(fut) = handler(tcp, peer) {
+                tokio::spawn(inner.counted(fut));
+            }
+            continue;
+        }
+        // The socket leaves this runtime and is registered again on its worker.
+        let tcp = match tcp.into_std() {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!("cannot hand a connection to a worker: {e}");
+                continue;
+            }
+        };
+        let handler = handler.clone();
+        inner.spawn(move || async move {
+            match TcpStream::from_std(tcp) {
+                Ok(tcp) => {
+                    if let Some(fut) = handler(tcp, peer) {
+                        fut.await;
+                    }
+                }
+                Err(e) => tracing::error!("cannot register a connection: {e}"),
+            }
+        });
     }
 }
 
@@ -308,6 +395,46 @@ mod tests {
             !matches!(late, Ok(Some(_))),
             "a connection was accepted after the stop"
         );
+    }
+
+    #[tokio::test]
+    async fn one_acceptor_hands_connections_to_every_worker() {
+        let w = Workers::start("test-hand", 2).unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (_stop_tx, stop) = watch::channel(false);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        w.listen_with(
+            listener,
+            stop,
+            move |mut s, _peer| {
+                let tx = tx.clone();
+                let handled_on = std::thread::current().name().map(str::to_string);
+                Some(async move {
+                    use tokio::io::AsyncReadExt;
+                    let mut b = [0u8; 1];
+                    let _ = s.read_exact(&mut b).await;
+                    let ran_on = std::thread::current().name().map(str::to_string);
+                    let _ = tx.send((b[0], handled_on, ran_on));
+                })
+            },
+            Acceptors::One,
+        )
+        .unwrap();
+        let mut threads = HashSet::new();
+        for i in 0..6u8 {
+            let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+            tokio::io::AsyncWriteExt::write_all(&mut c, &[i])
+                .await
+                .unwrap();
+            let (b, handled_on, ran_on) = rx.recv().await.unwrap();
+            assert_eq!(b, i);
+            // The socket was registered on the worker that runs the connection.
+            assert_eq!(handled_on, ran_on);
+            threads.insert(ran_on.unwrap());
+        }
+        assert_eq!(threads.len(), 2, "{threads:?}");
+        assert!(w.idle(Duration::from_secs(5)).await);
     }
 
     #[tokio::test]
