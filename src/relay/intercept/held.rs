@@ -87,6 +87,8 @@ pub struct Held<T> {
     gate: Gate,
     out: Vec<u8>,
     sent: usize,
+    /// Open and drained: from now on a plain pass-through, without the gate's lock.
+    through: bool,
 }
 
 impl<T> Held<T> {
@@ -97,6 +99,7 @@ impl<T> Held<T> {
             gate,
             out: Vec::new(),
             sent: 0,
+            through: false,
         }
     }
 
@@ -130,15 +133,17 @@ impl<T: AsyncWrite + Unpin> Held<T> {
             };
             self.sent += n;
         }
-        if !self.out.is_empty() {
-            self.out = Vec::new();
-            self.sent = 0;
-        }
+        self.out = Vec::new();
+        self.sent = 0;
+        self.through = true;
         Poll::Ready(Ok(()))
     }
 
     /// Ready(Ok) when the stream may be used directly.
     fn ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.through {
+            return Poll::Ready(Ok(()));
+        }
         match self.gate.state(cx) {
             State::Closed => Poll::Pending,
             State::Shut => Poll::Ready(Err(shut_error())),
@@ -166,6 +171,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Held<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if self.through {
+            return Pin::new(&mut self.inner).poll_write(cx, buf);
+        }
         match self.gate.state(cx) {
             State::Closed if self.out.len() + buf.len() <= MAX_HELD => {
                 self.out.extend_from_slice(buf);
@@ -182,6 +190,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Held<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.through {
+            return Pin::new(&mut self.inner).poll_flush(cx);
+        }
         match self.gate.state(cx) {
             // Nothing can go out yet; what is held counts as written.
             State::Closed => Poll::Ready(Ok(())),
