@@ -259,32 +259,29 @@ fn run() -> Res<()> {
         report::print_targets(raw, rdp, lat, rss);
     }
     let mut failed = Vec::new();
-    match tls {
-        Some(Ok(t)) => intercept::print_targets(&t),
-        Some(Err(e)) => {
-            println!("  n/a   interception: the section failed (the error follows)");
-            failed.push(format!("interception section: {e}"));
-        }
-        None => {}
-    }
-    match gw {
-        Some(Ok(g)) => gateway::print_targets(&g),
-        Some(Err(e)) => {
-            println!("  n/a   gateway mode: the section failed (the error follows)");
-            failed.push(format!("gateway section: {e}"));
-        }
-        None => {}
-    }
-    match cap {
-        Some(Ok(c)) => capture::print_targets(&c),
-        Some(Err(e)) => {
-            println!("  n/a   packet capture: the section failed (the error follows)");
-            failed.push(format!("capture section: {e}"));
-        }
-        None => {}
-    }
+    section_targets(&tls, "interception", intercept::print_targets, &mut failed);
+    section_targets(&gw, "gateway mode", gateway::print_targets, &mut failed);
+    section_targets(&cap, "packet capture", capture::print_targets, &mut failed);
     if !failed.is_empty() {
         return Err(failed.join("\n").into());
     }
     Ok(())
+}
+
+/// A section's target lines, or a line saying it failed (its error is kept for the end).
+#[cfg(target_os = "linux")]
+fn section_targets<T>(
+    result: &Option<Res<T>>,
+    name: &str,
+    print: fn(&T),
+    failed: &mut Vec<String>,
+) {
+    match result {
+        Some(Ok(t)) => print(t),
+        Some(Err(e)) => {
+            println!("  n/a   {name}: the section failed (the error follows)");
+            failed.push(format!("{name} section: {e}"));
+        }
+        None => {}
+    }
 }
