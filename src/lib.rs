@@ -6,3 +6,4 @@ pub mod record;
 pub mod relay;
 pub mod session;
 pub mod tls;
+pub mod vocab;

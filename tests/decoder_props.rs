@@ -3,7 +3,8 @@
 
 use proptest::prelude::*;
 use rdptap::decode::rdp::RdpDecoder;
-use rdptap::decode::{Decoded, Dir};
+use rdptap::decode::Decoded;
+use rdptap::vocab::Dir;
 
 /// The most a decoder may hold across chunks: one TPKT frame per direction, one held
 /// pre-confirm chunk and the TLS handshake reassembly buffers.

@@ -16,7 +16,7 @@ use crate::{Res, IO_TIMEOUT};
 use rdptap::decode::tsgu::packet::build;
 use rdptap::decode::tsgu::{Caps, ExtendedAuth, Packet, PacketType, Status, TsguFramer};
 use rdptap::decode::ws::{self, Opcode, WsDecoder, WsEvent};
-use rdptap::decode::Dir;
+use rdptap::vocab::Dir;
 use rustls::crypto::{self, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::{ClientConfig, RootCertStore};

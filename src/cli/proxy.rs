@@ -512,7 +512,7 @@ fn started_event(recorder: &Recorder, cfg: &ProxyConfig) {
         ts: time::OffsetDateTime::now_utc(),
         conn: 0,
         dir: None,
-        layer: crate::decode::Layer::Session,
+        layer: crate::vocab::Layer::Session,
         body: serde_json::json!({
             "kind": "proxy_started",
             "version": env!("CARGO_PKG_VERSION"),

@@ -14,7 +14,8 @@ use super::mcs::{self, ChannelName, ConnectPdu, McsEvent};
 use super::pdu::{IoDecoder, Protection};
 use super::reassembly::{Pushed, Reassembler, Step};
 use super::x224::{self, Tpdu};
-use super::{tpkt, DecodeError, DecodeEvent, Decoded, Dir, Layer};
+use super::{tpkt, DecodeError, DecodeEvent, Decoded};
+use crate::vocab::{Dir, Layer};
 use serde::Serialize;
 use std::cell::Cell;
 

@@ -14,7 +14,8 @@ use super::plain::{PlainDecoder, PlainStats, Security};
 use super::reassembly::{Hint, Pushed, Reassembler, Step};
 use super::tls::{RecordStats, TlsDecoder};
 use super::x224::{Tpdu, X224Event};
-use super::{tpkt, x224, DecodeError, DecodeEvent, Decoded, Dir, Layer};
+use super::{tpkt, x224, DecodeError, DecodeEvent, Decoded};
+use crate::vocab::{Dir, Layer};
 
 /// The most bytes held for a direction while its next layer is not yet known.
 const MAX_PENDING: usize = 64 * 1024;

@@ -9,7 +9,7 @@ use super::fail::Budget;
 use super::http_io::ChunkDecoder;
 use crate::decode::tsgu::framer::TsguFramer;
 use crate::decode::ws::{self, Opcode, WsDecoder, WsEvent};
-use crate::decode::Dir;
+use crate::vocab::Dir;
 use std::collections::VecDeque;
 use std::io;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};

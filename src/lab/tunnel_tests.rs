@@ -4,10 +4,10 @@
 use super::*;
 use crate::decode::tsgu::framer::TsguFramer;
 use crate::decode::ws::{encode_frame, Opcode, WsDecoder};
-use crate::decode::Dir;
 use crate::lab::auth::AuthMode;
 use crate::lab::config::FailPlan;
 use crate::lab::fail::Budget;
+use crate::vocab::Dir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::net::TcpListener;
 

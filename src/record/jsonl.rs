@@ -107,8 +107,8 @@ fn report(e: io::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::Layer;
     use crate::record::{EventRecord, Recorder};
+    use crate::vocab::Layer;
 
     #[test]
     fn writes_one_object_per_line_with_private_mode() {

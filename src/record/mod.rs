@@ -9,7 +9,7 @@ pub mod pcapng;
 pub mod redact;
 pub mod report;
 
-use crate::decode::{Dir, Layer};
+use crate::vocab::{Dir, Layer};
 use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;

@@ -2,18 +2,16 @@
 //! reference count (never copied per observer), and records how each direction ended.
 
 pub mod connect;
-pub mod end;
 pub mod intercept;
 pub mod note;
 mod pump;
 pub mod timers;
 pub mod workers;
 
-pub use connect::{dial, ConnectError, Endpoint, Resolver, SystemResolver};
-pub use end::{EndKind, StreamEnd};
+pub use connect::{dial, Endpoint, Resolver, SystemResolver};
 
-use crate::decode::Dir;
-use crate::record::capture::{Gate, Leg};
+use crate::record::capture::Gate;
+use crate::vocab::{Dir, Leg, StreamEnd};
 use bytes::Bytes;
 use pump::{pump, PumpCtx, Sibling};
 use std::sync::Arc;

@@ -4,9 +4,9 @@
 
 use crate::decode::names::Protocols;
 use crate::decode::tls::names::{AlertDescription, CipherSuite, TlsVersion};
-use crate::decode::Layer;
 use crate::tls::cert::CertInfo;
 use crate::tls::verify::CertProblem;
+use crate::vocab::Layer;
 use serde::Serialize;
 use std::fmt;
 

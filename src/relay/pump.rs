@@ -1,9 +1,9 @@
 //! One direction of the relay: read a chunk, show it to the observer, write it on.
 
-use super::end::{EndKind, StreamEnd};
 use super::timers::{is_reset, read_error, sleep_until_opt, Timers};
 use super::Observer;
-use crate::decode::Dir;
+use crate::vocab::Dir;
+use crate::vocab::{EndKind, StreamEnd};
 use bytes::BytesMut;
 use std::future::Future;
 use std::io;

@@ -1,7 +1,7 @@
 //! The timers both pumps share: linger after the other direction closed, the idle
 //! timeout, and how read errors are classified.
 
-use super::end::EndKind;
+use crate::vocab::EndKind;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -1,10 +1,11 @@
 //! A connection's timeline: every event with its time and direction, in order.
 
-use crate::decode::{DecodeEvent, Dir, Layer};
+use crate::decode::DecodeEvent;
 use crate::relay::note::Note;
-use crate::relay::{ConnectError, StreamEnd};
 use crate::session::Phase;
 use crate::tls::verify::CertProblem;
+use crate::vocab::{ConnectError, StreamEnd};
+use crate::vocab::{Dir, Layer};
 use serde::Serialize;
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The one verdict per connection.
 
-use crate::decode::{Dir, Layer};
 use crate::session::{Cause, CloseKind, ClosedBy, Phase};
+use crate::vocab::{Dir, Layer};
 use serde::Serialize;
 
 /// An event a verdict rests on.

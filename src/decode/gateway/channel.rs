@@ -11,7 +11,8 @@ use crate::decode::http::{HttpConn, HttpEvent, HttpSink, Transport};
 use crate::decode::tsgu::framer::TsguFramer;
 use crate::decode::tsgu::packet::Packet;
 use crate::decode::ws::{WsDecoder, WsEvent};
-use crate::decode::{DecodeEvent, Decoded, Dir};
+use crate::decode::{DecodeEvent, Decoded};
+use crate::vocab::Dir;
 use std::collections::VecDeque;
 
 /// The seed FreeRDP skips, and what Windows gateways send ([MS-TSGU] 3.3.5.1).

@@ -7,7 +7,8 @@ use crate::decode::tsgu::packet::build;
 use crate::decode::tsgu::packet::Packet;
 use crate::decode::tsgu::{Caps, ExtendedAuth, RedirFlags, Status};
 use crate::decode::ws::{encode_frame, Opcode};
-use crate::decode::{DecodeEvent, Decoded, Dir};
+use crate::decode::{DecodeEvent, Decoded};
+use crate::vocab::Dir;
 
 /// A one-tunnel sink, as the session's registry gives for a single connection.
 #[derive(Default)]

@@ -2,7 +2,8 @@
 
 use crate::decode::tsgu::order::GwStage;
 use crate::decode::tsgu::packet::Packet;
-use crate::decode::{DecodeEvent, Dir};
+use crate::decode::DecodeEvent;
+use crate::vocab::Dir;
 use serde::{Serialize, Serializer};
 
 /// What the tunnel layer saw.

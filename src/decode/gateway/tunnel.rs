@@ -5,7 +5,8 @@ use super::event::{GwEvent, Inner};
 use crate::decode::rdp::RdpDecoder;
 use crate::decode::tsgu::order::{GwStage, OrderChecker};
 use crate::decode::tsgu::packet::Packet;
-use crate::decode::{DecodeEvent, Decoded, Dir};
+use crate::decode::{DecodeEvent, Decoded};
+use crate::vocab::Dir;
 use serde::Serialize;
 
 /// Counters a tunnel keeps instead of one event per packet.

@@ -7,7 +7,7 @@ use super::head::{self, Head, StartLine, HEAD_LIMIT};
 use super::snippet::{self, SnippetCapture};
 use super::text::clean;
 use super::{auth, cookies, redact_header, HttpSink};
-use crate::decode::Dir;
+use crate::vocab::Dir;
 use base64::Engine;
 use std::collections::VecDeque;
 

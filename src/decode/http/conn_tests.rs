@@ -2,7 +2,7 @@
 
 use super::test_msgs::*;
 use super::*;
-use crate::decode::Dir::{C2S, S2C};
+use crate::vocab::Dir::{C2S, S2C};
 
 #[test]
 fn content_length_request_body_goes_to_the_sink() {

@@ -2,7 +2,7 @@
 
 use super::auth::{AuthAttempt, Challenge};
 use super::cookies::CookieInfo;
-use crate::decode::Dir;
+use crate::vocab::Dir;
 use serde::{Serialize, Serializer};
 use std::fmt;
 

@@ -3,7 +3,7 @@
 
 use super::test_msgs::*;
 use super::*;
-use crate::decode::Dir::{C2S, S2C};
+use crate::vocab::Dir::{C2S, S2C};
 
 #[test]
 fn ntlm_round_trip_then_chunked_tunnel() {

@@ -26,7 +26,7 @@ pub use head::{HEAD_LIMIT, MAX_HEADERS};
 pub use redact::redact_header;
 pub use snippet::{sanitise as sanitise_snippet, CAPTURE_LIMIT, SNIPPET_MAX_CHARS};
 
-use super::Dir;
+use crate::vocab::Dir;
 
 /// Receives what an [`HttpConn`] decodes, events and body bytes interleaved in stream
 /// order, so the receiver knows which message each body byte belongs to.

@@ -3,7 +3,7 @@
 
 use super::test_msgs::{bytes, ntlm_out_channel, run_with, websocket_channel, Cutter, Step};
 use super::*;
-use crate::decode::Dir::{C2S, S2C};
+use crate::vocab::Dir::{C2S, S2C};
 use proptest::prelude::*;
 
 /// Runs a script with pieces cut by `cut`, renders every event, checks the sink bound.

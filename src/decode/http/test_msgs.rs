@@ -1,7 +1,7 @@
 //! Hand-built NTLMSSP, SPNEGO and RD Gateway HTTP messages shared by the tests.
 
 use super::*;
-use crate::decode::Dir::{C2S, S2C};
+use crate::vocab::Dir::{C2S, S2C};
 use base64::Engine;
 
 /// base64 (standard, padded).

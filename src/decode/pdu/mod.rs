@@ -38,7 +38,7 @@ pub use redirect::Redirection;
 pub use sec::ClientInfo;
 
 use super::wire::le_u16;
-use super::Dir;
+use crate::vocab::Dir;
 use names::SEC_FLAGS;
 use reader::{ParseError, Parsed, Reader};
 use sec::{

@@ -3,7 +3,7 @@
 
 use super::test_pdus::*;
 use super::*;
-use crate::decode::Dir::{C2S, S2C};
+use crate::vocab::Dir::{C2S, S2C};
 use proptest::prelude::*;
 
 /// One sample of every PDU kind the decoder reports, with the side that sends it.

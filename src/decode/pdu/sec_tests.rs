@@ -3,7 +3,7 @@
 
 use super::test_pdus::*;
 use super::*;
-use crate::decode::Dir::{C2S, S2C};
+use crate::vocab::Dir::{C2S, S2C};
 
 #[test]
 fn security_exchange_reports_only_the_length() {

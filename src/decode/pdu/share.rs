@@ -7,7 +7,7 @@ use super::names::{CompressionType, DataPduType, Flags, COMPRESSION_FLAGS};
 use super::reader::{ParseError, Parsed, Reader};
 use super::redirect::redirection;
 use super::{IoStats, RdpEvent};
-use crate::decode::Dir;
+use crate::vocab::Dir;
 
 /// totalLength value that marks a T.128 flow PDU, which carries nothing for us.
 pub const FLOW_MARKER: u16 = 0x8000;

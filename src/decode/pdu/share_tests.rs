@@ -3,7 +3,7 @@
 use super::names::{ControlAction, StatusCode};
 use super::test_pdus::*;
 use super::*;
-use crate::decode::Dir::{C2S, S2C};
+use crate::vocab::Dir::{C2S, S2C};
 
 fn enhanced(dir: Dir, payload: Vec<u8>) -> RdpEvent {
     one(Protection::Enhanced, dir, payload)

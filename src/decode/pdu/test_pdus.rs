@@ -1,7 +1,7 @@
 //! Hand-built PDUs for the tests, assembled field by field from MS-RDPBCGR layouts.
 
 use super::{IoDecoder, Protection, RdpEvent};
-use crate::decode::Dir;
+use crate::vocab::Dir;
 
 /// The password seeded into test Client Info PDUs; it must never show up in output.
 pub const PASSWORD: &str = "Hunter2-Secret!";

@@ -5,7 +5,7 @@
 //! flight, the client's flight up to its Finished, the server's Finished, then the rest.
 
 use super::*;
-use crate::decode::Dir::{C2S, S2C};
+use crate::vocab::Dir::{C2S, S2C};
 
 macro_rules! fixture {
     ($name:literal) => {

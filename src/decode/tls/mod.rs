@@ -18,8 +18,9 @@ pub use handshake::MAX_HANDSHAKE_MSG;
 pub use names::{AlertDescription, AlertLevel, CipherSuite, TlsVersion};
 pub use record::MAX_RECORD_LEN;
 
-use crate::decode::{DecodeError, Dir, Layer};
+use crate::decode::DecodeError;
 use crate::tls::cert::CertInfo;
+use crate::vocab::{Dir, Layer};
 use handshake::{HandshakeReassembler, HT_CERTIFICATE, HT_CLIENT_HELLO, HT_SERVER_HELLO};
 use record::{
     Piece, RecordFramer, RecordHeader, CT_ALERT, CT_APPLICATION_DATA, CT_CHANGE_CIPHER_SPEC,

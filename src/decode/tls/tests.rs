@@ -1,7 +1,7 @@
 //! Decoder tests on hand-built TLS byte streams, fed whole and split at every byte.
 
 use super::*;
-use crate::decode::Dir::{C2S, S2C};
+use crate::vocab::Dir::{C2S, S2C};
 
 const HRR: [u8; 32] = [
     0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,

@@ -7,7 +7,7 @@
 
 use super::packet::Packet;
 use super::{ExtendedAuth, PacketType, Status, StatusKind};
-use crate::decode::Dir;
+use crate::vocab::Dir;
 use serde::Serialize;
 use std::fmt;
 

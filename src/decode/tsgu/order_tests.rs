@@ -1,7 +1,7 @@
 use super::*;
 use crate::decode::tsgu::packet::build;
 use crate::decode::tsgu::{Caps, RedirFlags};
-use crate::decode::Dir::{C2S, S2C};
+use crate::vocab::Dir::{C2S, S2C};
 
 fn p(bytes: Vec<u8>) -> Packet {
     match Packet::decode(&bytes) {

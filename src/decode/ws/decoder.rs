@@ -10,7 +10,7 @@ use super::framer::{
     header_len, parse_header, FrameHeader, Opcode, Unmasker, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN,
 };
 use crate::decode::names::wire_text;
-use crate::decode::Dir;
+use crate::vocab::Dir;
 use serde::Serialize;
 
 /// Events of each kind (ping, pong, text, violation) reported before we only count them.

@@ -1,6 +1,6 @@
 use super::*;
 use crate::decode::ws::{encode_fragment, encode_frame};
-use crate::decode::Dir::{C2S, S2C};
+use crate::vocab::Dir::{C2S, S2C};
 use proptest::prelude::*;
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];

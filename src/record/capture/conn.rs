@@ -1,34 +1,13 @@
 //! One connection's share of the capture: its flows, and what the drop policy left out.
 
 use super::{Close, FlowId, FlowKind, Msg, Overflow, Shared};
-use crate::decode::Dir;
 use crate::record::pcapng::tcp::MAX_SEGMENT;
+use crate::vocab::{Dir, Leg, Legs};
 use bytes::Bytes;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
-
-/// One of the two TCP legs rdptap stands between.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Leg {
-    /// Client ↔ rdptap.
-    Client,
-    /// rdptap ↔ host or gateway.
-    Upstream,
-}
-
-/// Which legs a chunk travelled on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Legs {
-    /// Read from one leg and written unchanged to the other.
-    Both,
-    /// Only one leg saw it.
-    One(Leg),
-    /// Neither: the bytes are captured elsewhere (under TLS interception, by the
-    /// socket wrapper).
-    Neither,
-}
 
 /// Events kept for a packet at most; the rest are summed up in one more comment.
 const MAX_COMMENTS: usize = 24;

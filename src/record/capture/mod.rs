@@ -14,7 +14,7 @@ mod hold;
 mod writer;
 
 pub use crate::record::pcapng::tcp::Close;
-pub use conn::{ConnCapture, InnerFlow, Leg, Legs};
+pub use conn::{ConnCapture, InnerFlow};
 pub use files::{iface_name, split_path};
 
 use crate::record::Recorder;

@@ -1,8 +1,8 @@
 //! One file per connection: what a file holds when connections end in either order.
 
 use super::*;
-use crate::decode::Dir;
 use crate::record::pcapng::read;
+use crate::vocab::Dir;
 
 fn opts(dir: &std::path::Path) -> CaptureOptions {
     CaptureOptions {

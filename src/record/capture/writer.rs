@@ -5,10 +5,10 @@ use super::files::{iface_name, Files};
 use super::flows::{line_random, WFlow};
 use super::hold::Hold;
 use super::{micros, CaptureOptions, FlowId, FlowKind, Msg, Shared};
-use crate::decode::Layer;
 use crate::record::pcapng::block;
 use crate::record::pcapng::tcp::{Close, TcpFlow};
 use crate::record::{EventRecord, Recorder};
+use crate::vocab::Layer;
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::{mpsc, Arc};
@@ -410,11 +410,11 @@ impl Writer {
     }
 }
 
-fn dir_of(from_client: bool) -> crate::decode::Dir {
+fn dir_of(from_client: bool) -> crate::vocab::Dir {
     if from_client {
-        crate::decode::Dir::C2S
+        crate::vocab::Dir::C2S
     } else {
-        crate::decode::Dir::S2C
+        crate::vocab::Dir::S2C
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::{Ctx, Scrub};
 use crate::decode::wire::be_u16;
-use crate::decode::Dir;
+use crate::vocab::Dir;
 use std::ops::Range;
 
 /// What the cookie's value is overwritten with: it is text.

@@ -9,7 +9,7 @@ use super::packets::{PacketStream, RpcScrub, TsguScrub};
 use super::ws::WsScrub;
 use super::{Ctx, Scrub};
 use crate::decode::http::HEAD_LIMIT;
-use crate::decode::Dir;
+use crate::vocab::Dir;
 use std::collections::VecDeque;
 
 /// Most requests remembered while awaiting their responses.

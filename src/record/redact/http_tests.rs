@@ -8,7 +8,7 @@ use crate::decode::http::{ntlm_message, test_msgs};
 use crate::decode::tsgu::packet::build;
 use crate::decode::tsgu::{Caps, ExtendedAuth, Status};
 use crate::decode::ws::{encode_frame, Opcode, WsDecoder};
-use crate::decode::Dir::{self, C2S, S2C};
+use crate::vocab::Dir::{self, C2S, S2C};
 use base64::Engine;
 use bytes::Bytes;
 

@@ -42,7 +42,7 @@ mod rdp_tests;
 #[cfg(test)]
 mod test_support;
 
-use crate::decode::Dir;
+use crate::vocab::Dir;
 use bytes::Bytes;
 use lane::{Edit, Lane};
 use std::fmt;

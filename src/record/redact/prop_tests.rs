@@ -6,7 +6,7 @@ use super::http_tests::{client_packets, in_channel, odd_responses, other_schemes
 use super::test_support::*;
 use super::{FlowProto, StreamRedactor, MAX_HOLD};
 use crate::decode::http::test_msgs;
-use crate::decode::Dir::{C2S, S2C};
+use crate::vocab::Dir::{C2S, S2C};
 use bytes::Bytes;
 use proptest::prelude::*;
 

@@ -15,7 +15,7 @@ use crate::decode::mcs::{decode_connect, ConnectPdu};
 use crate::decode::reassembly::Hint;
 use crate::decode::tpkt::{self, TPKT_VERSION};
 use crate::decode::x224::{decode_tpdu, Tpdu};
-use crate::decode::Dir;
+use crate::vocab::Dir;
 
 /// Bytes read from the start of a frame to classify it: the TPKT, X.224, MCS,
 /// security and Share Data headers fit well within.

@@ -16,7 +16,7 @@ use crate::decode::pdu::sec::{
     SEC_TRANSPORT_RSP,
 };
 use crate::decode::wire::{be_u16, le_u16, le_u32};
-use crate::decode::Dir;
+use crate::vocab::Dir;
 use std::ops::Range;
 
 /// Security header flags that announce a PDU of their own.

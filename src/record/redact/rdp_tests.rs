@@ -7,8 +7,8 @@ use super::{FlowProto, StreamRedactor};
 use crate::decode::mcs::test_support::{connect_response_pdu, in_tpkt};
 use crate::decode::pdu::test_pdus::{self, share_control, share_data};
 use crate::decode::pdu::RdpEvent;
-use crate::decode::Dir::{self, C2S, S2C};
 use crate::decode::{DecodeEvent, Decoded};
+use crate::vocab::Dir::{self, C2S, S2C};
 use bytes::Bytes;
 
 /// The fixtures with a Client Info; the `shadow` ones use the same sequence.

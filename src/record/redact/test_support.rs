@@ -5,7 +5,8 @@ use super::{FlowProto, StreamRedactor};
 use crate::decode::gateway::{GwChannel, PacketSink};
 use crate::decode::plain::{PlainDecoder, Security};
 use crate::decode::tsgu::Packet;
-use crate::decode::{Decoded, Dir};
+use crate::decode::Decoded;
+use crate::vocab::Dir;
 use bytes::Bytes;
 
 pub use crate::decode::http::test_msgs::{

@@ -128,7 +128,7 @@ mod tests {
                 out[at..at + e.data.len()].copy_from_slice(&e.data);
             }
             // Decode the frames again and check the cookie bytes unmask to zero.
-            let mut dec = crate::decode::ws::WsDecoder::new(crate::decode::Dir::C2S);
+            let mut dec = crate::decode::ws::WsDecoder::new(crate::vocab::Dir::C2S);
             let mut payload = Vec::new();
             dec.feed(&out, &mut Vec::new(), &mut |p: &[u8]| {
                 payload.extend_from_slice(p)

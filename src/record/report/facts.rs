@@ -3,7 +3,7 @@
 
 use super::labels::{humanize, label, name_of, names, num, s};
 use super::model::{text, Connection, Event, Layer};
-use crate::decode::Dir;
+use crate::vocab::Dir;
 use serde_json::Value;
 
 /// One finding in plain English, with its details.

@@ -7,7 +7,7 @@ use super::labels::label;
 use super::ladder::render_ladder;
 use super::model::{fmt_ms, plural, Connection, Event, Verdict};
 use super::Report;
-use crate::decode::Dir;
+use crate::vocab::Dir;
 use base64::Engine as _;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;

@@ -4,7 +4,7 @@
 use super::html::escape;
 use super::labels::label;
 use super::model::{Connection, Event, Layer};
-use crate::decode::Dir;
+use crate::vocab::Dir;
 use std::fmt::Write as _;
 
 /// Most rows one ladder draws. A longer connection shows its first and last rows, with a

@@ -27,7 +27,7 @@ pub use model::{
 };
 pub use text::render_text;
 
-use crate::decode::Dir;
+use crate::vocab::Dir;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;

@@ -1,8 +1,8 @@
 //! The report's model: events grouped per connection, verdicts read back, and what the
 //! pages derive from them (phase spans, the failing step, notices).
 
-use crate::decode::Dir;
 use crate::session::{Cause, Phase};
+use crate::vocab::Dir;
 use serde_json::{Map, Value};
 use std::fmt;
 

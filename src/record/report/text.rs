@@ -5,7 +5,7 @@ use super::facts::{certificates, negotiation, FactValue};
 use super::labels::label;
 use super::model::{fmt_ms, plural, Connection, Verdict};
 use super::Report;
-use crate::decode::Dir;
+use crate::vocab::Dir;
 use std::fmt::Write as _;
 
 /// Lines are wrapped at this width.

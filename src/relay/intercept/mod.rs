@@ -19,13 +19,13 @@ mod upstream;
 mod wire;
 
 use crate::decode::names::Protocols;
-use crate::decode::Dir;
-use crate::relay::end::{EndKind, StreamEnd};
 use crate::relay::note::{NotIntercepted, Note};
 use crate::relay::{relay_after, Endpoint, Observer, RelayOptions, Resolver};
 use crate::tls::cert::CertInfo;
 use crate::tls::leaf::LeafMinter;
 use crate::tls::verify::CertProblem;
+use crate::vocab::Dir;
+use crate::vocab::{EndKind, StreamEnd};
 use bytes::Bytes;
 use client_leg::ClientCtx;
 use frames::{read_first, Expect, Read};

@@ -3,12 +3,12 @@
 //! them (FIN, reset, linger, idle, shutdown), so verdicts read the same either way.
 
 use super::downgrade::Restore;
-use crate::decode::Dir;
-use crate::relay::end::{EndKind, StreamEnd};
 use crate::relay::note::Note;
 pub use crate::relay::timers::is_reset;
 use crate::relay::timers::{sleep_until_opt, Timers};
 use crate::relay::Observer;
+use crate::vocab::Dir;
+use crate::vocab::{EndKind, StreamEnd};
 use bytes::BytesMut;
 use std::io;
 use std::sync::Arc;

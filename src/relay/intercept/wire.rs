@@ -2,9 +2,9 @@
 //! packet capture: under interception the relay only handles plaintext, so the TLS
 //! records each leg carried are seen here.
 
-use crate::decode::Dir;
-use crate::record::capture::Leg;
 use crate::relay::Observer;
+use crate::vocab::Dir;
+use crate::vocab::Leg;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;

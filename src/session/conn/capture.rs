@@ -3,11 +3,13 @@
 
 use super::{describe, Session, State};
 use crate::decode::tls::TlsEvent;
-use crate::decode::{DecodeEvent, Dir, Layer};
-use crate::record::capture::{Close, ConnCapture, Gate, Legs};
+use crate::decode::DecodeEvent;
+use crate::record::capture::{Close, ConnCapture, Gate};
 use crate::record::EventRecord;
-use crate::relay::{EndKind, StreamEnd};
 use crate::session::What;
+use crate::vocab::Legs;
+use crate::vocab::{Dir, Layer};
+use crate::vocab::{EndKind, StreamEnd};
 use bytes::Bytes;
 use std::sync::Arc;
 use time::OffsetDateTime;

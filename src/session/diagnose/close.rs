@@ -4,9 +4,10 @@ use super::seen::{At, Seen};
 use crate::decode::mcs::McsEvent;
 use crate::decode::tls::TlsEvent;
 use crate::decode::x224::X224Event;
-use crate::decode::{DecodeEvent, Dir};
-use crate::relay::EndKind;
+use crate::decode::DecodeEvent;
 use crate::session::{CloseKind, ClosedBy, Evidence, SideEnd, TcpEvent, Timeline, What};
+use crate::vocab::Dir;
+use crate::vocab::EndKind;
 
 /// The first close of a connection.
 #[derive(Debug, Clone)]

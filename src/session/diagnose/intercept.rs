@@ -5,8 +5,8 @@
 use super::close::Close;
 use super::seen::Seen;
 use super::{cert_hint, effective_problems, Finding, Inputs};
-use crate::decode::Dir;
 use crate::session::{Cause, CloseKind, ClosedBy, Phase};
+use crate::vocab::Dir;
 use std::time::Duration;
 
 /// How long after its TLS handshake a client that closes without sending anything is

@@ -12,10 +12,10 @@ pub mod nla;
 pub mod seen;
 
 use crate::decode::tls::RecordStats;
-use crate::decode::Dir;
 use crate::session::mstsc::{self, MstscCode};
 use crate::session::{Cause, CloseKind, ClosedBy, Phase, Timeline, Verdict, Warning};
 use crate::tls::verify::CertProblem;
+use crate::vocab::Dir;
 pub use close::describe;
 use close::{first_close, side_end, Close};
 use negotiation::{implied_negotiation_failure, negotiation_hint, upstream};
@@ -452,7 +452,7 @@ fn orderly(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Option<Fin
         Dir::C2S
     };
     if let Some((_, e)) = &seen.ends[other.idx()] {
-        if matches!(e.kind, crate::relay::EndKind::Rst) {
+        if matches!(e.kind, crate::vocab::EndKind::Rst) {
             return None;
         }
     }
@@ -500,12 +500,12 @@ fn orderly(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Option<Fin
         }
     ));
     match &seen.ends[other.idx()] {
-        Some((_, e)) if matches!(e.kind, crate::relay::EndKind::Linger) => what.push_str(&format!(
+        Some((_, e)) if matches!(e.kind, crate::vocab::EndKind::Linger) => what.push_str(&format!(
             "; the {} stayed silent and was closed after the {} s linger",
             other.sender(),
             input.linger.as_secs_f64()
         )),
-        Some((_, e)) if matches!(e.kind, crate::relay::EndKind::Fin) => {
+        Some((_, e)) if matches!(e.kind, crate::vocab::EndKind::Fin) => {
             what.push_str(&format!("; the {} closed too", other.sender()))
         }
         _ => {}

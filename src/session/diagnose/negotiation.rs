@@ -4,9 +4,9 @@ use super::close::Close;
 use super::seen::Seen;
 use super::Finding;
 use crate::decode::names::{NegFailureCode, Protocols};
-use crate::relay::ConnectError;
 use crate::session::mstsc;
 use crate::session::{Cause, CloseKind, ClosedBy};
+use crate::vocab::ConnectError;
 
 /// The host could not be reached at all.
 pub(super) fn upstream(seen: &Seen) -> Option<Finding> {

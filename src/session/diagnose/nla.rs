@@ -8,7 +8,7 @@
 
 use super::seen::{Rec, Seen};
 use crate::decode::tls::{CipherSuite, TlsVersion};
-use crate::decode::Dir;
+use crate::vocab::Dir;
 
 /// A run of consecutive records in one direction.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,11 +8,12 @@ use crate::decode::pdu::licensing::License;
 use crate::decode::pdu::RdpEvent;
 use crate::decode::tls::{AlertDescription, CipherSuite, TlsEvent, TlsVersion};
 use crate::decode::x224::X224Event;
-use crate::decode::{DecodeEvent, Dir};
+use crate::decode::DecodeEvent;
 use crate::relay::note::{NotIntercepted, Note};
-use crate::relay::{ConnectError, StreamEnd};
 use crate::session::{Phase, TcpEvent, Timeline, What};
 use crate::tls::verify::CertProblem;
+use crate::vocab::Dir;
+use crate::vocab::{ConnectError, StreamEnd};
 use std::time::Duration;
 
 /// Where and when something was seen.

@@ -5,8 +5,8 @@ use crate::decode::names::{NegFailureCode, Protocols};
 use crate::decode::tls::{AlertDescription, AlertLevel, CipherSuite, TlsEvent, TlsVersion};
 use crate::decode::x224::X224Event;
 use crate::decode::DecodeEvent;
-use crate::relay::{EndKind, StreamEnd};
 use crate::session::{TcpEvent, What};
+use crate::vocab::{EndKind, StreamEnd};
 
 /// Builds a timeline with a moving clock.
 struct T {
@@ -293,7 +293,7 @@ fn upstream_refused() {
     t.push(
         None,
         What::Tcp(TcpEvent::UpstreamFailed {
-            error: crate::relay::ConnectError::Refused {
+            error: crate::vocab::ConnectError::Refused {
                 addr: "127.0.0.1:9".into(),
             },
         }),

@@ -5,9 +5,10 @@ use super::super::seen::Seen;
 use super::super::{Finding, Inputs};
 use super::{cert_first, transport_name, GwInputs, GwSeen};
 use crate::decode::ws::WsEvent;
-use crate::decode::{DecodeEvent, Dir};
-use crate::relay::{EndKind, StreamEnd};
+use crate::decode::DecodeEvent;
 use crate::session::{Cause, Phase, TcpEvent, Timeline, What};
+use crate::vocab::Dir;
+use crate::vocab::{EndKind, StreamEnd};
 
 /// The finding once the tunnel carried data: the inner connection's, with context.
 pub(super) fn inner_finding(

@@ -11,8 +11,8 @@ use super::seen::Seen;
 use super::{assemble, effective_problems, Finding, Inputs};
 use crate::decode::http::{AuthScheme, Transport};
 use crate::decode::tls::RecordStats;
-use crate::decode::Dir;
 use crate::session::{Cause, CloseKind, ClosedBy, Verdict};
+use crate::vocab::Dir;
 pub use seen::GwSeen;
 
 /// What the gateway verdict needs beyond the common inputs.

@@ -7,8 +7,9 @@ use crate::decode::http::{AuthScheme, HttpEvent, Transport};
 use crate::decode::tsgu::packet::{Packet, PacketType};
 use crate::decode::tsgu::status::Status;
 use crate::decode::ws::WsEvent;
-use crate::decode::{DecodeEvent, Dir};
+use crate::decode::DecodeEvent;
 use crate::session::{Timeline, What};
+use crate::vocab::Dir;
 
 /// A request's credentials, as far as they matter for the verdict.
 #[derive(Debug, Clone, PartialEq)]

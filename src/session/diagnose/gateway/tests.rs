@@ -5,11 +5,12 @@ use super::{diagnose, GwInputs};
 use crate::decode::gateway::{GwChannel, GwTunnel, PacketSink};
 use crate::decode::tsgu::packet::{build, Packet};
 use crate::decode::tsgu::{Caps, ExtendedAuth, RedirFlags, Status};
-use crate::decode::{Decoded, Dir};
+use crate::decode::Decoded;
 use crate::relay::note::{LegTls, Note};
-use crate::relay::{EndKind, StreamEnd};
 use crate::session::diagnose::Inputs;
 use crate::session::{Cause, Phase, TcpEvent, Timeline, Verdict, What};
+use crate::vocab::Dir;
+use crate::vocab::{EndKind, StreamEnd};
 use base64::Engine;
 use std::time::Duration;
 

@@ -1,11 +1,11 @@
 //! How one direction of a relayed stream ended.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::time::Duration;
 
 /// The way a direction's stream ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "how", rename_all = "snake_case")]
 pub enum EndKind {
     /// The sender closed its side in an orderly way (TCP FIN).
@@ -61,13 +61,13 @@ impl fmt::Display for EndKind {
 
 /// The end of one direction: how, when (since the connection was accepted) and after how
 /// many bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamEnd {
     /// How it ended.
     #[serde(flatten)]
     pub kind: EndKind,
     /// Time since the client connected.
-    #[serde(serialize_with = "ser_ms")]
+    #[serde(serialize_with = "ser_ms", deserialize_with = "de_ms")]
     pub after: Duration,
     /// Bytes relayed in this direction before the end.
     pub bytes: u64,
@@ -75,4 +75,30 @@ pub struct StreamEnd {
 
 fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e3)
+}
+
+fn de_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let ms = f64::deserialize(d)?;
+    Ok(Duration::from_secs_f64((ms / 1e3).max(0.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_end_survives_the_json_boundary() {
+        let e = StreamEnd {
+            kind: EndKind::WriteFailed {
+                reset: true,
+                error: "broken pipe".into(),
+            },
+            after: Duration::from_micros(12_345),
+            bytes: 77,
+        };
+        let j = serde_json::to_string(&e).unwrap();
+        assert!(j.contains("\"how\":\"write_failed\""), "{j}");
+        let back: StreamEnd = serde_json::from_str(&j).unwrap();
+        assert_eq!(back, e);
+    }
 }
