@@ -1,9 +1,11 @@
 //! rdptap: a diagnosing man-in-the-middle proxy for RDP and RD Gateway connections.
+pub mod cert;
 pub mod cli;
 pub mod decode;
 pub mod lab;
 pub mod record;
 pub mod relay;
+pub mod runtime;
 pub mod session;
 pub mod tls;
 pub mod vocab;

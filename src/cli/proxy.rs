@@ -5,8 +5,8 @@ use crate::record::capture::Capture;
 use crate::record::keylog::{KeyLogFile, KeyTee};
 use crate::record::{console, jsonl, Recorder};
 use crate::relay::intercept::{self, InterceptCtx, NlaPolicy};
-use crate::relay::workers::Workers;
 use crate::relay::{self, RelayOptions, Resolver, SystemResolver};
+use crate::runtime::workers::Workers;
 use crate::session::conn::{ConnInfo, Session};
 use crate::session::{Cause, TcpEvent};
 use rustls::pki_types::pem::PemObject;
@@ -302,7 +302,7 @@ async fn handle(ctx: ConnCtx, id: u64, client: TcpStream, peer: std::net::Socket
 
 /// The system roots plus every certificate in the `--trust` files.
 fn roots_with(files: &[PathBuf]) -> Result<Arc<rustls::RootCertStore>, StartError> {
-    let system = crate::tls::verify::system_roots();
+    let system = crate::cert::system_roots();
     if files.is_empty() {
         return Ok(system);
     }

@@ -7,6 +7,7 @@ pub mod gateway;
 pub mod http;
 pub mod mcs;
 pub mod names;
+pub mod note;
 pub mod pdu;
 pub mod plain;
 pub mod rdp;
@@ -17,6 +18,7 @@ pub mod tsgu;
 pub mod wire;
 pub mod ws;
 pub mod x224;
+pub mod x509;
 
 use crate::vocab::{Dir, Layer};
 use serde::Serialize;

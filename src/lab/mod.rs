@@ -17,7 +17,7 @@ pub mod tls;
 pub mod tunnel;
 pub mod ws_io;
 
-use crate::relay::workers::Workers;
+use crate::runtime::workers::Workers;
 use config::LabConfig;
 use serve::Shared;
 use std::sync::atomic::AtomicU32;

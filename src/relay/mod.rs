@@ -3,10 +3,8 @@
 
 pub mod connect;
 pub mod intercept;
-pub mod note;
 mod pump;
 pub mod timers;
-pub mod workers;
 
 pub use connect::{dial, Endpoint, Resolver, SystemResolver};
 
@@ -33,7 +31,7 @@ pub trait Observer: Send + Sync + 'static {
     /// Decrypted bytes travelling in `dir`, when rdptap terminates TLS on both legs.
     fn on_plain(&self, _dir: Dir, _chunk: &Bytes) {}
     /// Something the relay did or learned while intercepting.
-    fn on_note(&self, _note: &note::Note) {}
+    fn on_note(&self, _note: &crate::decode::note::Note) {}
     /// Bytes to decode, like [`Observer::on_data`], whose raw capture happens elsewhere
     /// (under interception, the socket wrapper sees them on their leg).
     fn on_decode_only(&self, dir: Dir, chunk: &Bytes) {

@@ -1,18 +1,18 @@
 //! The per-connection session: feeds relayed bytes to the decoders, keeps the timeline,
 //! moves through the phases, and produces the verdict when the connection ends.
 
+use crate::cert::{self, CertProblem};
 use crate::decode::mcs::McsEvent;
+use crate::decode::note::Note;
 use crate::decode::rdp::RdpDecoder;
 use crate::decode::tls::TlsEvent;
 use crate::decode::x224::X224Event;
 use crate::decode::{DecodeEvent, Decoded};
 use crate::record::capture::Gate;
 use crate::record::{EventRecord, Recorder};
-use crate::relay::note::Note;
 use crate::relay::Observer;
 use crate::session::diagnose::{self, Inputs};
 use crate::session::{Phase, TcpEvent, Timeline, Verdict, What};
-use crate::tls::verify::{self, CertProblem};
 use crate::vocab::StreamEnd;
 use crate::vocab::{Dir, Layer};
 use crate::vocab::{Leg, Legs};
@@ -218,7 +218,7 @@ impl Session {
         self.push(st, Some(d.dir), What::Decoded(d.event));
         if let Some(chain) = chain {
             let now = OffsetDateTime::now_utc().unix_timestamp();
-            let problems = verify::assess(&chain, &self.info.target_name, now, &self.roots);
+            let problems = cert::assess(&chain, &self.info.target_name, now, &self.roots);
             self.push(st, Some(Dir::S2C), What::CertAssessed(problems));
         }
     }
@@ -354,7 +354,18 @@ impl Observer for Session {
             );
         }
         self.push(&mut st, None, What::Note(note.clone()));
-        if let Note::UpstreamTls { findings, .. } = note {
+        if let Note::UpstreamTls {
+            chain, pin_matched, ..
+        } = note
+        {
+            let now = OffsetDateTime::now_utc().unix_timestamp();
+            let findings = cert::judge(
+                chain,
+                &self.info.target_name,
+                now,
+                &self.roots,
+                *pin_matched,
+            );
             if !findings.is_empty() {
                 let v: Vec<String> = findings.iter().map(|f| f.to_string()).collect();
                 // Said once per connection, and loudly: the client was shown rdptap's
@@ -365,11 +376,7 @@ impl Observer for Session {
                     v.join("; ")
                 );
             }
-            self.push(
-                &mut st,
-                Some(Dir::S2C),
-                What::CertAssessed(findings.clone()),
-            );
+            self.push(&mut st, Some(Dir::S2C), What::CertAssessed(findings));
         }
     }
 }

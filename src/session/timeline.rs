@@ -1,9 +1,9 @@
 //! A connection's timeline: every event with its time and direction, in order.
 
+use crate::cert::CertProblem;
+use crate::decode::note::Note;
 use crate::decode::DecodeEvent;
-use crate::relay::note::Note;
 use crate::session::Phase;
-use crate::tls::verify::CertProblem;
 use crate::vocab::{ConnectError, StreamEnd};
 use crate::vocab::{Dir, Layer};
 use serde::Serialize;

@@ -19,7 +19,7 @@ pub use error::{shell_path, CaError, FileOp, NameProblem};
 pub use files::default_ca_dir;
 pub use names::CaName;
 
-use crate::tls::cert;
+use crate::decode::x509;
 use rcgen::{
     BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType, GeneralSubtree,
     IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, NameConstraints, PublicKeyData,
@@ -189,7 +189,7 @@ impl Ca {
             dir: dir.to_path_buf(),
             subject: x509.subject().to_string(),
             serial_hex: serial_hex(x509.raw_serial()),
-            fingerprint: cert::fingerprint(&cert_der),
+            fingerprint: x509::fingerprint(&cert_der),
             not_before: x509.validity().not_before.to_datetime(),
             not_after: x509.validity().not_after.to_datetime(),
             constraints,

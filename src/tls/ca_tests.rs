@@ -125,7 +125,7 @@ fn load_round_trips() {
     assert_eq!(ca.serial_hex().len(), 32);
     assert_eq!(
         ca.fingerprint_sha256(),
-        crate::tls::cert::fingerprint(ca.cert_der())
+        crate::decode::x509::fingerprint(ca.cert_der())
     );
     assert!(
         ca.subject().starts_with("CN=rdptap local CA ("),

@@ -1,8 +1,5 @@
-//! Certificates: the local CA and its leaves, and parsing and judging what the upstream
-//! host presents.
+//! The local CA, the leaf certificates it mints, and rdptap's rustls configurations.
 
 pub mod ca;
-pub mod cert;
 pub mod leaf;
 pub mod rustls_cfg;
-pub mod verify;

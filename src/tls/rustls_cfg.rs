@@ -2,7 +2,7 @@
 //!
 //! Upstream, rdptap must reach hosts whose certificates a strict client would refuse
 //! (self-signed ones are the norm on RDP hosts), and judge the certificate itself
-//! afterwards ([`crate::tls::verify::assess`]) so that every problem is named instead of
+//! afterwards ([`crate::cert::assess`]) so that every problem is named instead of
 //! the first one aborting the handshake. So the verifier here accepts any chain, but
 //! still checks the handshake signature against the presented key: the session is then
 //! at least bound to that certificate.

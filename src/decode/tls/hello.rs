@@ -7,7 +7,7 @@
 
 use super::names::{CipherSuite, TlsVersion};
 use super::TlsEvent;
-use crate::tls::cert;
+use crate::decode::x509;
 
 /// Extension type of server_name (SNI).
 const EXT_SERVER_NAME: u16 = 0;
@@ -224,7 +224,7 @@ pub fn certificate(body: &[u8]) -> Result<TlsEvent, String> {
     let mut chain = Vec::new();
     while !list.is_empty() {
         let der = list.vec(3)?;
-        match cert::parse(der.buf) {
+        match x509::parse(der.buf) {
             Ok(info) => chain.push(info),
             Err(_) => break,
         }

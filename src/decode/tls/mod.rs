@@ -18,8 +18,8 @@ pub use handshake::MAX_HANDSHAKE_MSG;
 pub use names::{AlertDescription, AlertLevel, CipherSuite, TlsVersion};
 pub use record::MAX_RECORD_LEN;
 
+use crate::decode::x509::CertInfo;
 use crate::decode::DecodeError;
-use crate::tls::cert::CertInfo;
 use crate::vocab::{Dir, Layer};
 use handshake::{HandshakeReassembler, HT_CERTIFICATE, HT_CLIENT_HELLO, HT_SERVER_HELLO};
 use record::{

@@ -18,12 +18,12 @@ pub mod tap;
 mod upstream;
 mod wire;
 
+use crate::cert::CertProblem;
 use crate::decode::names::Protocols;
-use crate::relay::note::{NotIntercepted, Note};
+use crate::decode::note::{NotIntercepted, Note};
+use crate::decode::x509::CertInfo;
 use crate::relay::{relay_after, Endpoint, Observer, RelayOptions, Resolver};
-use crate::tls::cert::CertInfo;
 use crate::tls::leaf::LeafMinter;
-use crate::tls::verify::CertProblem;
 use crate::vocab::Dir;
 use crate::vocab::{EndKind, StreamEnd};
 use bytes::Bytes;
@@ -135,7 +135,7 @@ impl InterceptCtx {
         }
         let chain: Vec<CertInfo> = chain_der
             .iter()
-            .filter_map(|d| crate::tls::cert::parse(d).ok())
+            .filter_map(|d| crate::decode::x509::parse(d).ok())
             .collect();
         let pin_matched = self.pin.map(|p| {
             chain_der
@@ -143,19 +143,7 @@ impl InterceptCtx {
                 .is_some_and(|l| ring::digest::digest(&ring::digest::SHA256, l).as_ref() == p)
         });
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let mut findings = crate::tls::verify::assess(&chain, target, now, &self.roots);
-        match pin_matched {
-            // A matching pin is the admin's explicit trust in exactly this certificate.
-            Some(true) => findings
-                .retain(|f| !matches!(f, CertProblem::Untrusted { .. } | CertProblem::SelfSigned)),
-            Some(false) => findings.insert(
-                0,
-                CertProblem::PinMismatch {
-                    presented: chain.first().map(|c| c.sha256.clone()).unwrap_or_default(),
-                },
-            ),
-            None => {}
-        }
+        let findings = crate::cert::judge(&chain, target, now, &self.roots, pin_matched);
         let mut map = self.judged.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= 256 {
             map.clear();

@@ -3,7 +3,7 @@
 //! them (FIN, reset, linger, idle, shutdown), so verdicts read the same either way.
 
 use super::downgrade::Restore;
-use crate::relay::note::Note;
+use crate::decode::note::Note;
 pub use crate::relay::timers::is_reset;
 use crate::relay::timers::{sleep_until_opt, Timers};
 use crate::relay::Observer;

@@ -8,14 +8,14 @@ use super::prefixed::Prefixed;
 use super::tap::Tap;
 use super::wire::Wire;
 use super::{InterceptCtx, Pre, Redial};
+use crate::cert::CertProblem;
 use crate::decode::names::Protocols;
+use crate::decode::note::{LegTls, NotIntercepted, Note};
 use crate::decode::tls::names::{AlertDescription, CipherSuite, TlsVersion};
 use crate::decode::tls::{TlsDecoder, TlsEvent};
 use crate::decode::x224::{self, Tpdu, X224Event};
-use crate::relay::note::{LegTls, NotIntercepted, Note};
+use crate::decode::x509::CertInfo;
 use crate::relay::timers::Timers;
-use crate::tls::cert::CertInfo;
-use crate::tls::verify::CertProblem;
 use crate::vocab::Dir;
 use crate::vocab::Leg;
 use crate::vocab::{EndKind, StreamEnd};
@@ -307,7 +307,6 @@ pub async fn intercept(
         chain: j.chain,
         resumed,
         pin_matched: j.pin_matched,
-        findings: j.findings.clone(),
     });
     if ctx.strict && !j.findings.is_empty() {
         pre.note(Note::StrictRefused {

@@ -11,10 +11,10 @@ mod negotiation;
 pub mod nla;
 pub mod seen;
 
+use crate::cert::CertProblem;
 use crate::decode::tls::RecordStats;
 use crate::session::mstsc::{self, MstscCode};
 use crate::session::{Cause, CloseKind, ClosedBy, Phase, Timeline, Verdict, Warning};
-use crate::tls::verify::CertProblem;
 use crate::vocab::Dir;
 pub use close::describe;
 use close::{first_close, side_end, Close};

@@ -1,7 +1,9 @@
 //! A one-pass digest of a timeline: the facts `diagnose` reasons about.
 
+use crate::cert::CertProblem;
 use crate::decode::mcs::McsEvent;
 use crate::decode::names::{NegFailureCode, Protocols};
+use crate::decode::note::{NotIntercepted, Note};
 use crate::decode::pdu::data::SaveSessionInfo;
 use crate::decode::pdu::errinfo::ErrorInfo;
 use crate::decode::pdu::licensing::License;
@@ -9,9 +11,7 @@ use crate::decode::pdu::RdpEvent;
 use crate::decode::tls::{AlertDescription, CipherSuite, TlsEvent, TlsVersion};
 use crate::decode::x224::X224Event;
 use crate::decode::DecodeEvent;
-use crate::relay::note::{NotIntercepted, Note};
 use crate::session::{Phase, TcpEvent, Timeline, What};
-use crate::tls::verify::CertProblem;
 use crate::vocab::Dir;
 use crate::vocab::{ConnectError, StreamEnd};
 use std::time::Duration;

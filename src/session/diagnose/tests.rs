@@ -359,9 +359,9 @@ fn an_alert_answering_the_clients_close_is_not_the_cause() {
 
 mod decrypted {
     use super::*;
+    use crate::decode::note::{LegTls, NotIntercepted, Note};
     use crate::decode::pdu::errinfo::ErrorInfo;
     use crate::decode::pdu::RdpEvent;
-    use crate::relay::note::{LegTls, NotIntercepted, Note};
 
     fn leg() -> LegTls {
         LegTls {
@@ -388,7 +388,6 @@ mod decrypted {
                     chain: vec![],
                     resumed: false,
                     pin_matched: None,
-                    findings: vec![],
                 })
                 .push(Some(Dir::S2C), What::CertAssessed(vec![]))
                 .wait(1)
@@ -477,7 +476,6 @@ mod decrypted {
                 chain: vec![],
                 resumed: false,
                 pin_matched: None,
-                findings: vec![],
             })
             .note(Note::ClientTlsFailed {
                 alert: Some(AlertDescription(48)),
@@ -512,7 +510,6 @@ mod decrypted {
                 chain: vec![],
                 resumed: false,
                 pin_matched: None,
-                findings: vec![CertProblem::SelfSigned],
             })
             .push(
                 Some(Dir::S2C),

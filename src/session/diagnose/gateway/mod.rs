@@ -290,8 +290,8 @@ pub(super) fn cert_first(f: Finding, seen: &Seen) -> Finding {
     .evidence(seen.problems_at)
 }
 
-fn gateway_cert_hint(p: &crate::tls::verify::CertProblem) -> &'static str {
-    use crate::tls::verify::CertProblem;
+fn gateway_cert_hint(p: &crate::cert::CertProblem) -> &'static str {
+    use crate::cert::CertProblem;
     match p {
         CertProblem::Expired { .. } => "renew the gateway's SSL certificate (RD Gateway Manager → Properties → SSL Certificate) and bind the new one in IIS",
         CertProblem::NameMismatch { .. } => "give clients the gateway name the certificate carries, or reissue the certificate with the name clients use",

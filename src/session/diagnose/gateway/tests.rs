@@ -3,10 +3,10 @@
 
 use super::{diagnose, GwInputs};
 use crate::decode::gateway::{GwChannel, GwTunnel, PacketSink};
+use crate::decode::note::{LegTls, Note};
 use crate::decode::tsgu::packet::{build, Packet};
 use crate::decode::tsgu::{Caps, ExtendedAuth, RedirFlags, Status};
 use crate::decode::Decoded;
-use crate::relay::note::{LegTls, Note};
 use crate::session::diagnose::Inputs;
 use crate::session::{Cause, Phase, TcpEvent, Timeline, Verdict, What};
 use crate::vocab::Dir;

@@ -6,7 +6,8 @@
 //! expiry and name are judged directly, and the trust check deliberately ignores both so
 //! a merely expired certificate from a good CA is not also called untrusted.
 
-use crate::tls::cert::{self, CertInfo, CertNames};
+use crate::decode::x509;
+use crate::decode::x509::{CertInfo, CertNames};
 use rustls_pki_types::{CertificateDer, UnixTime};
 use serde::Serialize;
 use std::fmt;
@@ -131,6 +132,31 @@ impl fmt::Display for CertProblem {
     }
 }
 
+/// Judges a chain as [`assess`] does, then applies `--pin`: a leaf that matched the pin
+/// is the admin's explicit trust in exactly that certificate, and one that did not match
+/// is the first finding.
+pub fn judge(
+    chain: &[CertInfo],
+    expected_name: &str,
+    now_unix: i64,
+    roots: &rustls::RootCertStore,
+    pin_matched: Option<bool>,
+) -> Vec<CertProblem> {
+    let mut findings = assess(chain, expected_name, now_unix, roots);
+    match pin_matched {
+        Some(true) => findings
+            .retain(|f| !matches!(f, CertProblem::Untrusted { .. } | CertProblem::SelfSigned)),
+        Some(false) => findings.insert(
+            0,
+            CertProblem::PinMismatch {
+                presented: chain.first().map(|c| c.sha256.clone()).unwrap_or_default(),
+            },
+        ),
+        None => {}
+    }
+    findings
+}
+
 /// EKU names that let a certificate authenticate an RDP server.
 const SERVER_EKUS: [&str; 3] = ["serverAuth", "remoteDesktopAuth", "anyExtendedKeyUsage"];
 
@@ -179,7 +205,7 @@ pub fn assess(
 
 /// The leaf's names: from the DER when we have it, else from the summary fields.
 fn leaf_names(leaf: &CertInfo) -> CertNames {
-    if let Some(n) = cert::names(&leaf.der) {
+    if let Some(n) = x509::names(&leaf.der) {
         return n;
     }
     let mut n = CertNames {
@@ -383,5 +409,5 @@ pub fn system_roots() -> Arc<rustls::RootCertStore> {
 }
 
 #[cfg(test)]
-#[path = "verify_tests.rs"]
+#[path = "judge_tests.rs"]
 mod tests;

@@ -4,8 +4,7 @@
 
 use crate::decode::names::Protocols;
 use crate::decode::tls::names::{AlertDescription, CipherSuite, TlsVersion};
-use crate::tls::cert::CertInfo;
-use crate::tls::verify::CertProblem;
+use crate::decode::x509::CertInfo;
 use crate::vocab::Layer;
 use serde::Serialize;
 use std::fmt;
@@ -106,9 +105,6 @@ pub enum Note {
         resumed: bool,
         /// Whether the leaf matched `--pin`, when a pin was given.
         pin_matched: Option<bool>,
-        /// What is wrong with the host's certificate (recorded as its own entry).
-        #[serde(skip)]
-        findings: Vec<CertProblem>,
     },
     /// rdptap's TLS handshake with the host failed.
     UpstreamTlsFailed {

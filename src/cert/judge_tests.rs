@@ -1,7 +1,7 @@
 //! Tests for certificate assessment, with certificates made on the fly by rcgen.
 
 use super::*;
-use crate::tls::cert::parse;
+use crate::decode::x509::parse;
 use rcgen::{
     date_time_ymd, BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose,
