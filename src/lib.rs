@@ -3,6 +3,7 @@ pub mod cert;
 pub mod cli;
 pub mod decode;
 pub mod lab;
+pub mod proxy;
 pub mod record;
 pub mod relay;
 pub mod runtime;

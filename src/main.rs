@@ -1,7 +1,8 @@
 //! The `rdptap` command.
 
 use clap::Parser;
-use rdptap::cli::{bundle, ca, config, lab, proxy, report, Cli, Command};
+use rdptap::cli::{bundle, ca, config, lab, report, Cli, Command};
+use rdptap::proxy::ProxyServer;
 use tracing_subscriber::EnvFilter;
 
 fn main() {
@@ -27,7 +28,8 @@ fn main() {
                     std::process::exit(2);
                 }
             };
-            match rt.block_on(proxy::run(cfg)) {
+            let run = async { ProxyServer::start(cfg).await?.run().await };
+            match rt.block_on(run) {
                 Ok(code) => code,
                 Err(e) => {
                     eprintln!("rdptap: {}", e.0);
@@ -61,7 +63,7 @@ fn init_logging(verbose: u8, quiet: bool) {
 
 /// Raise the open-file limit and say so when it still caps the connection count.
 fn raise_fd_limit() {
-    match rdptap::cli::limits::raise_open_file_limit() {
+    match rdptap::runtime::limits::raise_open_file_limit() {
         Some(n) if n < 4096 => tracing::warn!(
             "open-file limit is {n}: rdptap can serve about {} connections at once; raise it with ulimit -n",
             n / 2

@@ -198,7 +198,7 @@ fn run() -> Res<()> {
     let opts = parse_opts()?;
     // 2,000 idle connections need 4,000 descriptors here (client ends plus the
     // holding server's).
-    let nofile = rdptap::cli::limits::raise_open_file_limit().unwrap_or(1024);
+    let nofile = rdptap::runtime::limits::raise_open_file_limit().unwrap_or(1024);
     let env = env::Env::new(opts.relay)?;
     env::print_header(&opts, &env, nofile);
 

@@ -207,28 +207,6 @@ pub fn remove_text(dir: &Path, serial: Option<&str>) -> String {
     out
 }
 
-/// The leaf minter `rdptap proxy --intercept` uses, with the target's leaf minted ahead
-/// so the first connection does not wait for it.
-pub fn minter_for_proxy(
-    dir: &std::path::Path,
-    target: &str,
-) -> Result<crate::tls::leaf::LeafMinter, String> {
-    let ca = crate::tls::ca::Ca::load(dir).map_err(|e| format!("--intercept: {e}"))?;
-    if ca.days_left() < 3 {
-        tracing::warn!(
-            "the local CA expires in {} day(s); renew it with `rdptap ca init --ca-dir {} --force` (clients must trust the new one)",
-            ca.days_left(),
-            crate::tls::ca::shell_path(dir)
-        );
-    }
-    let minter = crate::tls::leaf::LeafMinter::new(ca);
-    if let Err(e) = minter.mint(target) {
-        // Clients may still connect by localhost, which every CA permits.
-        tracing::warn!("no certificate for {target}: {e}");
-    }
-    Ok(minter)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,10 +6,7 @@ pub mod capture_config;
 pub mod config;
 pub mod duration;
 pub mod lab;
-pub mod limits;
-pub mod proxy;
 pub mod report;
-pub mod settings;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;

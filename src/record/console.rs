@@ -1,6 +1,10 @@
 //! The verdict line on the console, in colour when stderr is a terminal.
 
-use crate::session::{Cause, Verdict};
+use crate::decode::note::Note;
+use crate::decode::tls::TlsEvent;
+use crate::decode::DecodeEvent;
+use crate::session::{Cause, Verdict, What};
+use crate::vocab::Dir;
 use std::io::IsTerminal;
 
 /// Render a verdict as the console shows it: one line, then the hint and warnings.
@@ -39,4 +43,26 @@ pub fn print_session(key: &str, v: &Verdict) {
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let line = render(0, v, colour).replacen("[conn 0]", &format!("[gateway session {key}]"), 1);
     eprintln!("{line}");
+}
+
+/// Logs one timeline entry at the level it deserves: decoder errors, refusals to
+/// intercept and certificate problems are warnings; TLS records are trace.
+pub fn log_entry(conn: u64, dir: Option<Dir>, what: &What) {
+    let d = dir.map(|d| d.to_string()).unwrap_or_else(|| "---".into());
+    match what {
+        What::Decoded(DecodeEvent::Tls(TlsEvent::AppRecord { .. })) => {
+            tracing::trace!(conn, "{d} {}", crate::session::describe::describe(what))
+        }
+        What::Decoded(DecodeEvent::Error(_)) => {
+            tracing::warn!(conn, "{d} {}", crate::session::describe::describe(what))
+        }
+        What::Note(Note::NotIntercepted { .. }) => {
+            tracing::warn!(conn, "{d} {}", crate::session::describe::describe(what))
+        }
+        What::CertAssessed(p) if !p.is_empty() => {
+            tracing::warn!(conn, "{d} {}", crate::session::describe::describe(what))
+        }
+        What::Phase(_) => tracing::debug!(conn, "{d} {}", crate::session::describe::describe(what)),
+        _ => tracing::info!(conn, "{d} {}", crate::session::describe::describe(what)),
+    }
 }

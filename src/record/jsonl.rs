@@ -107,8 +107,9 @@ fn report(e: io::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{EventRecord, Recorder};
-    use crate::vocab::Layer;
+    use crate::record::Recorder;
+    use crate::session::event::{Body, EventLine};
+    use crate::session::{Phase, What};
 
     #[test]
     fn writes_one_object_per_line_with_private_mode() {
@@ -123,13 +124,12 @@ mod tests {
         let (tx, rx) = mpsc::unbounded_channel();
         let rec = Recorder::new(tx);
         for i in 0..3 {
-            rec.event(EventRecord {
-                ts: time::OffsetDateTime::now_utc(),
-                conn: i,
-                dir: None,
-                layer: Layer::Session,
-                body: serde_json::json!({"kind": "phase", "phase": "x224"}),
-            });
+            let mut line = EventLine::run(
+                time::OffsetDateTime::now_utc(),
+                Body::Entry(What::Phase(Phase::X224)),
+            );
+            line.conn = i;
+            rec.event(line);
         }
         drop(rec);
         run(out, rx);

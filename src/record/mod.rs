@@ -9,53 +9,14 @@ pub mod pcapng;
 pub mod redact;
 pub mod report;
 
-use crate::vocab::{Dir, Layer};
-use serde::Serialize;
-use serde_json::Value;
-use time::OffsetDateTime;
+use crate::session::event::EventLine;
 use tokio::sync::mpsc;
-
-/// One line of the event file.
-#[derive(Debug, Clone, Serialize)]
-pub struct EventRecord {
-    /// Wall-clock time, RFC 3339 with microseconds.
-    #[serde(serialize_with = "ser_ts")]
-    pub ts: OffsetDateTime,
-    /// Connection number, from 1.
-    pub conn: u64,
-    /// Direction, or null for connection-wide events.
-    pub dir: Option<Dir>,
-    /// Protocol layer.
-    pub layer: Layer,
-    /// The event body: `kind` and its fields.
-    #[serde(flatten)]
-    pub body: Value,
-}
-
-/// Formats a timestamp as RFC 3339 UTC with exactly six fractional digits.
-pub fn rfc3339_micros(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
-    )
-}
-
-fn ser_ts<S: serde::Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&rfc3339_micros(*t))
-}
 
 /// What the recorder task is asked to do.
 #[derive(Debug)]
 pub enum SinkMsg {
     /// Write one event.
-    Event(Box<EventRecord>),
+    Event(Box<EventLine>),
     /// Flush everything and answer.
     Flush(tokio::sync::oneshot::Sender<()>),
 }
@@ -83,7 +44,7 @@ impl Recorder {
     }
 
     /// Queue an event.
-    pub fn event(&self, rec: EventRecord) {
+    pub fn event(&self, rec: EventLine) {
         if let Some(tx) = &self.tx {
             let _ = tx.send(SinkMsg::Event(Box::new(rec)));
         }
@@ -97,16 +58,5 @@ impl Recorder {
                 let _ = done_rx.await;
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamps_have_microseconds() {
-        let t = OffsetDateTime::from_unix_timestamp_nanos(1_790_000_000_123_456_789).unwrap();
-        assert_eq!(rfc3339_micros(t), "2026-09-21T14:13:20.123456Z");
     }
 }

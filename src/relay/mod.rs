@@ -8,10 +8,11 @@ pub mod timers;
 
 pub use connect::{dial, Endpoint, Resolver, SystemResolver};
 
-use crate::record::capture::Gate;
 use crate::vocab::{Dir, Leg, StreamEnd};
 use bytes::Bytes;
 use pump::{pump, PumpCtx, Sibling};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -42,10 +43,19 @@ pub trait Observer: Send + Sync + 'static {
     /// The upstream leg was replaced by a fresh connection (`local` is rdptap's end):
     /// the passthrough fallback under interception.
     fn on_redial(&self, _local: std::net::SocketAddr, _peer: std::net::SocketAddr) {}
-    /// Where the relay waits for room in the packet capture's queue, if anywhere.
-    fn gate(&self) -> Option<Gate> {
+    /// Where the relay waits before each chunk, if anywhere.
+    fn backpressure(&self) -> Option<Arc<dyn Backpressure>> {
         None
     }
+}
+
+/// Where the relay may have to wait before going on: the packet capture's queue under
+/// its lossless policy. The relay defines it, so the pump needs to know nothing of the
+/// capture; whoever wires the two together implements it.
+pub trait Backpressure: Send + Sync {
+    /// A wait to finish before the next chunk is relayed, or `None` to go on at once
+    /// (the common case, checked without allocating).
+    fn room(&self) -> Option<Pin<Box<dyn Future<Output = ()> + Send + '_>>>;
 }
 
 /// Timers that bound a relayed connection.
@@ -100,7 +110,7 @@ pub async fn relay_after(
     let (c2s_tx, c2s_rx) = watch::channel(Sibling::Open);
     let (s2c_tx, s2c_rx) = watch::channel(Sibling::Open);
     let timers = timers::Timers::new(started, opts.linger, opts.idle_timeout);
-    let gate = observer.gate();
+    let gate = observer.backpressure();
     let ctx = |dir: Dir, me, sibling| PumpCtx {
         dir,
         gate: gate.clone(),

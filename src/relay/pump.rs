@@ -34,7 +34,7 @@ pub(crate) enum Sibling {
 pub(crate) struct PumpCtx {
     pub dir: Dir,
     /// The capture queue's wait point (lossless capture only).
-    pub gate: Option<crate::record::capture::Gate>,
+    pub gate: Option<Arc<dyn super::Backpressure>>,
     pub observer: Arc<dyn Observer>,
     pub timers: Timers,
     pub me: watch::Sender<Sibling>,
@@ -107,9 +107,9 @@ pub(crate) async fn pump(
                 let chunk = buf.freeze();
                 bytes += n as u64;
                 ctx.timers.touch();
-                if let Some(g) = &ctx.gate {
+                if let Some(wait) = ctx.gate.as_ref().and_then(|g| g.room()) {
                     // Lossless capture: the relay goes at the pace the trace is written.
-                    g.room().await;
+                    wait.await;
                 }
                 ctx.observer.on_data(ctx.dir, &chunk);
                 if let Err(e) = writer.write_all(&chunk).await {

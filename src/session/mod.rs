@@ -1,14 +1,18 @@
-//! Per-connection phases, timeline and the verdict.
+//! The per-connection session core: the sans-IO [`tracker`], its phases and timeline,
+//! `diagnose` (the rule chain) and the verdict. The same core serves the live proxy and
+//! `analyze`.
 
 pub mod cause;
-pub mod conn;
+pub mod describe;
 pub mod diagnose;
+pub mod event;
 pub mod gateway;
 pub mod mstsc;
 pub mod phase;
 pub mod phases;
 pub mod redact;
 pub mod timeline;
+pub mod tracker;
 pub mod verdict;
 
 pub use cause::{Cause, CloseKind, ClosedBy};

@@ -218,3 +218,22 @@ pub(crate) fn sign_leaf(ca: &Ca, name: &CaName) -> Result<Minted, CaError> {
         not_after,
     })
 }
+
+/// The leaf minter `rdptap proxy --intercept` uses, with the target's leaf minted ahead
+/// so the first connection does not wait for it.
+pub fn minter_for_proxy(dir: &std::path::Path, target: &str) -> Result<LeafMinter, String> {
+    let ca = Ca::load(dir).map_err(|e| format!("--intercept: {e}"))?;
+    if ca.days_left() < 3 {
+        tracing::warn!(
+            "the local CA expires in {} day(s); renew it with `rdptap ca init --ca-dir {} --force` (clients must trust the new one)",
+            ca.days_left(),
+            ca::shell_path(dir)
+        );
+    }
+    let minter = LeafMinter::new(ca);
+    if let Err(e) = minter.mint(target) {
+        // Clients may still connect by localhost, which every CA permits.
+        tracing::warn!("no certificate for {target}: {e}");
+    }
+    Ok(minter)
+}

@@ -313,12 +313,18 @@ impl std::fmt::Debug for Gate {
 }
 
 impl Gate {
+    /// True when the queue is at its bound and capture is on: the relay must wait.
+    pub fn is_full(&self) -> bool {
+        let s = &self.0;
+        s.used.load(Ordering::Relaxed) >= s.cap && !s.off.load(Ordering::Relaxed)
+    }
+
     /// Returns once the queue is below its bound (or capture is off). A chunk is then
     /// queued whatever its size, so the bound is exceeded by at most one chunk per
     /// relayed direction, and a chunk larger than the whole bound cannot deadlock.
-    pub async fn room(&self) {
+    pub async fn wait_for_room(&self) {
         let s = &self.0;
-        if s.used.load(Ordering::Relaxed) < s.cap || s.off.load(Ordering::Relaxed) {
+        if !self.is_full() {
             return;
         }
         loop {

@@ -7,8 +7,8 @@ use super::hold::Hold;
 use super::{micros, CaptureOptions, FlowId, FlowKind, Msg, Shared};
 use crate::record::pcapng::block;
 use crate::record::pcapng::tcp::{Close, TcpFlow};
-use crate::record::{EventRecord, Recorder};
-use crate::vocab::Layer;
+use crate::record::Recorder;
+use crate::session::event::{Body, EventLine};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::{mpsc, Arc};
@@ -392,17 +392,13 @@ impl Writer {
         tracing::error!("{why}");
         eprintln!("rdptap: ERROR: {why}");
         self.shared.fail(why.clone());
-        self.events.event(EventRecord {
-            ts: time::OffsetDateTime::now_utc(),
-            conn: 0,
-            dir: None,
-            layer: Layer::Capture,
-            body: serde_json::json!({
-                "kind": "capture_failed",
-                "file": file,
-                "error": e.to_string(),
-            }),
-        });
+        self.events.event(EventLine::run(
+            time::OffsetDateTime::now_utc(),
+            Body::CaptureFailed {
+                file,
+                error: e.to_string(),
+            },
+        ));
         self.flows.clear();
         for o in self.files.all() {
             o.buf = Vec::new();

@@ -26,7 +26,7 @@ pub struct PlainCtx {
     /// Sees every plaintext chunk.
     pub observer: Arc<dyn Observer>,
     /// The capture queue's wait point (lossless capture only).
-    pub gate: Option<crate::record::capture::Gate>,
+    pub gate: Option<Arc<dyn crate::relay::Backpressure>>,
     /// The connection's linger and idle timers.
     pub timers: Timers,
     /// Tells the other direction how this one ended.
@@ -112,8 +112,8 @@ where
                     },
                     None => buf.freeze(),
                 };
-                if let Some(g) = &ctx.gate {
-                    g.room().await;
+                if let Some(wait) = ctx.gate.as_ref().and_then(|g| g.room()) {
+                    wait.await;
                 }
                 ctx.observer.on_plain(ctx.dir, &chunk);
                 if let Err(e) = writer.write_all(&chunk).await {

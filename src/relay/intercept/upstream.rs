@@ -457,7 +457,7 @@ where
     let (c2s_tx, c2s_rx) = watch::channel(Side::Open);
     let (s2c_tx, s2c_rx) = watch::channel(Side::Open);
     let timers = Timers::new(pre.started, pre.opts.linger, pre.opts.idle_timeout);
-    let gate = pre.obs.gate();
+    let gate = pre.obs.backpressure();
     let mk = |dir: Dir, me, sibling, restore| PlainCtx {
         dir,
         gate: gate.clone(),

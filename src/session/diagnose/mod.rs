@@ -36,7 +36,7 @@ pub struct Inputs<'a> {
     /// How long the connection lasted.
     pub duration: Duration,
     /// Plaintext per direction, [c2s, s2c], when rdptap intercepted TLS.
-    pub plain: [crate::session::conn::PlainSeen; 2],
+    pub plain: [crate::session::tracker::PlainSeen; 2],
 }
 
 /// A cause with its text, before the common verdict fields are filled in.
