@@ -12,6 +12,8 @@ pub mod pdu;
 pub mod plain;
 pub mod rdp;
 pub mod reassembly;
+#[cfg(test)]
+pub mod test_support;
 pub mod tls;
 pub mod tpkt;
 pub mod tsgu;

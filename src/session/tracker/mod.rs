@@ -114,3 +114,8 @@ pub trait Tracker: Send {
     /// [`Tracker::poll_event`].
     fn finish(&mut self, at: Duration) -> Finished;
 }
+
+#[cfg(test)]
+mod direct_tests;
+#[cfg(test)]
+mod gateway_tests;
