@@ -9,14 +9,14 @@
 use crate::decode::x509;
 use crate::decode::x509::{CertInfo, CertNames};
 use rustls_pki_types::{CertificateDer, UnixTime};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// One thing wrong with the certificate a server presented.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "finding", rename_all = "snake_case")]
 pub enum CertProblem {
     /// The leaf's notAfter is in the past.

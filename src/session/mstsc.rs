@@ -7,17 +7,17 @@
 //! seen on the wire or inferred from the code families mstsc uses.
 
 use crate::decode::names::NegFailureCode;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A disconnect code mstsc shows, with what the code means.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MstscCode {
     /// discReason, e.g. 0x904.
-    #[serde(serialize_with = "hex")]
+    #[serde(serialize_with = "hex", deserialize_with = "de_hex")]
     pub disc_reason: u32,
     /// The extended disconnect reason, when the server gave one (its errorInfo).
-    #[serde(serialize_with = "hex_opt")]
+    #[serde(serialize_with = "hex_opt", deserialize_with = "de_hex_opt")]
     pub extended: Option<u32>,
     /// What the codes mean, in plain English.
     pub meaning: String,
@@ -28,6 +28,24 @@ pub struct MstscCode {
 
 fn hex<S: serde::Serializer>(v: &u32, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format!("0x{v:X}"))
+}
+
+fn parse_hex(s: &str) -> Option<u32> {
+    u32::from_str_radix(s.trim_start_matches("0x").trim_start_matches("0X"), 16).ok()
+}
+
+fn de_hex<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_hex(&s).ok_or_else(|| serde::de::Error::custom(format!("'{s}' is not a hex code")))
+}
+
+fn de_hex_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(s) => parse_hex(&s)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom(format!("'{s}' is not a hex code"))),
+    }
 }
 
 fn hex_opt<S: serde::Serializer>(v: &Option<u32>, s: S) -> Result<S::Ok, S::Error> {

@@ -6,11 +6,11 @@ use crate::decode::DecodeEvent;
 use crate::session::Phase;
 use crate::vocab::{ConnectError, StreamEnd};
 use crate::vocab::{Dir, Layer};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Socket-level facts recorded by the session.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TcpEvent {
     /// A client connected to rdptap.

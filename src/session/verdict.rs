@@ -2,10 +2,10 @@
 
 use crate::session::{Cause, CloseKind, ClosedBy, Phase};
 use crate::vocab::{Dir, Layer};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// An event a verdict rests on.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
     /// The entry's position in the connection's timeline (and event file order).
     pub seq: usize,
@@ -20,7 +20,7 @@ pub struct Evidence {
 }
 
 /// A finding that did not end the connection.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Warning {
     /// The cause identifier this finding would have as a cause.
     pub cause: Cause,
@@ -29,7 +29,7 @@ pub struct Warning {
 }
 
 /// How one side's stream ended, as recorded in the verdict.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SideEnd {
     /// fin, rst, timeout, error or shutdown; None if the side never ended.
     pub close_kind: Option<CloseKind>,
@@ -40,7 +40,7 @@ pub struct SideEnd {
 }
 
 /// The verdict on one connection.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     /// The last phase reached.
     pub phase: Phase,
