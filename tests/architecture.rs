@@ -40,13 +40,13 @@ const LAYERS: &[(&str, &[&str], &str)] = &[
     ),
     (
         "tls",
-        &["cert", "decode", "vocab"],
+        &["cert", "decode", "runtime", "vocab"],
         "the local CA, leaf minting and rustls configurations",
     ),
     (
         "runtime",
         &[],
-        "the worker threads, signals and process limits: neutral, shared by the proxy and the lab",
+        "the worker threads, signals, process limits and private files: neutral, shared by every command",
     ),
     (
         "relay",
@@ -55,7 +55,7 @@ const LAYERS: &[(&str, &[&str], &str)] = &[
     ),
     (
         "record",
-        &["session", "decode", "cert", "vocab"],
+        &["session", "decode", "cert", "runtime", "vocab"],
         "the sinks and the report; they read what the session produced and never reach into the relay",
     ),
     (

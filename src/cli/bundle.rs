@@ -2,7 +2,7 @@
 
 use crate::record::bundle::archive::{self, Format};
 use crate::record::bundle::{self, Input};
-use crate::record::jsonl::create_private;
+use crate::runtime::files::create_private;
 use clap::Args;
 use std::path::PathBuf;
 

@@ -78,6 +78,10 @@ pub struct LabGatewayArgs {
     /// Where the local CA lives [default: the per-user directory `rdptap ca show` prints].
     #[arg(long, value_name = "DIR")]
     pub ca_dir: Option<PathBuf>,
+    /// Write the TLS keys of every client connection to FILE (NSS key log format), so a
+    /// capture of the lab can be decrypted: `rdptap analyze CAPTURE --keylog FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Option<PathBuf>,
     /// Seconds one channel of the two-channel HTTP transport waits for the other.
     #[arg(long, value_name = "SECONDS", default_value_t = PAIR_TIMEOUT.as_secs())]
     pub pair_timeout: u64,
@@ -133,6 +137,7 @@ fn config(a: &LabGatewayArgs) -> Result<LabConfig, String> {
         fail: FailPlan::from_knobs(&a.fail)?,
         pair_timeout: std::time::Duration::from_secs(a.pair_timeout.max(1)),
         idle_timeout_min: 30,
+        keylog: a.keylog.clone(),
     })
 }
 

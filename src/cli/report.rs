@@ -1,7 +1,7 @@
 //! `rdptap report`: an event file as one HTML page, or as plain text.
 
-use crate::record::jsonl::create_private;
 use crate::record::report::{self, Report};
+use crate::runtime::files::create_private;
 use clap::Args;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

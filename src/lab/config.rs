@@ -247,6 +247,9 @@ pub struct LabConfig {
     pub fail: FailPlan,
     /// How long one channel of the HTTP transport waits for the other.
     pub pair_timeout: Duration,
+    /// Where to write the TLS keys of every client connection (NSS key log), so a
+    /// capture of the lab can be decrypted (`rdptap analyze --keylog`).
+    pub keylog: Option<PathBuf>,
     /// Idle timeout announced in TUNNEL_AUTH_RESPONSE, in minutes.
     pub idle_timeout_min: u32,
 }

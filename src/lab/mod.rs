@@ -18,6 +18,7 @@ pub mod tunnel;
 pub mod ws_io;
 
 use crate::runtime::workers::Workers;
+use crate::tls::keylog::KeyLogFile;
 use config::LabConfig;
 use serve::Shared;
 use std::sync::atomic::AtomicU32;
@@ -31,7 +32,16 @@ pub async fn run(cfg: LabConfig) -> Result<i32, String> {
     } else {
         cfg.listen.ip().to_string()
     };
-    let server = tls::server_config(&cfg.ca_dir, &name, cfg.fail.cert)?;
+    let key_log = match &cfg.keylog {
+        Some(p) => Some(Arc::new(KeyLogFile::create(p).map_err(|e| {
+            format!(
+                "cannot create the key log {}: {e}; check the directory exists and is writable",
+                p.display()
+            )
+        })?) as Arc<dyn rustls::KeyLog>),
+        None => None,
+    };
+    let server = tls::server_config(&cfg.ca_dir, &name, cfg.fail.cert, key_log)?;
     let listener = TcpListener::bind(cfg.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
@@ -57,7 +67,7 @@ pub async fn run(cfg: LabConfig) -> Result<i32, String> {
             Some(serve::connection(Arc::clone(&shared), tcp, peer))
         })
         .map_err(|e| format!("cannot accept connections: {e}"))?;
-    shutdown_signal().await;
+    crate::runtime::signal::shutdown_signal().await;
     let _ = stop_tx.send(true);
     eprintln!("rdptap lab gateway stopped");
     Ok(0)
@@ -85,19 +95,10 @@ fn announce(cfg: &LabConfig, addr: std::net::SocketAddr) {
     for line in cfg.fail.describe() {
         eprintln!("  --fail: {line}");
     }
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
+    if let Some(k) = &cfg.keylog {
+        eprintln!(
+            "  WARNING: TLS keys are written to {}: with it, anyone holding a capture can read the lab's connections, credentials included",
+            k.display()
+        );
     }
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -62,6 +62,7 @@ pub fn server_config(
     ca_dir: &Path,
     name: &str,
     bad: Option<BadCert>,
+    key_log: Option<Arc<dyn rustls::KeyLog>>,
 ) -> Result<Arc<ServerConfig>, String> {
     let load = || {
         Ca::load(ca_dir)
@@ -78,7 +79,7 @@ pub fn server_config(
         Some(BadCert::Expired) => bad_leaf(Some(&load()?), &[name], true)?,
         Some(BadCert::WrongName) => bad_leaf(Some(&load()?), &[WRONG_NAME], false)?,
     };
-    Ok(rustls_cfg::client_leg_config(key, None))
+    Ok(rustls_cfg::client_leg_config(key, key_log))
 }
 
 /// A leaf for `names` (plus the loopback names unless it is the wrong-name leaf), signed
@@ -193,7 +194,7 @@ mod tests {
         assert_eq!(x.issuer(), x.subject());
         assert_eq!(own.cert.len(), 1);
 
-        assert!(server_config(&dir, "127.0.0.1", None).is_ok());
+        assert!(server_config(&dir, "127.0.0.1", None, None).is_ok());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

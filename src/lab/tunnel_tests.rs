@@ -71,6 +71,7 @@ fn config(target: String, fail: FailPlan) -> LabConfig {
         fail,
         pair_timeout: Duration::from_secs(1),
         idle_timeout_min: 30,
+        keylog: None,
     }
 }
 

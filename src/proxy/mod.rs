@@ -5,6 +5,7 @@
 pub mod announce;
 pub mod config;
 pub mod conn;
+pub mod keys;
 pub mod live;
 pub mod server;
 pub mod settings;

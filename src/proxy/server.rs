@@ -4,8 +4,8 @@
 use super::announce::{announce, print_summary, Tally};
 use super::config::{InterceptConfig, ProxyConfig};
 use super::conn::{handle, ConnCtx};
+use super::keys::KeyTee;
 use crate::record::capture::{Capture, CaptureThread};
-use crate::record::keylog::{KeyLogFile, KeyTee};
 use crate::record::{jsonl, Recorder};
 use crate::relay::intercept::InterceptCtx;
 use crate::relay::SystemResolver;
@@ -13,6 +13,7 @@ use crate::runtime::signal::shutdown_signal;
 use crate::runtime::workers::Workers;
 use crate::session::event::{Body, EventLine};
 use crate::session::Cause;
+use crate::tls::keylog::KeyLogFile;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use std::path::PathBuf;

@@ -2,9 +2,9 @@
 //! the file is complete up to the last event at any moment.
 
 use super::SinkMsg;
-use std::fs::{File, OpenOptions};
+use crate::runtime::files::create_private;
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use tokio::sync::mpsc;
 
 /// Where events are written.
@@ -19,33 +19,6 @@ pub enum Target {
         /// Append instead of truncating.
         append: bool,
     },
-}
-
-/// Open a file that only the current user can read: traces can hold user names.
-pub fn create_private(path: &Path, append: bool) -> io::Result<File> {
-    let mut o = OpenOptions::new();
-    o.write(true).create(true);
-    if append {
-        o.append(true);
-    } else {
-        o.truncate(true);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    let f = o.open(path)?;
-    // The mode above applies only to a new file; an existing one is narrowed too.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        // Only regular files: `--events /dev/null` must not change the device's mode.
-        if f.metadata()?.is_file() {
-            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        }
-    }
-    Ok(f)
 }
 
 /// Open the target now, so a bad path fails at start-up and not at the first event.

@@ -4,7 +4,6 @@ pub mod bundle;
 pub mod capture;
 pub mod console;
 pub mod jsonl;
-pub mod keylog;
 pub mod pcapng;
 pub mod redact;
 pub mod report;

@@ -3,8 +3,8 @@
 //! crash ends at most in one torn block.
 
 use super::CaptureOptions;
-use crate::record::jsonl::create_private;
 use crate::record::pcapng::block;
+use crate::runtime::files::create_private;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Write};

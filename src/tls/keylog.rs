@@ -1,5 +1,6 @@
-//! The TLS key log (`--keylog`): both of rdptap's TLS legs in the NSS key log format
-//! that Wireshark reads (SSLKEYLOGFILE), so a raw capture of either leg can be decrypted.
+//! The TLS key log (`--keylog`): rdptap's TLS sessions in the NSS key log format that
+//! Wireshark and `rdptap analyze` read (SSLKEYLOGFILE), so a raw capture of either leg
+//! (or of a lab server's connections) can be decrypted.
 //!
 //! The file is a secret: anyone holding it and a capture can read the whole session.
 
@@ -17,7 +18,7 @@ pub struct KeyLogFile {
 impl KeyLogFile {
     /// Creates (or truncates) the key log, readable only by the current user.
     pub fn create(path: &Path) -> io::Result<KeyLogFile> {
-        let f = super::jsonl::create_private(path, false)?;
+        let f = crate::runtime::files::create_private(path, false)?;
         Ok(KeyLogFile {
             file: Mutex::new(Some(f)),
         })
@@ -58,31 +59,6 @@ impl rustls::KeyLog for KeyLogFile {
                 tracing::error!("key log: write failed ({e}); key logging is off from now on");
                 *guard = None;
             }
-        }
-    }
-
-    fn will_log(&self, _label: &str) -> bool {
-        true
-    }
-}
-
-/// Sends each key log line to the key log file and to the capture (`--pcap-keys`), so
-/// one handshake's keys reach both.
-#[derive(Debug)]
-pub struct KeyTee {
-    /// The `--keylog` file, if any.
-    pub file: Option<KeyLogFile>,
-    /// The capture, if `--pcap-keys` is on.
-    pub capture: Option<crate::record::capture::Capture>,
-}
-
-impl rustls::KeyLog for KeyTee {
-    fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
-        if let Some(f) = &self.file {
-            f.log(label, client_random, secret);
-        }
-        if let Some(c) = &self.capture {
-            c.key_line(line(label, client_random, secret));
         }
     }
 
