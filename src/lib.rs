@@ -1,6 +1,7 @@
 //! rdptap: a diagnosing man-in-the-middle proxy for RDP and RD Gateway connections.
 pub mod cli;
 pub mod decode;
+pub mod decrypt;
 pub mod lab;
 pub mod record;
 pub mod relay;
