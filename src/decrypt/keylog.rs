@@ -249,21 +249,20 @@ impl KeyLog {
         else {
             return Line::Malformed;
         };
-        let mut client_random = [0u8; 32];
-        if !hex::decode_into(random, &mut client_random) {
-            return Line::Malformed;
-        }
         let Some(label) = SecretLabel::parse(label) else {
-            // Only the shape of lines with other labels is checked: they are valid NSS.
-            let hex_secret = !secret.is_empty()
-                && secret.len() % 2 == 0
-                && secret.iter().all(u8::is_ascii_hexdigit);
-            return if hex_secret {
+            // Lines with other labels (RSA, EXPORTER_SECRET, early data) are valid NSS
+            // with fields of their own lengths: only check they are hex.
+            let hex = |f: &[u8]| f.len().is_multiple_of(2) && f.iter().all(u8::is_ascii_hexdigit);
+            return if hex(random) && hex(secret) {
                 Line::OtherLabel
             } else {
                 Line::Malformed
             };
         };
+        let mut client_random = [0u8; 32];
+        if !hex::decode_into(random, &mut client_random) {
+            return Line::Malformed;
+        }
         let mut bytes = [0u8; MAX_SECRET_LEN];
         let len = secret.len() / 2;
         let Some(slot) = bytes.get_mut(..len) else {

@@ -44,6 +44,14 @@ pub use record::MAX_RECORD;
 pub use suite::{CipherSuite, TlsVersion};
 
 #[cfg(test)]
+mod errors_tests;
+#[cfg(test)]
+mod keylog_tests;
+#[cfg(test)]
+mod openssl_tests;
+#[cfg(test)]
+mod robustness_tests;
+#[cfg(test)]
 mod rustls_tests;
 #[cfg(test)]
 mod testkit;

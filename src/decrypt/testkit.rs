@@ -107,6 +107,9 @@ impl ServerCertVerifier for AcceptAny {
     }
 }
 
+/// Recorded bytes: each write (or read) with its direction, in capture order.
+pub type Chunks = Vec<(Dir, Vec<u8>)>;
+
 /// One thing a session script does.
 #[derive(Debug, Clone)]
 pub enum Step {
@@ -122,7 +125,7 @@ pub enum Step {
 #[derive(Debug, Default, Clone)]
 pub struct Transcript {
     /// Each direction's writes, in capture order.
-    pub chunks: Vec<(Dir, Vec<u8>)>,
+    pub chunks: Chunks,
     /// The application data each side sent, by direction (early data excluded).
     pub sent: [Vec<u8>; 2],
     /// The application data each side's rustls received, by direction.
@@ -361,4 +364,52 @@ pub fn keylog(text: &str) -> KeyLog {
     let mut k = KeyLog::new();
     k.add_text(text);
     k
+}
+
+/// A record of this type and version around `body`.
+pub fn record(content_type: u8, version: u16, body: &[u8]) -> Vec<u8> {
+    let mut r = vec![content_type];
+    r.extend_from_slice(&version.to_be_bytes());
+    r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    r.extend_from_slice(body);
+    r
+}
+
+/// A handshake message: type, 24-bit length, body.
+pub fn handshake(kind: u8, body: &[u8]) -> Vec<u8> {
+    let len = (body.len() as u32).to_be_bytes();
+    let mut m = vec![kind, len[1], len[2], len[3]];
+    m.extend_from_slice(body);
+    m
+}
+
+/// A minimal TLS 1.2 ClientHello record offering `suites`, without extensions.
+pub fn client_hello(random: [u8; 32], suites: &[u16]) -> Vec<u8> {
+    let mut b = vec![3, 3];
+    b.extend_from_slice(&random);
+    b.push(0);
+    b.extend_from_slice(&((suites.len() * 2) as u16).to_be_bytes());
+    for s in suites {
+        b.extend_from_slice(&s.to_be_bytes());
+    }
+    b.extend_from_slice(&[1, 0]);
+    record(22, 0x0301, &handshake(1, &b))
+}
+
+/// A minimal ServerHello record choosing `suite` and `version` (TLS 1.3 through the
+/// supported_versions extension).
+pub fn server_hello(random: [u8; 32], suite: u16, version: u16) -> Vec<u8> {
+    let mut b = if version == 0x0304 {
+        vec![3, 3]
+    } else {
+        version.to_be_bytes().to_vec()
+    };
+    b.extend_from_slice(&random);
+    b.push(0);
+    b.extend_from_slice(&suite.to_be_bytes());
+    b.push(0);
+    if version == 0x0304 {
+        b.extend_from_slice(&[0, 6, 0, 43, 0, 2, 3, 4]);
+    }
+    record(22, 0x0303, &handshake(2, &b))
 }
