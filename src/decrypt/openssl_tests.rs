@@ -6,7 +6,7 @@
 //! client sent and printed.
 
 use super::testkit::{cert, decrypt, keylog, rechunk, Chunking, Chunks};
-use super::{CipherSuite, TlsVersion};
+use super::{AlertLevel, CipherSuite, Notice, StopReason, TlsVersion};
 use crate::vocab::Dir;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -84,7 +84,15 @@ fn args(case: &Case) -> Vec<String> {
     a
 }
 
-fn run(case: &Case) -> Run {
+/// What the test types into s_client.
+enum Input {
+    /// Application data; s_server echoes it reversed.
+    Line(Vec<u8>),
+    /// An s_client command line (`R` renegotiates); not sent as data.
+    Command(&'static [u8]),
+}
+
+fn run(case: &Case, server_args: &[&str], inputs: &[Input]) -> Run {
     let dir = std::env::temp_dir().join(format!(
         "rdptap-decrypt-{}-{}",
         std::process::id(),
@@ -108,6 +116,7 @@ fn run(case: &Case) -> Run {
                 "1",
                 "-rev",
             ])
+            .args(server_args)
             .arg("-cert")
             .arg(&cert_path)
             .arg("-key")
@@ -142,13 +151,24 @@ fn run(case: &Case) -> Run {
             .spawn()
             .expect("spawn s_client"),
     );
-    let long: String = (0..3000).map(|i| (b'a' + (i % 26) as u8) as char).collect();
-    let sent = format!("hello from rdptap over {}\n{long}\n", case.name).into_bytes();
-    let expected_len = sent.len();
     let mut stdin = client.0.stdin.take().expect("stdin");
-    stdin.write_all(&sent).expect("write to s_client");
-    stdin.flush().expect("flush");
-    let printed = read_until(client.0.stdout.take().expect("stdout"), expected_len);
+    let stdout = reader(client.0.stdout.take().expect("stdout"));
+    let (mut sent, mut printed) = (Vec::new(), Vec::new());
+    for input in inputs {
+        match input {
+            Input::Line(line) => {
+                stdin.write_all(line).expect("write to s_client");
+                stdin.flush().expect("flush");
+                sent.extend_from_slice(line);
+                read_until(&stdout, &mut printed, sent.len());
+            }
+            Input::Command(command) => {
+                stdin.write_all(command).expect("write to s_client");
+                stdin.flush().expect("flush");
+                thread::sleep(Duration::from_millis(700));
+            }
+        }
+    }
     // End of input makes s_client send close_notify and exit.
     drop(stdin);
     wait(&mut client);
@@ -181,8 +201,8 @@ fn accept_port(server: &mut Reaped) -> u16 {
         .expect("s_server did not say where it listens")
 }
 
-/// Reads `stdout` until `len` bytes came, the stream ends, or the timeout.
-fn read_until(stdout: impl Read + Send + 'static, len: usize) -> Vec<u8> {
+/// A thread that passes on what `stdout` gives.
+fn reader(stdout: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let mut stdout = stdout;
@@ -193,16 +213,19 @@ fn read_until(stdout: impl Read + Send + 'static, len: usize) -> Vec<u8> {
             }
         }
     });
+    rx
+}
+
+/// Adds what `rx` passes on to `got` until it holds `len` bytes or the timeout.
+fn read_until(rx: &mpsc::Receiver<Vec<u8>>, got: &mut Vec<u8>, len: usize) {
     let deadline = Instant::now() + TIMEOUT;
-    let mut got = Vec::new();
     while got.len() < len {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok(chunk) => got.extend_from_slice(&chunk),
-            Err(_) => break,
+            Err(_) => return,
         }
     }
-    got
 }
 
 fn wait(child: &mut Reaped) {
@@ -252,7 +275,16 @@ fn check(case: Case) {
     if openssl_missing() {
         return;
     }
-    let r = run(&case);
+    let long: String = (0..3000).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    let first = format!("hello from rdptap over {}\n", case.name).into_bytes();
+    let r = run(
+        &case,
+        &[],
+        &[
+            Input::Line(first),
+            Input::Line(format!("{long}\n").into_bytes()),
+        ],
+    );
     let name = case.name;
     assert!(
         r.printed.len() >= r.sent.len(),
@@ -422,4 +454,64 @@ fn openssl_tls13_aes256_gcm_sha384() {
         version: TlsVersion::Tls13,
         suite: 0x1302,
     });
+}
+
+fn renegotiation(server_args: &[&str]) -> super::testkit::Outcome {
+    let case = Case {
+        name: if server_args.is_empty() {
+            "tls12-renegotiation-refused"
+        } else {
+            "tls12-renegotiation"
+        },
+        version_flag: "-tls1_2",
+        ciphers: "ECDHE-RSA-AES128-GCM-SHA256",
+        etm: true,
+        version: TlsVersion::Tls12,
+        suite: 0xc02f,
+    };
+    let inputs = [Input::Line(b"before\n".to_vec()), Input::Command(b"R\n")];
+    let r = run(&case, server_args, &inputs);
+    let o = decrypt(&r.chunks, &keylog(&r.keylog));
+    assert_eq!(o.plain[Dir::C2S.idx()], b"before\n");
+    assert_eq!(o.plain[Dir::S2C.idx()], b"erofeb\n");
+    let started = (Dir::C2S, Notice::Renegotiation);
+    assert!(o.notices.contains(&started), "{:#?}", o.events);
+    o
+}
+
+#[test]
+fn openssl_tls12_renegotiation_stops_both_directions_at_their_change_cipher_spec() {
+    if openssl_missing() {
+        return;
+    }
+    let o = renegotiation(&["-client_renegotiation"]);
+    let answered = (Dir::S2C, Notice::Renegotiation);
+    assert!(o.notices.contains(&answered), "{:#?}", o.events);
+    let mut stops = o.stops.clone();
+    stops.sort_by_key(|(d, _)| d.idx());
+    let expected = [
+        (Dir::C2S, StopReason::Renegotiation),
+        (Dir::S2C, StopReason::Renegotiation),
+    ];
+    assert_eq!(stops, expected, "{:#?}", o.events);
+}
+
+#[test]
+fn openssl_tls12_refused_renegotiation_shows_the_decrypted_alerts() {
+    if openssl_missing() {
+        return;
+    }
+    // OpenSSL 3 servers refuse client-initiated renegotiation with a warning alert.
+    let o = renegotiation(&[]);
+    let alerts: Vec<_> = o
+        .alerts
+        .iter()
+        .map(|(d, a, enc)| (*d, a.level, a.description, *enc))
+        .collect();
+    assert!(
+        alerts.contains(&(Dir::S2C, AlertLevel::Warning, 100, true)),
+        "no_renegotiation: {:#?}",
+        o.events
+    );
+    assert!(o.stops.is_empty(), "{:#?}", o.events);
 }
