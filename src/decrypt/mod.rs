@@ -15,6 +15,19 @@
 //! Not supported: SSL 3.0, RC4, 3DES, CCM, NULL and export suites (named in events),
 //! renegotiation (decryption stops at the renegotiating ChangeCipherSpec), DTLS, SSLv2 hellos.
 //!
+//! Using it: one `Decryptor` per TCP connection and one `KeyLog` for the whole capture.
+//! - Feed each direction only from the first byte of TLS. RDP sends TPKT/X.224 Connection
+//!   Request and Confirm frames in plaintext first; the caller strips them and starts
+//!   feeding at the ClientHello (client) and ServerHello (server) records.
+//! - Feed both directions in capture order, in any chunk sizes. A direction that gets ahead
+//!   of the other's hello is held (up to `MAX_HELD` bytes), so whole-stream feeding of small
+//!   connections also works.
+//! - Keys are looked up when a direction first needs them, in the `KeyLog` passed to that
+//!   `feed` call: add Decryption Secrets Blocks to the key log as they are read and later
+//!   connections find them. Secrets that arrive after a direction needed them do not
+//!   restart it (it has reported `StopReason::NoKeys`).
+//! - Call `finish` at the end of the connection to hear about truncated records.
+//!
 //! Memory per connection is bounded: one record per direction (`MAX_RECORD`), one hello
 //! (`MAX_HELLO`), and what a direction holds while it waits for the other's hello
 //! (`MAX_HELD`). Hostile input never panics; it stops the direction with a `StopReason`.
