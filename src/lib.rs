@@ -3,6 +3,7 @@ pub mod analyze;
 pub mod cert;
 pub mod cli;
 pub mod decode;
+pub mod decrypt;
 pub mod lab;
 pub mod proxy;
 pub mod record;
