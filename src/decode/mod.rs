@@ -22,6 +22,14 @@ pub mod x224;
 pub mod x509;
 
 #[cfg(test)]
+mod json_garbage_tests;
+#[cfg(test)]
+mod json_gateway_tests;
+#[cfg(test)]
+mod json_names_tests;
+#[cfg(test)]
+mod json_notes_tests;
+#[cfg(test)]
 mod json_tests;
 
 use crate::vocab::{Dir, Layer};
