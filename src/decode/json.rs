@@ -3,8 +3,8 @@
 //! Events are written as one JSON object each, with the writer's own fields (`ts`,
 //! `conn`, `dir`, `layer`, `seq`, and `inner` for events inside a gateway tunnel) next to
 //! the event's. [`DecodeEvent::from_json`] turns such an object back into the event, by
-//! its layer rather than by trying every type in turn: several layers share `kind`
-//! names' shapes, and an untagged guess would pick whichever parses first.
+//! its layer rather than by trying every type in turn: an object can fit the types of
+//! several layers, and an untagged guess would take whichever parses first.
 //!
 //! The helpers below are the inverses of the name renderings in [`super::names`] and
 //! friends, so each name table is read both ways from one place.
@@ -116,10 +116,10 @@ impl DecodeEvent {
 
 /// The event at `layer` that is not wrapped as inner.
 fn direct(layer: Layer, kind: &str, v: &Value) -> Result<DecodeEvent, String> {
-    let read = |what: &str| format!("{layer} {what} '{kind}'");
+    let what = format!("{layer} event '{kind}'");
     // A decoder that gives up reports at its own layer, whichever it is.
     if kind == "decode_error" {
-        let e: DecodeError = parse(v, &read("event"))?;
+        let e: DecodeError = parse(v, &what)?;
         if e.layer != layer {
             return Err(format!(
                 "a decode_error of layer {} written at layer {layer}",
@@ -128,7 +128,6 @@ fn direct(layer: Layer, kind: &str, v: &Value) -> Result<DecodeEvent, String> {
         }
         return Ok(DecodeEvent::Error(e));
     }
-    let what = read("event");
     Ok(match layer {
         Layer::X224 => DecodeEvent::X224(parse(v, &what)?),
         Layer::Tls => DecodeEvent::Tls(parse(v, &what)?),
