@@ -5,6 +5,7 @@
 
 pub mod gateway;
 pub mod http;
+pub mod json;
 pub mod mcs;
 pub mod names;
 pub mod note;
@@ -22,8 +23,19 @@ pub mod ws;
 pub mod x224;
 pub mod x509;
 
+#[cfg(test)]
+mod json_garbage_tests;
+#[cfg(test)]
+mod json_gateway_tests;
+#[cfg(test)]
+mod json_names_tests;
+#[cfg(test)]
+mod json_notes_tests;
+#[cfg(test)]
+mod json_tests;
+
 use crate::vocab::{Dir, Layer};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One decoded fact, in the direction it travelled.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +47,9 @@ pub struct Decoded {
 }
 
 /// A typed event from one of the protocol decoders.
+///
+/// Written untagged (each event carries its own `kind`); read back with
+/// [`DecodeEvent::from_json`], which picks the type by the layer written next to it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum DecodeEvent {
@@ -90,7 +105,7 @@ impl DecodeEvent {
 /// A decoder gave up: the bytes were not what the layer expected.
 ///
 /// The relay keeps forwarding; only decoding of that stream stops.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename = "decode_error")]
 pub struct DecodeError {
     /// The layer whose decoder gave up.

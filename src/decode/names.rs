@@ -1,6 +1,7 @@
 //! Named constants of RDP connection setup (MS-RDPBCGR 2.2.1.1–2.2.1.2).
 
-use serde::{Serialize, Serializer};
+use super::json::{de_flag_names, de_name, parse_dec};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// A set of RDP security protocols (requestedProtocols), or one selectedProtocol.
@@ -76,6 +77,12 @@ impl Serialize for Protocols {
     }
 }
 
+impl<'de> Deserialize<'de> for Protocols {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        de_flag_names(d, &Self::NAMES, Some("RDP")).map(Protocols)
+    }
+}
+
 /// RDP_NEG_FAILURE failureCode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NegFailureCode {
@@ -95,67 +102,70 @@ pub enum NegFailureCode {
     Other(u32),
 }
 
+/// (code, name, meaning) of every failureCode MS-RDPBCGR defines, in code order.
+#[rustfmt::skip]
+const NEG_FAILURES: [(NegFailureCode, u32, &str, &str); 6] = [
+    (NegFailureCode::SslRequiredByServer, 1, "SSL_REQUIRED_BY_SERVER",
+        "the server demands TLS but the client offered only standard RDP security"),
+    (NegFailureCode::SslNotAllowedByServer, 2, "SSL_NOT_ALLOWED_BY_SERVER",
+        "the server allows only standard RDP security but the client demanded TLS or NLA"),
+    (NegFailureCode::SslCertNotOnServer, 3, "SSL_CERT_NOT_ON_SERVER",
+        "the server has no usable TLS certificate"),
+    (NegFailureCode::InconsistentFlags, 4, "INCONSISTENT_FLAGS",
+        "the client's requested protocols are an invalid combination"),
+    (NegFailureCode::HybridRequiredByServer, 5, "HYBRID_REQUIRED_BY_SERVER",
+        "the server requires NLA (CredSSP) but the client did not offer it"),
+    (NegFailureCode::SslWithUserAuthRequiredByServer, 6, "SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER",
+        "the server requires TLS with client-certificate authentication"),
+];
+
+/// How an undefined failureCode is named, before its number.
+const UNKNOWN_FAILURE: &str = "unknown failure code ";
+
 impl NegFailureCode {
     /// Decode the wire value.
     pub fn from_u32(v: u32) -> Self {
-        match v {
-            1 => Self::SslRequiredByServer,
-            2 => Self::SslNotAllowedByServer,
-            3 => Self::SslCertNotOnServer,
-            4 => Self::InconsistentFlags,
-            5 => Self::HybridRequiredByServer,
-            6 => Self::SslWithUserAuthRequiredByServer,
-            o => Self::Other(o),
-        }
+        NEG_FAILURES
+            .iter()
+            .find(|f| f.1 == v)
+            .map_or(Self::Other(v), |f| f.0)
+    }
+
+    /// This code's row of the table; None for Other.
+    fn row(self) -> Option<&'static (NegFailureCode, u32, &'static str, &'static str)> {
+        NEG_FAILURES.iter().find(|f| f.0 == self)
     }
 
     /// The wire value.
     pub fn code(self) -> u32 {
         match self {
-            Self::SslRequiredByServer => 1,
-            Self::SslNotAllowedByServer => 2,
-            Self::SslCertNotOnServer => 3,
-            Self::InconsistentFlags => 4,
-            Self::HybridRequiredByServer => 5,
-            Self::SslWithUserAuthRequiredByServer => 6,
             Self::Other(o) => o,
+            // Every named variant has a row; the table test checks it.
+            named => named.row().map_or(0, |f| f.1),
         }
     }
 
     /// The constant's name from MS-RDPBCGR.
     pub fn name(self) -> String {
-        match self {
-            Self::SslRequiredByServer => "SSL_REQUIRED_BY_SERVER".into(),
-            Self::SslNotAllowedByServer => "SSL_NOT_ALLOWED_BY_SERVER".into(),
-            Self::SslCertNotOnServer => "SSL_CERT_NOT_ON_SERVER".into(),
-            Self::InconsistentFlags => "INCONSISTENT_FLAGS".into(),
-            Self::HybridRequiredByServer => "HYBRID_REQUIRED_BY_SERVER".into(),
-            Self::SslWithUserAuthRequiredByServer => "SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER".into(),
-            Self::Other(o) => format!("unknown failure code {o}"),
+        match self.row() {
+            Some(f) => f.2.to_string(),
+            None => format!("{UNKNOWN_FAILURE}{}", self.code()),
         }
+    }
+
+    /// The code a [`NegFailureCode::name`] stands for.
+    pub fn from_name(s: &str) -> Option<Self> {
+        if let Some(n) = s.strip_prefix(UNKNOWN_FAILURE) {
+            // Written only for Other; kept as Other so the name reads back the same.
+            return parse_dec(n).map(Self::Other);
+        }
+        NEG_FAILURES.iter().find(|f| f.2 == s).map(|f| f.0)
     }
 
     /// What the code means, in plain English.
     pub fn meaning(self) -> &'static str {
-        match self {
-            Self::SslRequiredByServer => {
-                "the server demands TLS but the client offered only standard RDP security"
-            }
-            Self::SslNotAllowedByServer => {
-                "the server allows only standard RDP security but the client demanded TLS or NLA"
-            }
-            Self::SslCertNotOnServer => "the server has no usable TLS certificate",
-            Self::InconsistentFlags => {
-                "the client's requested protocols are an invalid combination"
-            }
-            Self::HybridRequiredByServer => {
-                "the server requires NLA (CredSSP) but the client did not offer it"
-            }
-            Self::SslWithUserAuthRequiredByServer => {
-                "the server requires TLS with client-certificate authentication"
-            }
-            Self::Other(_) => "a failure code not defined by MS-RDPBCGR",
-        }
+        self.row()
+            .map_or("a failure code not defined by MS-RDPBCGR", |f| f.3)
     }
 }
 
@@ -168,6 +178,12 @@ impl fmt::Display for NegFailureCode {
 impl Serialize for NegFailureCode {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for NegFailureCode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        de_name(d, "failure code", Self::from_name)
     }
 }
 
@@ -248,12 +264,24 @@ pub const MCS_RESULTS: [&str; 16] = [
     "rt-user-rejected",
 ];
 
+/// How a result T.125 does not define is named, before its number.
+const MCS_RESULT_UNKNOWN: &str = "rt-unknown-";
+
 /// The T.125 name of a Connect-Response result, e.g. "rt-successful".
 pub fn mcs_result_name(v: u8) -> String {
     match MCS_RESULTS.get(usize::from(v)) {
         Some(n) => (*n).to_string(),
-        None => format!("rt-unknown-{v}"),
+        None => format!("{MCS_RESULT_UNKNOWN}{v}"),
     }
+}
+
+/// The result value an [`mcs_result_name`] stands for.
+pub fn mcs_result_from_name(s: &str) -> Option<u8> {
+    if let Some(n) = s.strip_prefix(MCS_RESULT_UNKNOWN) {
+        return parse_dec(n);
+    }
+    let i = MCS_RESULTS.iter().position(|n| *n == s)?;
+    u8::try_from(i).ok()
 }
 
 /// T.125 Disconnect Provider Ultimatum `Reason` names, indexed by value.
@@ -355,6 +383,10 @@ mod tests {
             "SSL_NOT_ALLOWED_BY_SERVER"
         );
         assert_eq!(NegFailureCode::from_u32(99).code(), 99);
+        for (f, code, name, _) in NEG_FAILURES {
+            assert_eq!((f.code(), f.name()), (code, name.to_string()));
+            assert_eq!(NegFailureCode::from_u32(code), f);
+        }
     }
 
     #[test]
@@ -373,6 +405,10 @@ mod tests {
         assert_eq!(mcs_result_name(0), "rt-successful");
         assert_eq!(mcs_result_name(15), "rt-user-rejected");
         assert_eq!(mcs_result_name(16), "rt-unknown-16");
+        for v in [0, 3, 15, 16, 255] {
+            assert_eq!(mcs_result_from_name(&mcs_result_name(v)), Some(v));
+        }
+        assert_eq!(mcs_result_from_name("rt-unknown-256"), None);
         assert_eq!(mcs_reason_name(3), "rn-user-requested");
         assert_eq!(mcs_reason_name(7), "rn-unknown-7");
     }

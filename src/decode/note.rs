@@ -6,11 +6,11 @@ use crate::decode::names::Protocols;
 use crate::decode::tls::names::{AlertDescription, CipherSuite, TlsVersion};
 use crate::decode::x509::CertInfo;
 use crate::vocab::Layer;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Why a connection was relayed untouched although `--intercept` was on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NotIntercepted {
     /// The server selected CredSSP (HYBRID/HYBRID_EX), which binds the host's TLS key:
@@ -58,7 +58,7 @@ impl fmt::Display for NotIntercepted {
 }
 
 /// One leg's completed TLS handshake, as rdptap negotiated it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LegTls {
     /// The negotiated version.
     pub version: Option<TlsVersion>,
@@ -71,7 +71,7 @@ pub struct LegTls {
 }
 
 /// A fact from the relay about interception.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Note {
     /// The connection is relayed untouched.
@@ -153,6 +153,49 @@ pub enum Note {
 }
 
 impl Note {
+    /// The `kind` of every note, which no decoder event shares.
+    pub const KINDS: [&'static str; 11] = [
+        "not_intercepted",
+        "nla_downgraded",
+        "downgrade_hidden",
+        "upstream_tls",
+        "upstream_tls_failed",
+        "fallback_replayed",
+        "fallback_failed",
+        "client_tls",
+        "client_tls_failed",
+        "strict_refused",
+        "mint_failed",
+    ];
+
+    /// True when `kind` is a note's.
+    pub fn is_note_kind(kind: &str) -> bool {
+        Self::KINDS.contains(&kind)
+    }
+
+    /// Reads back one note object of an event file, written at `layer`.
+    ///
+    /// Ok(None) when the object is not a note (its `kind` is none of [`Note::KINDS`]),
+    /// so a reader can try the decoder events next; an Err when it is a note's kind
+    /// but not a valid note, or written at another layer than the note's. The writer's
+    /// fields around the note (`ts`, `conn`, `dir`, `layer`, `seq`) are ignored.
+    pub fn from_json(layer: Layer, v: &serde_json::Value) -> Result<Option<Note>, String> {
+        let Some(kind) = v.get("kind").and_then(serde_json::Value::as_str) else {
+            return Ok(None);
+        };
+        if !Self::is_note_kind(kind) {
+            return Ok(None);
+        }
+        let note = Note::deserialize(v).map_err(|e| format!("note '{kind}': {e}"))?;
+        if note.layer() != layer {
+            return Err(format!(
+                "note '{kind}' belongs to layer {}, not {layer}",
+                note.layer()
+            ));
+        }
+        Ok(Some(note))
+    }
+
     /// The protocol layer the note is about.
     pub fn layer(&self) -> Layer {
         match self {

@@ -16,7 +16,7 @@ use super::reassembly::{Pushed, Reassembler, Step};
 use super::x224::{self, Tpdu};
 use super::{tpkt, DecodeError, DecodeEvent, Decoded};
 use crate::vocab::{Dir, Layer};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 
 /// The most channels counted one by one; traffic on others goes to `other_channels`.
@@ -34,7 +34,7 @@ pub enum Security {
 }
 
 /// A count of PDUs and their bytes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counter {
     /// How many PDUs.
     pub pdus: u64,
@@ -52,7 +52,7 @@ impl Counter {
 }
 
 /// What one direction of the stream carried.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlowStats {
     /// Slow-path TPKT frames (whole frame bytes).
     pub slow_path: Counter,
@@ -68,7 +68,7 @@ pub struct FlowStats {
 }
 
 /// Send Data traffic on one named channel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelStats {
     /// The MCS channel id.
     pub id: u16,
@@ -81,7 +81,7 @@ pub struct ChannelStats {
 }
 
 /// Counters of the plaintext/MCS stream.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlainStats {
     /// What the client sent.
     pub c2s: FlowStats,

@@ -5,10 +5,10 @@ use super::names::{self, NegFailureCode, Protocols};
 use super::reassembly::Hint;
 use super::tpkt::{TPKT_HEADER_LEN, TPKT_VERSION};
 use super::wire::{le_u16, le_u32};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What the X.224 decoder saw.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum X224Event {
     /// The preconnection PDU (Hyper-V / VM connect), sent before X.224.

@@ -5,7 +5,7 @@
 //! extension we cannot read is simply left out of the summary.
 
 use ring::signature;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -15,7 +15,11 @@ use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey;
 
 /// The facts about one certificate that matter for diagnosis.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+///
+/// Read back from JSON, the Unix times are recomputed from the RFC 3339 ones and the
+/// DER, which is never written, is empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "WrittenCert")]
 pub struct CertInfo {
     /// Subject distinguished name.
     pub subject: String,
@@ -50,6 +54,60 @@ pub struct CertInfo {
     /// The DER encoding, kept for chain verification (not written to events).
     #[serde(skip)]
     pub der: Vec<u8>,
+}
+
+/// A [`CertInfo`] as written: every field but the skipped ones.
+#[derive(Deserialize)]
+struct WrittenCert {
+    subject: String,
+    issuer: String,
+    sans: Vec<String>,
+    not_before: String,
+    not_after: String,
+    self_signed: bool,
+    key_type: String,
+    key_bits: Option<u32>,
+    signature_algorithm: String,
+    ekus: Vec<String>,
+    has_eku_extension: bool,
+    sha256: String,
+}
+
+impl TryFrom<WrittenCert> for CertInfo {
+    type Error = String;
+
+    fn try_from(w: WrittenCert) -> Result<CertInfo, String> {
+        Ok(CertInfo {
+            not_before_unix: unix_of(&w.not_before)?,
+            not_after_unix: unix_of(&w.not_after)?,
+            subject: w.subject,
+            issuer: w.issuer,
+            sans: w.sans,
+            not_before: w.not_before,
+            not_after: w.not_after,
+            self_signed: w.self_signed,
+            key_type: w.key_type,
+            key_bits: w.key_bits,
+            signature_algorithm: w.signature_algorithm,
+            ekus: w.ekus,
+            has_eku_extension: w.has_eku_extension,
+            sha256: w.sha256,
+            der: Vec::new(),
+        })
+    }
+}
+
+/// The Unix time of a time written by [`rfc3339`]: RFC 3339, or `@secs` for the years
+/// RFC 3339 cannot hold.
+pub fn unix_of(written: &str) -> Result<i64, String> {
+    if let Some(secs) = written.strip_prefix('@') {
+        return secs
+            .parse()
+            .map_err(|_| format!("bad Unix time '{written}'"));
+    }
+    OffsetDateTime::parse(written, &Rfc3339)
+        .map(OffsetDateTime::unix_timestamp)
+        .map_err(|e| format!("bad RFC 3339 time '{written}': {e}"))
 }
 
 /// EKU OID of Remote Desktop Authentication, which RDP hosts accept instead of serverAuth.

@@ -4,10 +4,10 @@ use crate::decode::tsgu::order::GwStage;
 use crate::decode::tsgu::packet::Packet;
 use crate::decode::DecodeEvent;
 use crate::vocab::Dir;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 /// What the tunnel layer saw.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum GwEvent {
     /// One MS-TSGU packet. DATA packets are counted, and only the first each way is

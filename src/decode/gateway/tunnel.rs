@@ -7,10 +7,10 @@ use crate::decode::tsgu::order::{GwStage, OrderChecker};
 use crate::decode::tsgu::packet::Packet;
 use crate::decode::{DecodeEvent, Decoded};
 use crate::vocab::Dir;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Counters a tunnel keeps instead of one event per packet.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TunnelStats {
     /// DATA packets, [c2s, s2c].
     pub data_packets: [u64; 2],

@@ -8,7 +8,7 @@ use crate::decode::wire::{le_u16, le_u32};
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// Standard base64 that tolerates missing padding: some clients strip it from tokens.
@@ -59,32 +59,40 @@ pub enum AuthScheme {
     Other(String),
 }
 
+/// The schemes known by name, with their usual spelling on the wire.
+const SCHEMES: [(AuthScheme, &str); 7] = [
+    (AuthScheme::Negotiate, "Negotiate"),
+    (AuthScheme::Ntlm, "NTLM"),
+    (AuthScheme::Kerberos, "Kerberos"),
+    (AuthScheme::Basic, "Basic"),
+    (AuthScheme::Bearer, "Bearer"),
+    (AuthScheme::Digest, "Digest"),
+    (AuthScheme::Paa, "PAA"),
+];
+
 impl AuthScheme {
+    /// The known scheme with this name (case-insensitive, as HTTP says).
+    fn known(name: &str) -> Option<AuthScheme> {
+        SCHEMES
+            .iter()
+            .find(|(_, n)| n.eq_ignore_ascii_case(name))
+            .map(|(s, _)| s.clone())
+    }
+
     /// Classifies a scheme name (case-insensitive, as HTTP says).
     pub fn from_name(name: &str) -> AuthScheme {
-        match name.to_ascii_lowercase().as_str() {
-            "negotiate" => AuthScheme::Negotiate,
-            "ntlm" => AuthScheme::Ntlm,
-            "kerberos" => AuthScheme::Kerberos,
-            "basic" => AuthScheme::Basic,
-            "bearer" => AuthScheme::Bearer,
-            "digest" => AuthScheme::Digest,
-            "paa" => AuthScheme::Paa,
-            _ => AuthScheme::Other(clean(name, NAME_MAX_CHARS)),
-        }
+        Self::known(name).unwrap_or_else(|| AuthScheme::Other(clean(name, NAME_MAX_CHARS)))
     }
 
     /// The scheme's usual spelling on the wire.
     pub fn name(&self) -> &str {
         match self {
-            AuthScheme::Negotiate => "Negotiate",
-            AuthScheme::Ntlm => "NTLM",
-            AuthScheme::Kerberos => "Kerberos",
-            AuthScheme::Basic => "Basic",
-            AuthScheme::Bearer => "Bearer",
-            AuthScheme::Digest => "Digest",
-            AuthScheme::Paa => "PAA",
             AuthScheme::Other(s) => s,
+            // Every other variant has a row in SCHEMES.
+            known => SCHEMES
+                .iter()
+                .find(|(s, _)| s == known)
+                .map_or("", |(_, n)| n),
         }
     }
 
@@ -109,8 +117,15 @@ impl Serialize for AuthScheme {
     }
 }
 
+impl<'de> Deserialize<'de> for AuthScheme {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // An Other name was cleaned when decoded; cleaning it again could cut it shorter.
+        String::deserialize(d).map(|s| Self::known(&s).unwrap_or(AuthScheme::Other(s)))
+    }
+}
+
 /// What an NTLMSSP message says, without any of its secrets.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NtlmInfo {
     /// 1 NEGOTIATE, 2 CHALLENGE, 3 AUTHENTICATE.
     pub message_type: u8,
@@ -139,7 +154,7 @@ impl NtlmInfo {
 }
 
 /// One Authorization header: the client's attempt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthAttempt {
     /// The scheme named.
     pub scheme: AuthScheme,
@@ -153,7 +168,7 @@ pub struct AuthAttempt {
 
 /// One challenge from a WWW-Authenticate header: a scheme the server offers or its
 /// next round of a handshake.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Challenge {
     /// The scheme offered.
     pub scheme: AuthScheme,

@@ -2,7 +2,7 @@
 //! balancers put session and affinity secrets in cookie values.
 
 use super::text::{clean, redacted};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Longest cookie name we render, in characters.
 const NAME_MAX_CHARS: usize = 128;
@@ -10,7 +10,7 @@ const NAME_MAX_CHARS: usize = 128;
 const MAX_COOKIES: usize = 64;
 
 /// One cookie: its name and how long its (unshown) value is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CookieInfo {
     /// The cookie name.
     pub name: String,

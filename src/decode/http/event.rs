@@ -3,7 +3,7 @@
 use super::auth::{AuthAttempt, Challenge};
 use super::cookies::CookieInfo;
 use crate::vocab::Dir;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// An HTTP request method; the RD Gateway and RPC-over-HTTP ones by name.
@@ -25,30 +25,34 @@ pub enum Method {
     Other(String),
 }
 
+/// The methods known by name, with their tokens.
+const METHODS: [(Method, &str); 6] = [
+    (Method::RdgOutData, "RDG_OUT_DATA"),
+    (Method::RdgInData, "RDG_IN_DATA"),
+    (Method::RpcInData, "RPC_IN_DATA"),
+    (Method::RpcOutData, "RPC_OUT_DATA"),
+    (Method::Get, "GET"),
+    (Method::Post, "POST"),
+];
+
 impl Method {
     /// Classifies a method token (methods are case-sensitive).
     pub fn from_token(s: &str) -> Method {
-        match s {
-            "RDG_OUT_DATA" => Method::RdgOutData,
-            "RDG_IN_DATA" => Method::RdgInData,
-            "RPC_IN_DATA" => Method::RpcInData,
-            "RPC_OUT_DATA" => Method::RpcOutData,
-            "GET" => Method::Get,
-            "POST" => Method::Post,
-            other => Method::Other(other.to_string()),
-        }
+        METHODS
+            .iter()
+            .find(|(_, t)| *t == s)
+            .map_or_else(|| Method::Other(s.to_string()), |(m, _)| m.clone())
     }
 
     /// The method token as sent.
     pub fn as_str(&self) -> &str {
         match self {
-            Method::RdgOutData => "RDG_OUT_DATA",
-            Method::RdgInData => "RDG_IN_DATA",
-            Method::RpcInData => "RPC_IN_DATA",
-            Method::RpcOutData => "RPC_OUT_DATA",
-            Method::Get => "GET",
-            Method::Post => "POST",
             Method::Other(s) => s,
+            // Every other variant has a row in METHODS.
+            known => METHODS
+                .iter()
+                .find(|(m, _)| m == known)
+                .map_or("", |(_, t)| t),
         }
     }
 
@@ -75,8 +79,15 @@ impl Serialize for Method {
     }
 }
 
+impl<'de> Deserialize<'de> for Method {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Every token is a method: the unknown ones are kept as sent.
+        String::deserialize(d).map(|s| Method::from_token(&s))
+    }
+}
+
 /// Which gateway transport channel a request opens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Transport {
     /// The HTTP transport's OUT channel (RDG_OUT_DATA).
@@ -126,7 +137,7 @@ impl fmt::Display for Transport {
 }
 
 /// Where a direction's stream was cut off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Truncation {
     /// The server closed without answering a request.
@@ -193,7 +204,7 @@ impl fmt::Display for Truncation {
 }
 
 /// One header as shown: the value with secrets replaced by `<redacted N bytes>`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeaderLine {
     /// The header name as sent.
     pub name: String,
@@ -202,7 +213,7 @@ pub struct HeaderLine {
 }
 
 /// What the HTTP decoder saw.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind")]
 // Heads are a handful per connection, so a large variant costs nothing worth a Box.
 #[allow(clippy::large_enum_variant)]
@@ -266,7 +277,7 @@ pub enum HttpEvent {
     #[serde(rename = "http_body_end")]
     BodyEnd {
         /// The body's direction.
-        #[serde(skip)]
+        #[serde(skip, default = "dir_of_record")]
         dir: Dir,
         /// Payload bytes (de-chunked).
         bytes: u64,
@@ -277,7 +288,7 @@ pub enum HttpEvent {
     #[serde(rename = "http_incomplete")]
     Incomplete {
         /// The direction that was cut off.
-        #[serde(skip)]
+        #[serde(skip, default = "dir_of_record")]
         dir: Dir,
         /// Where.
         at: Truncation,
@@ -286,7 +297,7 @@ pub enum HttpEvent {
     #[serde(rename = "http_head_too_large")]
     HeadTooLarge {
         /// The direction.
-        #[serde(skip)]
+        #[serde(skip, default = "dir_of_record")]
         dir: Dir,
         /// The limit in bytes.
         limit: usize,
@@ -295,7 +306,7 @@ pub enum HttpEvent {
     #[serde(rename = "http_malformed")]
     Malformed {
         /// The direction.
-        #[serde(skip)]
+        #[serde(skip, default = "dir_of_record")]
         dir: Dir,
         /// What was wrong, in plain English.
         reason: String,
@@ -308,7 +319,24 @@ pub enum HttpEvent {
     },
 }
 
+/// The direction of an event read back alone. The event file writes the direction next
+/// to the event, and [`crate::decode::DecodeEvent::from_json`] puts it back from there.
+fn dir_of_record() -> Dir {
+    Dir::C2S
+}
+
 impl HttpEvent {
+    /// Sets the direction of the events that keep one, as read from their record.
+    pub(crate) fn set_dir(&mut self, to: Dir) {
+        match self {
+            HttpEvent::BodyEnd { dir, .. }
+            | HttpEvent::Incomplete { dir, .. }
+            | HttpEvent::HeadTooLarge { dir, .. }
+            | HttpEvent::Malformed { dir, .. } => *dir = to,
+            HttpEvent::Request { .. } | HttpEvent::Response { .. } | HttpEvent::Upgrade { .. } => {}
+        }
+    }
+
     /// The direction of the bytes the event came from.
     pub fn dir(&self) -> Dir {
         match self {

@@ -17,14 +17,14 @@ pub mod types;
 use super::names::{self, Protocols};
 use ber::{BerError, Reader};
 use domain::DomainPdu;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 pub use types::{
     ChannelDef, ChannelName, ChannelRef, EncryptionLevel, EncryptionMethods, McsResult,
     RefusedChannel,
 };
 
 /// What the MCS decoder saw.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum McsEvent {
     /// MCS Connect Initial with the client's GCC user data.

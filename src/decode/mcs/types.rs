@@ -4,8 +4,9 @@
 //! Each type keeps the raw wire value (so nothing is lost on an unknown value) and
 //! renders a name for the event file and plain English for people.
 
+use crate::decode::json::{de_flag_names, de_name, parse_dec};
 use crate::decode::names;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// A T.125 `Result` (Connect-Response, Attach User Confirm, Channel Join Confirm).
@@ -29,6 +30,11 @@ impl McsResult {
     /// The T.125 name, e.g. "rt-no-such-channel".
     pub fn name(self) -> String {
         names::mcs_result_name(self.0)
+    }
+
+    /// The result a [`McsResult::name`] stands for.
+    pub fn from_name(s: &str) -> Option<McsResult> {
+        names::mcs_result_from_name(s).map(McsResult)
     }
 
     /// What the result means, in plain English.
@@ -67,6 +73,12 @@ impl Serialize for McsResult {
     }
 }
 
+impl<'de> Deserialize<'de> for McsResult {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        de_name(d, "MCS result", Self::from_name)
+    }
+}
+
 /// Server security data encryptionLevel (MS-RDPBCGR 2.2.1.4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EncryptionLevel(pub u32);
@@ -88,30 +100,60 @@ impl EncryptionLevel {
         self.0
     }
 
+    /// This level's row of [`LEVELS`], if it is a defined one.
+    fn row(self) -> Option<&'static (u32, &'static str, &'static str)> {
+        LEVELS.iter().find(|l| l.0 == self.0)
+    }
+
     /// The constant's name without its prefix, e.g. "HIGH".
     pub fn name(self) -> String {
-        match self.0 {
-            0 => "NONE".into(),
-            1 => "LOW".into(),
-            2 => "CLIENT_COMPATIBLE".into(),
-            3 => "HIGH".into(),
-            4 => "FIPS".into(),
-            v => format!("unknown encryption level {v}"),
+        match self.row() {
+            Some(l) => l.1.to_string(),
+            None => format!("{UNKNOWN_LEVEL}{}", self.0),
         }
+    }
+
+    /// The level an [`EncryptionLevel::name`] stands for.
+    pub fn from_name(s: &str) -> Option<EncryptionLevel> {
+        if let Some(n) = s.strip_prefix(UNKNOWN_LEVEL) {
+            return parse_dec(n).map(EncryptionLevel);
+        }
+        LEVELS
+            .iter()
+            .find(|l| l.1 == s)
+            .map(|l| EncryptionLevel(l.0))
     }
 
     /// What the level means, in plain English.
     pub fn meaning(self) -> &'static str {
-        match self.0 {
-            0 => "no encryption",
-            1 => "only client-to-server data is encrypted",
-            2 => "encrypted both ways with the strongest method the client supports",
-            3 => "encrypted both ways with the server's strongest method",
-            4 => "encrypted both ways with FIPS 140-1 validated methods",
-            _ => "a level not defined by MS-RDPBCGR",
-        }
+        self.row()
+            .map_or("a level not defined by MS-RDPBCGR", |l| l.2)
     }
 }
+
+/// (encryptionLevel, name, meaning) of every level MS-RDPBCGR defines.
+const LEVELS: [(u32, &str, &str); 5] = [
+    (0, "NONE", "no encryption"),
+    (1, "LOW", "only client-to-server data is encrypted"),
+    (
+        2,
+        "CLIENT_COMPATIBLE",
+        "encrypted both ways with the strongest method the client supports",
+    ),
+    (
+        3,
+        "HIGH",
+        "encrypted both ways with the server's strongest method",
+    ),
+    (
+        4,
+        "FIPS",
+        "encrypted both ways with FIPS 140-1 validated methods",
+    ),
+];
+
+/// How an undefined encryptionLevel is named, before its number.
+const UNKNOWN_LEVEL: &str = "unknown encryption level ";
 
 impl fmt::Display for EncryptionLevel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -122,6 +164,12 @@ impl fmt::Display for EncryptionLevel {
 impl Serialize for EncryptionLevel {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for EncryptionLevel {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        de_name(d, "encryption level", Self::from_name)
     }
 }
 
@@ -174,6 +222,12 @@ impl Serialize for EncryptionMethods {
     }
 }
 
+impl<'de> Deserialize<'de> for EncryptionMethods {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        de_flag_names(d, Self::NAMES, Some("NONE")).map(EncryptionMethods)
+    }
+}
+
 /// What an MCS channel is for, as the connect PDUs and the attach set it up.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ChannelName {
@@ -187,13 +241,36 @@ pub enum ChannelName {
     Virtual(String),
 }
 
+/// The names of the channels that are not virtual channels.
+const FIXED_CHANNELS: [(ChannelName, &str); 3] = [
+    (ChannelName::Io, "I/O"),
+    (ChannelName::User, "user"),
+    (ChannelName::Message, "message"),
+];
+
+impl ChannelName {
+    /// The channel a written name stands for: a fixed channel's, or a virtual one.
+    ///
+    /// A virtual channel the client named "user", "message" or "I/O" reads back as
+    /// that fixed channel: the written name alone cannot tell them apart.
+    pub fn from_name(s: &str) -> ChannelName {
+        FIXED_CHANNELS
+            .iter()
+            .find(|(_, n)| *n == s)
+            .map_or_else(|| ChannelName::Virtual(s.to_string()), |(c, _)| c.clone())
+    }
+}
+
 impl fmt::Display for ChannelName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ChannelName::Io => f.write_str("I/O"),
-            ChannelName::User => f.write_str("user"),
-            ChannelName::Message => f.write_str("message"),
             ChannelName::Virtual(n) => f.write_str(n),
+            fixed => f.write_str(
+                FIXED_CHANNELS
+                    .iter()
+                    .find(|(c, _)| c == fixed)
+                    .map_or("", |(_, n)| n),
+            ),
         }
     }
 }
@@ -204,8 +281,14 @@ impl Serialize for ChannelName {
     }
 }
 
+impl<'de> Deserialize<'de> for ChannelName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(|s| ChannelName::from_name(&s))
+    }
+}
+
 /// A channel id with its name when known.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelRef {
     /// The MCS channel id.
     pub id: u16,
@@ -214,7 +297,7 @@ pub struct ChannelRef {
 }
 
 /// A channel whose join the server refused.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefusedChannel {
     /// The MCS channel id the client asked for.
     pub id: u16,
@@ -227,7 +310,7 @@ pub struct RefusedChannel {
 }
 
 /// One CHANNEL_DEF from the client network data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelDef {
     /// The channel name, e.g. "cliprdr".
     pub name: String,

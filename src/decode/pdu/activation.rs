@@ -2,15 +2,17 @@
 //! where the server proposes and the client confirms desktop size, color depth and
 //! the features each side supports.
 
-use super::names::{CapabilitySetType, Flags, OsMajorType, OsMinorType, GENERAL_EXTRA_FLAGS};
+use super::names::{
+    read_flags, CapabilitySetType, Flags, OsMajorType, OsMinorType, GENERAL_EXTRA_FLAGS,
+};
 use super::reader::{ansi_text, ParseError, Parsed, Reader};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Most capability set types listed per PDU; real PDUs carry about thirty.
 const MAX_LISTED_CAPS: usize = 64;
 
 /// A Demand Active or Confirm Active PDU.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActivePdu {
     /// The share id the server assigned.
     pub share_id: u32,
@@ -27,6 +29,7 @@ pub struct ActivePdu {
     /// General capability set: the sender's platform version.
     pub os_minor: Option<OsMinorType>,
     /// General capability set: extraFlags (fast-path output, auto-reconnect...).
+    #[serde(default, deserialize_with = "read_flags::general_extra")]
     pub extra_flags: Option<Flags>,
     /// Bitmap capability set: preferredBitsPerPixel.
     pub color_depth: Option<u16>,

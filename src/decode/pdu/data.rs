@@ -3,12 +3,12 @@
 
 use super::errinfo::ErrorInfo;
 use super::names::{
-    ControlAction, Flags, LogonErrorType, LogonFailure, SessionInfoType, StatusCode,
+    read_flags, ControlAction, Flags, LogonErrorType, LogonFailure, SessionInfoType, StatusCode,
     LOGON_EX_FLAGS, PERSIST_FLAGS,
 };
 use super::reader::{ParseError, Parsed, Reader};
 use super::RdpEvent;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// TS_LOGON_INFO's fixed Domain field size.
 const LOGON_V1_DOMAIN: usize = 52;
@@ -20,7 +20,7 @@ const LOGON_EX_AUTORECONNECTCOOKIE: u32 = 0x01;
 const LOGON_EX_LOGONERRORS: u32 = 0x02;
 
 /// The logon error notification of a Save Session Info PDU.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogonError {
     /// ErrorNotificationType: a LOGON_MSG_* code or an NTSTATUS.
     pub error_type: LogonErrorType,
@@ -33,7 +33,7 @@ pub struct LogonError {
 }
 
 /// A Save Session Info PDU: the server's notice that a logon happened, or why not.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SaveSessionInfo {
     /// infoType.
     pub info_type: SessionInfoType,
@@ -44,6 +44,7 @@ pub struct SaveSessionInfo {
     /// The session id (LOGON and LOGON_LONG).
     pub session_id: Option<u32>,
     /// LOGON_EXTENDED_INFO: FieldsPresent.
+    #[serde(default, deserialize_with = "read_flags::logon_ex")]
     pub fields_present: Option<Flags>,
     /// LOGON_EXTENDED_INFO: the auto-reconnect cookie's length (never its content).
     pub arc_cookie_len: Option<u32>,

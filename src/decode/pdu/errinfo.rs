@@ -4,8 +4,9 @@
 //! best single explanation of a failed session. Names follow the specification's
 //! spelling (the protocol range drops underscores there, e.g. ERRINFO_UNKNOWNPDUTYPE2).
 
+use super::names::WrittenCode;
 use serde::ser::SerializeStruct;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// A Set Error Info errorInfo value.
@@ -158,6 +159,11 @@ impl ErrorInfo {
         self.entry().map_or("ERRINFO_UNKNOWN", |e| e.1)
     }
 
+    /// The code with this specification name, if MS-RDPBCGR lists it.
+    pub fn from_name(name: &str) -> Option<ErrorInfo> {
+        TABLE.iter().find(|e| e.1 == name).map(|e| ErrorInfo(e.0))
+    }
+
     /// What the code means, in plain English; unlisted codes are described by range.
     pub fn meaning(self) -> &'static str {
         if let Some(e) = self.entry() {
@@ -222,6 +228,15 @@ impl Serialize for ErrorInfo {
         st.serialize_field("name", self.name())?;
         st.serialize_field("meaning", self.meaning())?;
         st.end()
+    }
+}
+
+/// Reads `{code, name, meaning}` back by its code (the meaning follows from it).
+impl<'de> Deserialize<'de> for ErrorInfo {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        WrittenCode::<u32>::deserialize(d)?
+            .resolve("errorInfo", ErrorInfo, ErrorInfo::from_name)
+            .map_err(serde::de::Error::custom)
     }
 }
 

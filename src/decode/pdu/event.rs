@@ -1,11 +1,11 @@
 //! The events the I/O channel decoder emits, their one-line summaries and the
 //! redaction of user names.
 
-use super::names::{CompressionType, ControlAction, DataPduType, Flags, StatusCode};
+use super::names::{read_flags, CompressionType, ControlAction, DataPduType, Flags, StatusCode};
 use super::{
     ActivePdu, ClientInfo, ErrorInfo, License, LicenseOutcome, Redirection, SaveSessionInfo,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Replaces user and domain names under `--redact-users`.
 const REDACTED: &str = "<redacted>";
@@ -13,7 +13,7 @@ const REDACTED: &str = "<redacted>";
 /// What the I/O channel decoder saw.
 ///
 /// The larger payloads are boxed so the event stays small next to the other layers'.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RdpEvent {
     /// The client's Security Exchange PDU (standard RDP security).
@@ -67,6 +67,7 @@ pub enum RdpEvent {
         /// Keys announced across all PDUs of the list.
         total: u32,
         /// PERSIST_FIRST_PDU / PERSIST_LAST_PDU.
+        #[serde(deserialize_with = "read_flags::persist")]
         flags: Flags,
     },
     /// The server's Save Session Info PDU: a logon notice or a logon error.
@@ -90,6 +91,7 @@ pub enum RdpEvent {
     /// Standard RDP security encryption started: encrypted PDUs are only counted now.
     EncryptedFromHere {
         /// The security header flags of the first encrypted PDU.
+        #[serde(deserialize_with = "read_flags::sec")]
         flags: Flags,
     },
     /// A bulk-compressed Data PDU that would otherwise be reported; it cannot be read.
@@ -99,6 +101,7 @@ pub enum RdpEvent {
         /// The compression type (low four bits of compressedType).
         compression: CompressionType,
         /// The compression flags (high four bits of compressedType).
+        #[serde(deserialize_with = "read_flags::compression")]
         flags: Flags,
     },
     /// A payload that could not be decoded.

@@ -3,7 +3,7 @@
 //! passed (STATUS_VALID_CLIENT) or failed.
 
 use super::reader::{Parsed, Reader};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 code_type! {
@@ -49,7 +49,7 @@ code_type! {
 const EXTENDED_ERROR_MSG_SUPPORTED: u8 = 0x80;
 
 /// How a licensing message bears on the outcome of the licensing phase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LicenseOutcome {
     /// Licensing completed: STATUS_VALID_CLIENT with ST_NO_TRANSITION, or a license issued.
@@ -71,7 +71,7 @@ impl fmt::Display for LicenseOutcome {
 }
 
 /// The error code and state transition of an ERROR_ALERT message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LicenseError {
     /// dwErrorCode.
     pub code: LicenseErrorCode,
@@ -80,7 +80,7 @@ pub struct LicenseError {
 }
 
 /// One licensing PDU.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct License {
     /// The message type.
     pub msg_type: LicenseMsgType,

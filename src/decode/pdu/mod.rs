@@ -46,7 +46,7 @@ use sec::{
     SEC_INFO_PKT, SEC_KNOWN, SEC_LICENSE_PKT, SEC_REDIRECTION_PKT, SEC_TRANSPORT_REQ,
     SEC_TRANSPORT_RSP,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use share::{is_share_pdu_type, share_pdu, FLOW_MARKER};
 
 /// Most Malformed or Compressed events reported per connection; later ones are counted.
@@ -69,7 +69,7 @@ pub enum Protection {
 }
 
 /// Counters of what the decoder does not report one by one.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IoStats {
     /// Payloads fed, indexed by [`Dir::idx`] (client to server first).
     pub payloads: [u64; 2],

@@ -3,11 +3,36 @@
 //! Codes are newtypes over the wire value: `name()` gives the specification's constant,
 //! `Display` reads "NAME (meaning)", and JSON carries `{"code": n, "name": "NAME"}` so the
 //! raw number survives next to its name. Flag sets keep the raw value and its table.
+//! Both read back by their raw value; the name is only needed when the value is missing.
 
 use crate::decode::names::flag_names;
 use serde::ser::SerializeStruct;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
+
+/// A code as written: `{"code": n, "name": "NAME"}` (other keys, such as a meaning,
+/// are ignored).
+#[derive(Deserialize)]
+pub(crate) struct WrittenCode<T> {
+    code: Option<T>,
+    name: Option<String>,
+}
+
+impl<T> WrittenCode<T> {
+    /// The code: the raw value when written, else the value `by_name` finds for the name.
+    pub(crate) fn resolve<C>(
+        self,
+        what: &str,
+        raw: impl FnOnce(T) -> C,
+        by_name: impl FnOnce(&str) -> Option<C>,
+    ) -> Result<C, String> {
+        match (self.code, self.name) {
+            (Some(code), _) => Ok(raw(code)),
+            (None, Some(name)) => by_name(&name).ok_or(format!("unknown {what} '{name}'")),
+            (None, None) => Err(format!("a {what} with neither code nor name")),
+        }
+    }
+}
 
 /// Defines a code newtype from a table of (value, NAME, meaning).
 macro_rules! code_type {
@@ -42,6 +67,14 @@ macro_rules! code_type {
             pub fn name_or_unknown(self) -> &'static str {
                 self.name().unwrap_or("unknown")
             }
+
+            /// The value with this specification name, if it is one we know.
+            pub fn from_name(name: &str) -> Option<Self> {
+                match name {
+                    $($name => Some($ty($val)),)*
+                    _ => None,
+                }
+            }
         }
 
         impl ::std::fmt::Display for $ty {
@@ -61,6 +94,14 @@ macro_rules! code_type {
                 st.serialize_field("code", &self.0)?;
                 st.serialize_field("name", self.name_or_unknown())?;
                 st.end()
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $ty {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                $crate::decode::pdu::names::WrittenCode::<$int>::deserialize(d)?
+                    .resolve(stringify!($ty), $ty, Self::from_name)
+                    .map_err(::serde::de::Error::custom)
             }
         }
     };
@@ -113,6 +154,96 @@ impl Serialize for Flags {
         st.serialize_field("names", &self.names())?;
         st.end()
     }
+}
+
+/// Flags as written: the raw value and the names of its bits.
+#[derive(Deserialize)]
+struct WrittenFlags {
+    value: u32,
+    names: Option<Vec<String>>,
+}
+
+/// Every table a [`Flags`] is made with, for reading one back without knowing its field.
+const FLAG_TABLES: [&[(u32, &str)]; 8] = [
+    SEC_FLAGS,
+    INFO_FLAGS,
+    PERF_FLAGS,
+    LB_FLAGS,
+    GENERAL_EXTRA_FLAGS,
+    COMPRESSION_FLAGS,
+    PERSIST_FLAGS,
+    LOGON_EX_FLAGS,
+];
+
+/// Reads flags back without knowing their table: the first table that names the value
+/// as written (with no table, every bit shows in hex).
+///
+/// A value whose names do not tell (zero, or only unknown bits) may get another table
+/// than it was made with; it renders the same. Fields whose table is known use the
+/// exact readers below instead.
+impl<'de> Deserialize<'de> for Flags {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = WrittenFlags::deserialize(d)?;
+        let table = FLAG_TABLES
+            .into_iter()
+            .find(|t| w.names.as_ref() == Some(&flag_names(w.value, t)))
+            .unwrap_or(&[]);
+        Ok(Flags::new(w.value, table))
+    }
+}
+
+/// Defines the reader of one field's flags, which knows the table they were made with.
+macro_rules! flags_reader {
+    ($(#[$doc:meta])* $read:ident: $table:ident) => {
+        $(#[$doc])*
+        pub fn $read<'de, D: Deserializer<'de>>(d: D) -> Result<Flags, D::Error> {
+            WrittenFlags::deserialize(d).map(|w| Flags::new(w.value, $table))
+        }
+    };
+    ($(#[$doc:meta])* Option $read:ident: $table:ident) => {
+        $(#[$doc])*
+        pub fn $read<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Flags>, D::Error> {
+            Option::<WrittenFlags>::deserialize(d).map(|w| w.map(|w| Flags::new(w.value, $table)))
+        }
+    };
+}
+
+/// Readers of flag fields, for `#[serde(deserialize_with = "..")]`.
+pub mod read_flags {
+    use super::*;
+
+    flags_reader!(
+        /// Security header flags ([`SEC_FLAGS`]).
+        sec: SEC_FLAGS
+    );
+    flags_reader!(
+        /// Client Info flags ([`INFO_FLAGS`]).
+        info: INFO_FLAGS
+    );
+    flags_reader!(
+        /// Client Info performance flags ([`PERF_FLAGS`]), when present.
+        Option perf: PERF_FLAGS
+    );
+    flags_reader!(
+        /// Server Redirection RedirFlags ([`LB_FLAGS`]).
+        lb: LB_FLAGS
+    );
+    flags_reader!(
+        /// General capability extraFlags ([`GENERAL_EXTRA_FLAGS`]), when present.
+        Option general_extra: GENERAL_EXTRA_FLAGS
+    );
+    flags_reader!(
+        /// Share Data Header compression flags ([`COMPRESSION_FLAGS`]).
+        compression: COMPRESSION_FLAGS
+    );
+    flags_reader!(
+        /// Persistent Key List flags ([`PERSIST_FLAGS`]).
+        persist: PERSIST_FLAGS
+    );
+    flags_reader!(
+        /// Save Session Info FieldsPresent ([`LOGON_EX_FLAGS`]), when present.
+        Option logon_ex: LOGON_EX_FLAGS
+    );
 }
 
 /// Basic security header flags (TS_SECURITY_HEADER, MS-RDPBCGR 2.2.8.1.1.2.1).

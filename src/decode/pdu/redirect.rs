@@ -2,9 +2,9 @@
 //! the client to reconnect elsewhere. The password field is a credential or a broker
 //! cookie, so only its length is kept.
 
-use super::names::{Flags, LB_FLAGS};
+use super::names::{read_flags, Flags, LB_FLAGS};
 use super::reader::{ansi_text, ParseError, Parsed, Reader};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Most target addresses listed from LB_TARGET_NET_ADDRESSES.
 const MAX_ADDRESSES: usize = 16;
@@ -23,11 +23,12 @@ const LB_REDIRECTION_GUID: u32 = 0x0000_8000;
 const LB_TARGET_CERTIFICATE: u32 = 0x0001_0000;
 
 /// What a Server Redirection PDU told the client.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Redirection {
     /// The session id on the target server.
     pub session_id: u32,
     /// RedirFlags: which fields are present and how to use them.
+    #[serde(deserialize_with = "read_flags::lb")]
     pub flags: Flags,
     /// LB_TARGET_NET_ADDRESS: the address to reconnect to.
     pub target_net_address: Option<String>,

@@ -4,9 +4,9 @@
 //! Client Info carries the logon credentials. The password and the auto-reconnect
 //! cookie are skipped unread: only their presence and length ever leave this module.
 
-use super::names::{AddressFamily, CompressionType, Flags, INFO_FLAGS, PERF_FLAGS};
+use super::names::{read_flags, AddressFamily, CompressionType, Flags, INFO_FLAGS, PERF_FLAGS};
 use super::reader::{ParseError, Parsed, Reader};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// SEC_EXCHANGE_PKT: a Security Exchange PDU follows.
 pub const SEC_EXCHANGE_PKT: u16 = 0x0001;
@@ -52,11 +52,12 @@ pub fn security_exchange(r: &mut Reader<'_>) -> Parsed<u32> {
 }
 
 /// What the client said about itself in the Client Info PDU (TS_INFO_PACKET).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientInfo {
     /// The client's code page (an ANSI code page or a keyboard layout id).
     pub code_page: u32,
     /// The INFO_* flags (without the compression type bits).
+    #[serde(deserialize_with = "read_flags::info")]
     pub flags: Flags,
     /// The bulk compression the client supports, when INFO_COMPRESSION is set.
     pub compression: Option<CompressionType>,
@@ -85,6 +86,7 @@ pub struct ClientInfo {
     /// The client's time zone bias, in minutes (UTC = local + bias).
     pub time_zone_bias: Option<i32>,
     /// The client's performance flags (visual effects it wants off or on).
+    #[serde(default, deserialize_with = "read_flags::perf")]
     pub performance_flags: Option<Flags>,
     /// Whether an auto-reconnect cookie was sent; its content never is recorded.
     pub arc_cookie_present: bool,

@@ -26,10 +26,10 @@ use record::{
     Piece, RecordFramer, RecordHeader, CT_ALERT, CT_APPLICATION_DATA, CT_CHANGE_CIPHER_SPEC,
     CT_HANDSHAKE,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What the TLS decoder saw.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TlsEvent {
     /// The client's ClientHello.
@@ -92,7 +92,7 @@ pub enum TlsEvent {
 }
 
 /// Per-direction record counters kept by the TLS decoder.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordStats {
     /// All records seen in this direction.
     pub records: u64,

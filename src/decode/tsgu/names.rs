@@ -2,11 +2,14 @@
 //! device-redirection flags.
 //!
 //! Each is a newtype over the wire value so unknown bits survive a round trip; they
-//! render as `NAME|NAME` and serialise as `{"names": [...], "raw": "0x…"}`.
+//! render as `NAME|NAME` and serialise as `{"names": [...], "raw": "0x…"}`, which reads
+//! back by `raw` (or by the names when `raw` is missing).
 
+use crate::decode::json::{flags_from_names, parse_hex};
 use crate::decode::names::flag_names;
+use serde::de::Error as _;
 use serde::ser::SerializeStruct;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// Serialises a flag set as its names plus the raw value in hex.
@@ -20,6 +23,30 @@ fn serialize_flags<S: Serializer>(
     st.serialize_field("names", &names)?;
     st.serialize_field("raw", &raw)?;
     st.end()
+}
+
+/// A flag set as written by [`serialize_flags`].
+#[derive(Deserialize)]
+struct WrittenFlags {
+    names: Option<Vec<String>>,
+    raw: Option<String>,
+}
+
+/// Reads a flag set back: `raw` when written, else its names against `table`.
+fn deserialize_flags<'de, D: Deserializer<'de>>(
+    d: D,
+    table: &[(u32, &str)],
+) -> Result<u32, D::Error> {
+    let w = WrittenFlags::deserialize(d)?;
+    match (w.raw, w.names) {
+        (Some(raw), _) => {
+            parse_hex(&raw).ok_or_else(|| D::Error::custom(format!("bad raw flags '{raw}'")))
+        }
+        (None, Some(names)) => {
+            flags_from_names(&names, table, Some("NONE")).map_err(D::Error::custom)
+        }
+        (None, None) => Err(D::Error::custom("flags with neither raw value nor names")),
+    }
 }
 
 /// HTTP_EXTENDED_AUTH: the extra authentication method offered in the handshake.
@@ -68,6 +95,15 @@ impl fmt::Display for ExtendedAuth {
 impl Serialize for ExtendedAuth {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         serialize_flags(s, "ExtendedAuth", self.names(), format!("0x{:x}", self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for ExtendedAuth {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = deserialize_flags(d, &Self::NAMES)?;
+        u16::try_from(v)
+            .map(ExtendedAuth)
+            .map_err(|_| D::Error::custom(format!("extended auth 0x{v:x} is wider than 16 bits")))
     }
 }
 
@@ -126,6 +162,12 @@ impl fmt::Display for Caps {
 impl Serialize for Caps {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         serialize_flags(s, "Caps", self.names(), format!("0x{:x}", self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Caps {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_flags(d, &Self::NAMES).map(Caps)
     }
 }
 
@@ -190,6 +232,12 @@ impl fmt::Display for RedirFlags {
 impl Serialize for RedirFlags {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         serialize_flags(s, "RedirFlags", self.names(), format!("0x{:x}", self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for RedirFlags {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_flags(d, &Self::NAMES).map(RedirFlags)
     }
 }
 

@@ -8,11 +8,11 @@
 use super::packet::Packet;
 use super::{ExtendedAuth, PacketType, Status, StatusKind};
 use crate::vocab::Dir;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Where the gateway conversation is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GwStage {
     /// Waiting for the handshake request and response.
     #[serde(rename = "gw_handshake")]
@@ -52,7 +52,7 @@ impl fmt::Display for GwStage {
 }
 
 /// A packet that broke the protocol's order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Violation {
     /// Who sent it.
     pub dir: Dir,
@@ -71,7 +71,7 @@ impl fmt::Display for Violation {
 }
 
 /// The gateway refused a step: the response and its status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refusal {
     /// The response that carried the failure.
     pub packet: PacketType,

@@ -10,7 +10,7 @@ use super::status::Status;
 use super::HEADER_LEN;
 use crate::decode::names::utf16_text;
 use crate::decode::wire::{le_u16, le_u32};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Builders for whole packets, including the opaque fields a [`Packet`] leaves out.
@@ -62,7 +62,7 @@ use fields::*;
 pub use super::packet_type::PacketType;
 
 /// Why a frame could not be decoded as an MS-TSGU packet.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PacketError {
     /// What was wrong, in plain English.
     pub reason: String,
@@ -81,7 +81,7 @@ fn err(reason: String) -> PacketError {
 }
 
 /// One MS-TSGU packet. DATA payloads are not copied into the packet.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "packet", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Packet {
     /// The client opens the protocol.
@@ -222,7 +222,10 @@ pub enum Packet {
     Unknown {
         /// packetType.
         packet_type: u16,
-        /// packetLength.
+        /// packetLength. In a [`crate::decode::gateway::GwEvent::TsguPacket`] the
+        /// event's own `len` overwrites it in the JSON, so it may be missing when read
+        /// back; [`crate::decode::DecodeEvent::from_json`] restores it.
+        #[serde(default)]
         len: u32,
     },
 }

@@ -1,10 +1,10 @@
 //! The packetType values of HTTP_PACKET_HEADER.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The packetType of an HTTP_PACKET_HEADER.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PacketType {
     /// 0x01 PKT_TYPE_HANDSHAKE_REQUEST.

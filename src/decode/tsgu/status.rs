@@ -1,8 +1,10 @@
 //! MS-TSGU status codes: the HRESULTs (and their HRESULT_CODE forms) that gateways put
 //! in responses and CLOSE_CHANNEL packets, with their meaning and advice for admins.
 
+use crate::decode::json::{de_name, parse_hex};
+use serde::de::Error as _;
 use serde::ser::SerializeStruct;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// A status from the wire: a full HRESULT (0x8007xxxx) or its HRESULT_CODE form
@@ -172,17 +174,28 @@ const TABLE: [(StatusKind, &str, u16); 24] = [
     ),
 ];
 
+/// The names of the kinds without a Win32-style code.
+const OTHER_NAMES: [(StatusKind, &str); 2] = [
+    (StatusKind::LogonDenied, "SEC_E_LOGON_DENIED"),
+    (StatusKind::Other, "unknown"),
+];
+
 impl StatusKind {
     /// The constant's name, e.g. "E_PROXY_RAP_ACCESSDENIED"; "unknown" for Other.
     pub fn name(self) -> &'static str {
-        match self {
-            StatusKind::LogonDenied => "SEC_E_LOGON_DENIED",
-            StatusKind::Other => "unknown",
-            k => TABLE
-                .iter()
-                .find(|(t, _, _)| *t == k)
-                .map_or("unknown", |(_, n, _)| n),
-        }
+        Self::named()
+            .find(|(k, _)| *k == self)
+            .map_or("unknown", |(_, n)| n)
+    }
+
+    /// The kind a [`StatusKind::name`] stands for.
+    pub fn from_name(s: &str) -> Option<StatusKind> {
+        Self::named().find(|(_, n)| *n == s).map(|(k, _)| k)
+    }
+
+    /// Every kind with its name: those of [`TABLE`], then the others.
+    fn named() -> impl Iterator<Item = (StatusKind, &'static str)> {
+        TABLE.iter().map(|(k, n, _)| (*k, *n)).chain(OTHER_NAMES)
     }
 
     /// The value to put on the wire: the failure HRESULT for E_PROXY_* and
@@ -287,6 +300,12 @@ impl Serialize for StatusKind {
     }
 }
 
+impl<'de> Deserialize<'de> for StatusKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        de_name(d, "status kind", Self::from_name)
+    }
+}
+
 impl Status {
     /// Success (S_OK).
     pub const OK: Status = Status(0);
@@ -372,6 +391,31 @@ impl Serialize for Status {
         st.serialize_field("code", &format!("0x{:08X}", self.0))?;
         st.serialize_field("name", self.name())?;
         st.end()
+    }
+}
+
+/// A status as written: `{"code": "0x800759DA", "name": "E_PROXY_RAP_ACCESSDENIED"}`.
+#[derive(Deserialize)]
+struct WrittenStatus {
+    code: Option<String>,
+    name: Option<String>,
+}
+
+/// Reads a status back by its code, or by its name when the code is missing.
+impl<'de> Deserialize<'de> for Status {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = WrittenStatus::deserialize(d)?;
+        let status = match (&w.code, &w.name) {
+            (Some(code), _) => parse_hex(code).map(Status),
+            (None, Some(name)) => Status::from_name(name),
+            (None, None) => None,
+        };
+        status.ok_or_else(|| {
+            D::Error::custom(format!(
+                "unknown status (code {:?}, name {:?})",
+                w.code, w.name
+            ))
+        })
     }
 }
 

@@ -1,6 +1,7 @@
 //! WebSocket close status codes (RFC 6455 7.4).
 
-use serde::{Serialize, Serializer};
+use crate::decode::json::{de_name, parse_dec};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// A close frame's status code.
@@ -32,40 +33,48 @@ pub enum CloseCode {
     Other(u16),
 }
 
+/// (code, value, plain English) of every code RFC 6455 names.
+const CODES: [(CloseCode, u16, &str); 11] = [
+    (CloseCode::NormalClosure, 1000, "normal closure"),
+    (CloseCode::GoingAway, 1001, "going away"),
+    (CloseCode::ProtocolError, 1002, "protocol error"),
+    (CloseCode::UnsupportedData, 1003, "unsupported data"),
+    (CloseCode::NoStatus, 1005, "no status code"),
+    (CloseCode::Abnormal, 1006, "abnormal closure"),
+    (CloseCode::InvalidPayload, 1007, "invalid payload data"),
+    (CloseCode::PolicyViolation, 1008, "policy violation"),
+    (CloseCode::MessageTooBig, 1009, "message too big"),
+    (
+        CloseCode::MandatoryExtension,
+        1010,
+        "missing mandatory extension",
+    ),
+    (CloseCode::InternalError, 1011, "server error"),
+];
+
+/// How any other code is written, before its number.
+const OTHER_CODE: &str = "close code ";
+
 impl CloseCode {
     /// Decodes the wire value.
     pub fn from_u16(v: u16) -> CloseCode {
-        match v {
-            1000 => CloseCode::NormalClosure,
-            1001 => CloseCode::GoingAway,
-            1002 => CloseCode::ProtocolError,
-            1003 => CloseCode::UnsupportedData,
-            1005 => CloseCode::NoStatus,
-            1006 => CloseCode::Abnormal,
-            1007 => CloseCode::InvalidPayload,
-            1008 => CloseCode::PolicyViolation,
-            1009 => CloseCode::MessageTooBig,
-            1010 => CloseCode::MandatoryExtension,
-            1011 => CloseCode::InternalError,
-            o => CloseCode::Other(o),
-        }
+        CODES
+            .iter()
+            .find(|c| c.1 == v)
+            .map_or(CloseCode::Other(v), |c| c.0)
+    }
+
+    /// This code's row of [`CODES`]; None for Other.
+    fn row(self) -> Option<&'static (CloseCode, u16, &'static str)> {
+        CODES.iter().find(|c| c.0 == self)
     }
 
     /// The wire value.
     pub fn code(self) -> u16 {
         match self {
-            CloseCode::NormalClosure => 1000,
-            CloseCode::GoingAway => 1001,
-            CloseCode::ProtocolError => 1002,
-            CloseCode::UnsupportedData => 1003,
-            CloseCode::NoStatus => 1005,
-            CloseCode::Abnormal => 1006,
-            CloseCode::InvalidPayload => 1007,
-            CloseCode::PolicyViolation => 1008,
-            CloseCode::MessageTooBig => 1009,
-            CloseCode::MandatoryExtension => 1010,
-            CloseCode::InternalError => 1011,
             CloseCode::Other(o) => o,
+            // Every named variant has a row in CODES.
+            named => named.row().map_or(0, |c| c.1),
         }
     }
 
@@ -73,23 +82,22 @@ impl CloseCode {
     pub fn forbidden_on_wire(self) -> bool {
         matches!(self.code(), 0..=999 | 1004..=1006 | 1015)
     }
+
+    /// The code a written description stands for (see `Display`).
+    pub fn from_text(s: &str) -> Option<CloseCode> {
+        if let Some(n) = s.strip_prefix(OTHER_CODE) {
+            // Kept as Other, as written, even for a number that has a name.
+            return parse_dec(n).map(CloseCode::Other);
+        }
+        CODES.iter().find(|c| c.2 == s).map(|c| c.0)
+    }
 }
 
 impl fmt::Display for CloseCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CloseCode::NormalClosure => f.write_str("normal closure"),
-            CloseCode::GoingAway => f.write_str("going away"),
-            CloseCode::ProtocolError => f.write_str("protocol error"),
-            CloseCode::UnsupportedData => f.write_str("unsupported data"),
-            CloseCode::NoStatus => f.write_str("no status code"),
-            CloseCode::Abnormal => f.write_str("abnormal closure"),
-            CloseCode::InvalidPayload => f.write_str("invalid payload data"),
-            CloseCode::PolicyViolation => f.write_str("policy violation"),
-            CloseCode::MessageTooBig => f.write_str("message too big"),
-            CloseCode::MandatoryExtension => f.write_str("missing mandatory extension"),
-            CloseCode::InternalError => f.write_str("server error"),
-            CloseCode::Other(o) => write!(f, "close code {o}"),
+        match self.row() {
+            Some(c) => f.write_str(c.2),
+            None => write!(f, "{OTHER_CODE}{}", self.code()),
         }
     }
 }
@@ -97,6 +105,12 @@ impl fmt::Display for CloseCode {
 impl Serialize for CloseCode {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for CloseCode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        de_name(d, "close code", Self::from_text)
     }
 }
 

@@ -11,7 +11,7 @@ use super::framer::{
 };
 use crate::decode::names::wire_text;
 use crate::vocab::Dir;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Events of each kind (ping, pong, text, violation) reported before we only count them.
 pub const MAX_EVENTS_PER_KIND: u64 = 16;
@@ -21,7 +21,7 @@ const SCRATCH_LEN: usize = 4096;
 const REASON_MAX_CHARS: usize = 123;
 
 /// What the WebSocket decoder saw.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum WsEvent {
     /// A close frame.
@@ -56,7 +56,7 @@ pub enum WsEvent {
 }
 
 /// Counters for one direction.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WsStats {
     /// Frame headers decoded.
     pub frames: u64,
