@@ -98,8 +98,12 @@ fn client_start(b: &[u8]) -> Option<Option<Kind>> {
             }))
         }
         b'R' | b'G' => {
-            const METHODS: [&[u8]; 4] =
-                [b"RDG_OUT_DATA ", b"RDG_IN_DATA ", b"RPC_IN_DATA ", b"RPC_OUT_DATA "];
+            const METHODS: [&[u8]; 4] = [
+                b"RDG_OUT_DATA ",
+                b"RDG_IN_DATA ",
+                b"RPC_IN_DATA ",
+                b"RPC_OUT_DATA ",
+            ];
             for m in METHODS {
                 let n = m.len().min(b.len());
                 if b[..n] == m[..n] {
@@ -152,9 +156,15 @@ mod tests {
         // The client's request seen on the side first guessed to be the server.
         assert_eq!(classify([b"", &cr], [false; 2]), is(Kind::Rdp, true));
         let plain = [3, 0, 1, 0xd3, 2, 0xf0, 0x80, 0x7f, 0x65, 0x82];
-        assert_eq!(classify([&plain, b""], [false; 2]), is(Kind::PlainRdp, false));
         assert_eq!(
-            classify([b"RDG_OUT_DATA /remoteDesktopGateway/ HTTP/1.1\r\n", b""], [false; 2]),
+            classify([&plain, b""], [false; 2]),
+            is(Kind::PlainRdp, false)
+        );
+        assert_eq!(
+            classify(
+                [b"RDG_OUT_DATA /remoteDesktopGateway/ HTTP/1.1\r\n", b""],
+                [false; 2]
+            ),
             is(Kind::GatewayHttp, false)
         );
         assert_eq!(
@@ -167,7 +177,10 @@ mod tests {
     fn partial_starts_wait_for_more() {
         assert_eq!(classify([&[3, 0, 0], b""], [false; 2]), Decision::NotYet);
         assert_eq!(classify([b"RDG_OU", b""], [false; 2]), Decision::NotYet);
-        assert_eq!(classify([&[0x16, 3, 1, 0, 200, 1], b""], [false; 2]), Decision::NotYet);
+        assert_eq!(
+            classify([&[0x16, 3, 1, 0, 200, 1], b""], [false; 2]),
+            Decision::NotYet
+        );
         // Nothing more can come: not RDP.
         assert_eq!(
             classify([&[3, 0, 0], b""], [true, true]),

@@ -7,7 +7,7 @@ use crate::cert::CertProblem;
 use crate::session::{Verdict, What};
 use crate::vocab::{closed_vocab, Dir, Layer};
 use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -42,16 +42,16 @@ closed_vocab! {
 }
 
 /// A verdict as the event file records it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VerdictRecord {
     /// The verdict.
     #[serde(flatten)]
     pub verdict: Verdict,
     /// What it covers; absent for a direct connection.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<Scope>,
     /// The gateway session's `RDG-Connection-Id`, in gateway mode.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gw_connection_id: Option<String>,
 }
 
@@ -95,6 +95,18 @@ pub enum Body {
         /// Why.
         error: String,
     },
+    /// A line this rdptap does not understand (written by a newer one, or damaged),
+    /// kept as written so that the rest of the file still loads.
+    Unknown {
+        /// The line's `layer`, as written.
+        layer: String,
+        /// The line's `kind`, as written.
+        kind: String,
+        /// Why it could not be read.
+        error: String,
+        /// The event's own fields, as written.
+        fields: serde_json::Map<String, serde_json::Value>,
+    },
 }
 
 impl Body {
@@ -106,6 +118,15 @@ impl Body {
                 Layer::Session
             }
             Body::CaptureDropped { .. } | Body::CaptureFailed { .. } => Layer::Capture,
+            Body::Unknown { layer, .. } => Layer::from_id(layer).unwrap_or(Layer::Session),
+        }
+    }
+
+    /// The layer's identifier as the file has it (an unknown layer stays as written).
+    pub fn layer_id(&self) -> &str {
+        match self {
+            Body::Unknown { layer, .. } => layer,
+            b => b.layer().id(),
         }
     }
 }
@@ -159,6 +180,14 @@ impl Serialize for Body {
         }
         let t = match self {
             Body::Entry(w) => return w.serialize(s),
+            Body::Unknown { kind, fields, .. } => {
+                let mut m = s.serialize_map(Some(fields.len() + 1))?;
+                m.serialize_entry("kind", kind)?;
+                for (k, v) in fields.iter().filter(|(k, _)| *k != "kind") {
+                    m.serialize_entry(k, v)?;
+                }
+                return m.end();
+            }
             Body::Verdict(v) => Tagged::Verdict(v),
             Body::ProxyStarted { version, config } => Tagged::ProxyStarted { version, config },
             Body::AnalyzeStarted {
@@ -233,7 +262,7 @@ impl Serialize for EventLine {
             ts: &'a OffsetDateTime,
             conn: u64,
             dir: Option<Dir>,
-            layer: Layer,
+            layer: &'a str,
             #[serde(flatten)]
             body: &'a Body,
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -245,7 +274,7 @@ impl Serialize for EventLine {
             ts: &self.ts,
             conn: self.conn,
             dir: self.event.dir,
-            layer: self.event.layer(),
+            layer: self.event.body.layer_id(),
             body: &self.event.body,
             seq: self.event.seq,
             source: self.source,

@@ -6,6 +6,7 @@ pub mod cause;
 pub mod describe;
 pub mod diagnose;
 pub mod event;
+mod event_read;
 pub mod gateway;
 pub mod mstsc;
 pub mod phase;
