@@ -94,6 +94,25 @@ fn every_note() -> Vec<Note> {
         Note::MintFailed {
             error: "no CA".into(),
         },
+        Note::CaptureGap {
+            direction: Dir::S2C,
+            offset: 2896,
+            missing: 1448,
+        },
+        Note::CaptureStartMissed { skipped: [0, 517] },
+        Note::CaptureConflict {
+            direction: Dir::C2S,
+            offset: 10,
+            len: 3,
+        },
+        Note::Decrypted {
+            version: TlsVersion(0x0304),
+            cipher_suite: CipherSuite(0x1302),
+        },
+        Note::DecryptStopped {
+            direction: Dir::C2S,
+            reason: "no keys for this connection in the key log".into(),
+        },
     ]);
     notes
 }

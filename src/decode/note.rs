@@ -1,11 +1,12 @@
-//! What the relay itself did or learned while intercepting TLS, for the session's
-//! timeline. Decoders see bytes; these notes cover what only the relay knows: how its
-//! own TLS handshakes on each leg went, and when it chose not to intercept.
+//! What the transport itself did or learned, for the session's timeline. Decoders see
+//! bytes; these notes cover what only the driver of a tracker knows: how the relay's own
+//! TLS handshakes on each leg went and when it chose not to intercept, or, for a capture
+//! that `analyze` reads, what the capture is missing and whether its TLS was decrypted.
 
 use crate::decode::names::Protocols;
 use crate::decode::tls::names::{AlertDescription, CipherSuite, TlsVersion};
 use crate::decode::x509::CertInfo;
-use crate::vocab::Layer;
+use crate::vocab::{Dir, Layer};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -150,11 +151,50 @@ pub enum Note {
         /// Why.
         error: String,
     },
+    /// Bytes of one direction are missing from the capture; that direction is not
+    /// decoded past them.
+    CaptureGap {
+        /// The direction that lost bytes (not `dir`: the event line has its own).
+        direction: Dir,
+        /// Where in the direction's stream the missing bytes start.
+        offset: u64,
+        /// How many bytes are missing.
+        missing: u64,
+    },
+    /// The capture starts after the connection did: its first packets were not
+    /// captured, and decoding starts where the stream could be picked up.
+    CaptureStartMissed {
+        /// Bytes of each direction, [c2s, s2c], skipped before decoding could start.
+        skipped: [u64; 2],
+    },
+    /// A retransmission carried other bytes than the first copy; the first was kept.
+    CaptureConflict {
+        /// The direction.
+        direction: Dir,
+        /// Where in the stream.
+        offset: u64,
+        /// How many bytes differ in span.
+        len: u64,
+    },
+    /// The connection's TLS was decrypted offline with a key log.
+    Decrypted {
+        /// The negotiated version.
+        version: TlsVersion,
+        /// The negotiated suite.
+        cipher_suite: CipherSuite,
+    },
+    /// One direction of the TLS could not be decrypted (further).
+    DecryptStopped {
+        /// The direction.
+        direction: Dir,
+        /// Why, in plain English.
+        reason: String,
+    },
 }
 
 impl Note {
     /// The `kind` of every note, which no decoder event shares.
-    pub const KINDS: [&'static str; 11] = [
+    pub const KINDS: [&'static str; 16] = [
         "not_intercepted",
         "nla_downgraded",
         "downgrade_hidden",
@@ -166,6 +206,11 @@ impl Note {
         "client_tls_failed",
         "strict_refused",
         "mint_failed",
+        "capture_gap",
+        "capture_start_missed",
+        "capture_conflict",
+        "decrypted",
+        "decrypt_stopped",
     ];
 
     /// True when `kind` is a note's.
@@ -202,6 +247,9 @@ impl Note {
             Note::NotIntercepted { .. } => Layer::Session,
             Note::NlaDowngraded { .. } => Layer::X224,
             Note::DowngradeHidden { .. } => Layer::Mcs,
+            Note::CaptureGap { .. }
+            | Note::CaptureStartMissed { .. }
+            | Note::CaptureConflict { .. } => Layer::Capture,
             _ => Layer::Tls,
         }
     }
@@ -253,8 +301,57 @@ impl Note {
                 findings.join("; ")
             ),
             Note::MintFailed { error } => format!("cannot mint a certificate: {error}"),
+            Note::CaptureGap {
+                direction: dir,
+                offset,
+                missing,
+            } => format!(
+                "the capture is missing {} bytes from the {} at offset {}; decoding stopped there",
+                thousands(*missing),
+                dir.sender(),
+                thousands(*offset)
+            ),
+            Note::CaptureStartMissed { skipped } => format!(
+                "the capture starts after the connection began (its start was not captured); decoding started where the stream could be picked up, after {} bytes from the client and {} from the server",
+                thousands(skipped[0]),
+                thousands(skipped[1])
+            ),
+            Note::CaptureConflict {
+                direction: dir,
+                offset,
+                len,
+            } => format!(
+                "a retransmission from the {} carried other bytes than the first copy at offset {} ({} bytes); the first copy was kept",
+                dir.sender(),
+                thousands(*offset),
+                thousands(*len)
+            ),
+            Note::Decrypted {
+                version,
+                cipher_suite,
+            } => format!("TLS decrypted with the key log: {version} {cipher_suite}"),
+            Note::DecryptStopped {
+                direction: dir,
+                reason,
+            } => {
+                format!("the {}'s TLS is not decrypted: {reason}", dir.sender())
+            }
         }
     }
+}
+
+/// A count with thousands separators, as the verdict's byte counts are written
+/// ("1,448 bytes").
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn leg(t: &LegTls) -> String {

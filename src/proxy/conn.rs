@@ -9,6 +9,7 @@ use crate::record::capture::Capture;
 use crate::record::{console, Recorder};
 use crate::relay::intercept::{self, InterceptCtx};
 use crate::relay::{self, RelayOptions, Resolver};
+use crate::session::event::Source;
 use crate::session::tracker::{ConnInfo, DirectTracker, Fact, GatewayTracker, Tracker};
 use crate::session::Cause;
 use std::net::SocketAddr;
@@ -57,6 +58,7 @@ pub async fn handle(
         redact_users: cfg.redact_users,
         roots: ctx.roots.clone(),
         wall_start,
+        source: Source::Proxy,
         start_offset: started.saturating_duration_since(ctx.epoch),
     };
     let listen = client.local_addr().unwrap_or(cfg.listen);

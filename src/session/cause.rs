@@ -79,6 +79,8 @@ closed_vocab! {
         GwProtocolViolation = ("gw_protocol_violation", "a side broke the gateway protocol"),
         /// A TCP reset ended a gateway connection.
         GwReset = ("gw_reset", "the gateway connection was reset"),
+        /// The capture `analyze` read ended while the connection was still open.
+        CaptureEnded = ("capture_ended", "the capture ended while the connection was open"),
     }
 }
 
@@ -111,6 +113,8 @@ closed_vocab! {
         Error = ("error", "error"),
         /// rdptap shut down.
         Shutdown = ("shutdown", "shutdown"),
+        /// Nobody closed: the capture ended first.
+        CaptureEnd = ("capture_end", "capture_end"),
     }
 }
 

@@ -32,6 +32,8 @@ pub enum EndKind {
         /// The error text.
         error: String,
     },
+    /// The capture that `analyze` read ended while the stream was still open.
+    CaptureEnded,
 }
 
 impl EndKind {
@@ -55,6 +57,7 @@ impl fmt::Display for EndKind {
                 f.write_str("could not be delivered: the receiver reset")
             }
             EndKind::WriteFailed { error, .. } => write!(f, "could not be delivered: {error}"),
+            EndKind::CaptureEnded => f.write_str("was still open when the capture ended"),
         }
     }
 }

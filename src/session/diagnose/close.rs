@@ -35,7 +35,8 @@ pub fn first_close(seen: &Seen) -> Option<Close> {
             EndKind::WriteFailed { .. } => (receiver, CloseKind::Error),
             EndKind::Linger | EndKind::IdleTimeout => (ClosedBy::Proxy, CloseKind::Timeout),
             EndKind::Shutdown => (ClosedBy::Proxy, CloseKind::Shutdown),
-            EndKind::Aborted => continue,
+            // rdptap's own follow-up, and a capture that ended first, are nobody's close.
+            EndKind::Aborted | EndKind::CaptureEnded => continue,
         };
         let key = (end.after, at.seq);
         if best.as_ref().is_none_or(|(a, s, _)| key < (*a, *s)) {
@@ -69,6 +70,7 @@ pub fn side_end(seen: &Seen, dir: Dir) -> SideEnd {
                 }
                 EndKind::Linger | EndKind::IdleTimeout => CloseKind::Timeout,
                 EndKind::Shutdown => CloseKind::Shutdown,
+                EndKind::CaptureEnded => CloseKind::CaptureEnd,
             }),
             after_ms: Some((e.after.as_secs_f64() * 1e6).round() / 1e3),
             bytes: e.bytes,

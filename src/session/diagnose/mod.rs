@@ -37,6 +37,9 @@ pub struct Inputs<'a> {
     pub duration: Duration,
     /// Plaintext per direction, [c2s, s2c], when rdptap intercepted TLS.
     pub plain: [crate::session::tracker::PlainSeen; 2],
+    /// The traffic was read from a capture (`analyze`), not relayed live: hints name
+    /// what helps there.
+    pub capture: bool,
 }
 
 /// A cause with its text, before the common verdict fields are filled in.
@@ -90,6 +93,7 @@ pub fn diagnose(input: &Inputs<'_>) -> Verdict {
 fn assemble(input: &Inputs<'_>, seen: &Seen, close: Option<Close>, f: Finding) -> Verdict {
     let (closed_by, close_kind) = f.closed.unwrap_or(match &close {
         Some(c) => (c.by, c.kind),
+        None if seen.capture_ended() => (ClosedBy::None, CloseKind::CaptureEnd),
         None => (ClosedBy::None, CloseKind::Shutdown),
     });
     let mut problems = effective_problems(&seen.problems);
@@ -120,16 +124,23 @@ fn assemble(input: &Inputs<'_>, seen: &Seen, close: Option<Close>, f: Finding) -
     if let Some(c) = &close {
         evidence_at.push(c.at);
     }
+    // What the capture is missing bounds what the verdict can know: say it, with where.
+    evidence_at.extend(seen.cap.start_missed.map(|s| s.0));
+    evidence_at.extend(seen.cap.gaps.iter().map(|g| g.0));
     evidence_at.sort_by_key(|a| a.seq);
     evidence_at.dedup_by_key(|a| a.seq);
     let evidence = evidence_at
         .iter()
         .filter_map(|a| close::evidence(input.timeline, a.seq))
         .collect();
-    let summary = match &f.mstsc {
+    let mut summary = match &f.mstsc {
         Some(c) => format!("{}; {c}", f.summary),
         None => f.summary,
     };
+    for caveat in seen.capture_caveats() {
+        summary.push_str("; ");
+        summary.push_str(&caveat);
+    }
     Verdict {
         phase: seen.phase.unwrap_or(Phase::TcpConnect),
         cause: f.cause,
@@ -219,6 +230,13 @@ fn find(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Finding {
     }
     if let Some(f) = cert_rejected(seen, close) {
         return f;
+    }
+    if seen.cap.decrypted.is_some() {
+        // A key log opened the TLS: what the RDP inside says decides, as under
+        // interception, but the client saw the host's own certificate.
+        if let Some(f) = logon::session_end(input, seen, close) {
+            return f;
+        }
     }
     if let Some(f) = nla_failure(seen, close) {
         return f;
@@ -510,7 +528,13 @@ fn orderly(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Option<Fin
         }
         _ => {}
     }
-    what.push_str(". The rest was encrypted: --intercept shows more");
+    what.push_str(if seen.cap.decrypted.is_some() {
+        ". Decrypted with the key log"
+    } else if input.capture {
+        ". The rest was encrypted: --keylog with the client's or host's TLS key log shows more"
+    } else {
+        ". The rest was encrypted: --intercept shows more"
+    });
     Some(Finding::new(Cause::Ok, what, "nothing to fix on the path rdptap can see; if the user still saw an error, run with --intercept to see inside TLS").evidence(seen.handshake_done))
 }
 
@@ -518,6 +542,16 @@ fn orderly(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Option<Fin
 fn by_close(seen: &Seen, close: Option<&Close>) -> Finding {
     let phase = seen.phase.unwrap_or(Phase::TcpConnect);
     let Some(close) = close else {
+        if seen.capture_ended() {
+            return Finding::new(
+                Cause::CaptureEnded,
+                format!(
+                    "the capture ended while the connection was still open, in the {phase} phase{}",
+                    last_seen(seen)
+                ),
+                "nothing failed in what was captured; capture longer (until the error shows) to see how the connection ends",
+            );
+        }
         return Finding::new(
             Cause::ProxyShutdown,
             format!("the connection was still open in the {phase} phase when rdptap stopped"),

@@ -60,6 +60,21 @@ pub struct Seen {
     pub icpt: Intercept,
     /// What the decrypted (or clear) RDP stream said.
     pub rdp: RdpSeen,
+    /// What `analyze` said about the capture it read.
+    pub cap: CaptureSeen,
+}
+
+/// Facts about a captured connection, from `analyze`.
+#[derive(Debug, Default)]
+pub struct CaptureSeen {
+    /// Bytes missing from the capture: where, which direction, from what offset, how many.
+    pub gaps: Vec<(At, Dir, u64, u64)>,
+    /// The capture started after the connection did, skipping [c2s, s2c] bytes.
+    pub start_missed: Option<(At, [u64; 2])>,
+    /// The TLS was decrypted offline with a key log.
+    pub decrypted: Option<At>,
+    /// A direction whose TLS could not be decrypted, and why.
+    pub undecrypted: Vec<(At, Dir, String)>,
 }
 
 /// Facts from the RDP PDUs after MCS.
@@ -278,10 +293,48 @@ impl Seen {
             Note::StrictRefused { .. } => i.strict_refused = Some(at),
             Note::FallbackFailed { error } => i.fallback_failed = Some((at, error.clone())),
             Note::NlaDowngraded { requested, sent } => i.downgraded = Some((at, *requested, *sent)),
+            Note::CaptureGap {
+                direction,
+                offset,
+                missing,
+            } => self.cap.gaps.push((at, *direction, *offset, *missing)),
+            Note::CaptureStartMissed { skipped } => self.cap.start_missed = Some((at, *skipped)),
+            Note::Decrypted { .. } => self.cap.decrypted = Some(at),
+            Note::DecryptStopped { direction, reason } => {
+                self.cap.undecrypted.push((at, *direction, reason.clone()))
+            }
             Note::DowngradeHidden { .. }
             | Note::FallbackReplayed { .. }
-            | Note::MintFailed { .. } => {}
+            | Note::MintFailed { .. }
+            | Note::CaptureConflict { .. } => {}
         }
+    }
+
+    /// True when the capture `analyze` read ended while the connection was open.
+    pub fn capture_ended(&self) -> bool {
+        self.ends
+            .iter()
+            .flatten()
+            .any(|(_, e)| matches!(e.kind, crate::vocab::EndKind::CaptureEnded))
+    }
+
+    /// What the capture is missing, in plain English, for the verdict's summary.
+    pub fn capture_caveats(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some((_, skipped)) = self.cap.start_missed {
+            out.push(crate::decode::note::Note::CaptureStartMissed { skipped }.describe());
+        }
+        for (_, dir, offset, missing) in &self.cap.gaps {
+            out.push(
+                crate::decode::note::Note::CaptureGap {
+                    direction: *dir,
+                    offset: *offset,
+                    missing: *missing,
+                }
+                .describe(),
+            );
+        }
+        out
     }
 
     /// True when rdptap terminated TLS on both legs.

@@ -109,6 +109,7 @@ impl T {
     fn verdict(&self) -> Verdict {
         diagnose(&Inputs {
             plain: Default::default(),
+            capture: false,
             timeline: &self.tl,
             tls_stats: Default::default(),
             target: "host:3389",

@@ -22,6 +22,8 @@ pub(super) struct Core {
     pub plain: [PlainSeen; 2],
     /// rdptap terminates TLS on both legs (or decrypts it): the decoders get plaintext.
     pub intercepted: bool,
+    /// Per direction: bytes are missing from the capture, so nothing more is decoded.
+    pub stopped: [bool; 2],
     /// Events not yet polled.
     queue: VecDeque<Event>,
     /// Reused between feeds, so decoding allocates no output vector per chunk.
@@ -37,6 +39,7 @@ impl Core {
             broken: false,
             plain: [PlainSeen::default(); 2],
             intercepted: false,
+            stopped: [false; 2],
             queue: VecDeque::new(),
             scratch: Vec::new(),
         }
@@ -89,6 +92,13 @@ impl Core {
     /// Records a relay note; the host's chain in it is judged as a certificate the
     /// decoders read would be.
     pub fn note(&mut self, at: Duration, note: Note) {
+        match &note {
+            // Decoding on past a hole would read the next bytes as if they followed.
+            Note::CaptureGap { direction, .. } => self.stopped[direction.idx()] = true,
+            // The key log opened the TLS: the decoders read its plaintext from here.
+            Note::Decrypted { .. } => self.intercepted = true,
+            _ => {}
+        }
         let judged = match &note {
             Note::UpstreamTls {
                 chain, pin_matched, ..
@@ -112,7 +122,7 @@ impl Core {
         let p = &mut self.plain[dir.idx()];
         p.bytes += len as u64;
         p.first_at.get_or_insert(at);
-        self.intercepted && !self.broken
+        self.intercepted && !self.broken && !self.stopped[dir.idx()]
     }
 
     /// Runs one decoder feed. The relay must never fail because of rdptap: should a

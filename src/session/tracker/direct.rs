@@ -10,7 +10,7 @@ use crate::decode::tls::TlsEvent;
 use crate::decode::x224::X224Event;
 use crate::decode::DecodeEvent;
 use crate::session::diagnose::{self, Inputs};
-use crate::session::event::Event;
+use crate::session::event::{Event, Source};
 use crate::session::Phase;
 use crate::vocab::Dir;
 use std::time::Duration;
@@ -46,6 +46,9 @@ fn phase_of(ev: &DecodeEvent) -> Option<Phase> {
 impl Tracker for DirectTracker {
     fn fact(&mut self, at: Duration, fact: Fact) {
         if let Some(Fact::Note(note)) = self.core.common_fact(at, fact) {
+            if matches!(note, Note::Decrypted { .. }) {
+                self.decoder.tls_intercepted();
+            }
             if matches!(note, Note::ClientTls { .. }) {
                 // Both handshakes are done: from here the decoders read plaintext.
                 self.core.intercepted = true;
@@ -57,7 +60,7 @@ impl Tracker for DirectTracker {
     }
 
     fn bytes(&mut self, at: Duration, dir: Dir, chunk: &[u8]) {
-        if self.core.broken || self.decoder.finished() {
+        if self.core.broken || self.core.stopped[dir.idx()] || self.decoder.finished() {
             return;
         }
         let decoder = &mut self.decoder;
@@ -96,6 +99,7 @@ impl Tracker for DirectTracker {
             linger: self.core.info.linger,
             duration: at,
             plain: self.core.plain,
+            capture: self.core.info.source == Source::Capture,
         });
         let seq = self.core.timeline.entries.len();
         self.core.verdict_event(at, &verdict, seq, None, None);

@@ -19,6 +19,7 @@ fn info(wall: u64) -> ConnInfo {
         redact_users: false,
         roots: Arc::new(rustls::RootCertStore::empty()),
         wall_start: std::time::UNIX_EPOCH + Duration::from_secs(wall),
+        source: crate::session::event::Source::Proxy,
         start_offset: Duration::ZERO,
     }
 }

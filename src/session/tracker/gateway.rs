@@ -19,7 +19,7 @@ use crate::decode::x224::X224Event;
 use crate::decode::{DecodeEvent, Decoded};
 use crate::session::diagnose::gateway::{self as gwdiag, GwInputs};
 use crate::session::diagnose::Inputs;
-use crate::session::event::{Event, Scope};
+use crate::session::event::{Event, Scope, Source};
 use crate::session::gateway::{merge, Deposit};
 use crate::session::Phase;
 use crate::vocab::Dir;
@@ -140,7 +140,7 @@ fn phase_of(ev: &DecodeEvent) -> Option<Phase> {
 impl Tracker for GatewayTracker {
     fn fact(&mut self, at: Duration, fact: Fact) {
         if let Fact::Ended(dir, _) = &fact {
-            if self.core.intercepted && !self.core.broken {
+            if self.core.intercepted && !self.core.broken && !self.core.stopped[dir.idx()] {
                 // Say what the stream ended in the middle of, before its end is recorded.
                 self.channel(at, *dir, &[], true);
             }
@@ -155,7 +155,7 @@ impl Tracker for GatewayTracker {
     }
 
     fn bytes(&mut self, at: Duration, dir: Dir, chunk: &[u8]) {
-        if self.core.broken {
+        if self.core.broken || self.core.stopped[dir.idx()] {
             return;
         }
         let outer = &mut self.outer;
@@ -207,6 +207,7 @@ impl Tracker for GatewayTracker {
                 linger: self.core.info.linger,
                 duration: at,
                 plain: self.core.plain,
+                capture: self.core.info.source == Source::Capture,
             },
             &gin,
         );
@@ -233,6 +234,7 @@ impl Tracker for GatewayTracker {
                         linger: self.core.info.linger,
                         duration: end.saturating_sub(base),
                         plain: Default::default(),
+                        capture: self.core.info.source == Source::Capture,
                     },
                     &gin,
                 );

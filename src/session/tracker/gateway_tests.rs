@@ -65,6 +65,7 @@ fn info() -> ConnInfo {
         redact_users: false,
         roots: Arc::new(rustls::RootCertStore::empty()),
         wall_start: std::time::UNIX_EPOCH + Duration::from_secs(1_795_348_800),
+        source: crate::session::event::Source::Proxy,
         start_offset: Duration::from_secs(2),
     }
 }

@@ -18,7 +18,7 @@ pub use direct::DirectTracker;
 pub use gateway::{GatewayTracker, Tunnels};
 
 use crate::decode::note::Note;
-use crate::session::event::Event;
+use crate::session::event::{Event, Source};
 use crate::session::Verdict;
 use crate::vocab::{ConnectError, Dir, StreamEnd};
 use std::sync::Arc;
@@ -42,6 +42,8 @@ pub struct ConnInfo {
     /// When the connection began on the wall clock. Certificate dates are judged against
     /// it (plus `at`): a capture is judged as of the day it was taken.
     pub wall_start: SystemTime,
+    /// Whether the traffic is relayed live or read from a capture.
+    pub source: Source,
     /// When the connection began, counted from a start shared by every connection of the
     /// run (the proxy's start, or the capture's first packet), so that the channels of one
     /// gateway session can be put on one timeline.

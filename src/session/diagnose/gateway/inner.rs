@@ -26,6 +26,7 @@ pub(super) fn inner_finding(
         linger: input.linger,
         duration: input.duration,
         plain: Default::default(),
+        capture: input.capture,
     });
     let resource = g
         .resource

@@ -101,6 +101,7 @@ impl Conv {
                 linger: Duration::from_secs(1),
                 duration: self.now,
                 plain: Default::default(),
+                capture: false,
             },
             &GwInputs {
                 session,
