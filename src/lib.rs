@@ -1,4 +1,5 @@
 //! rdptap: a diagnosing man-in-the-middle proxy for RDP and RD Gateway connections.
+pub mod capfile;
 pub mod cli;
 pub mod decode;
 pub mod lab;
