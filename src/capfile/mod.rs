@@ -23,6 +23,8 @@ mod read;
 pub mod tcp;
 
 #[cfg(test)]
+mod real_capture_tests;
+#[cfg(test)]
 mod testkit;
 
 pub use error::{BlockName, CaptureError, CaptureErrorKind};

@@ -23,6 +23,8 @@ mod reassembler;
 
 #[cfg(test)]
 mod harness;
+#[cfg(test)]
+mod props_tests;
 
 pub use config::{ReassemblyConfig, TcpStats};
 pub use event::{ConnId, EndReason, FlowEvent, FlowEventKind, GapCause};
