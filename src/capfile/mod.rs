@@ -23,6 +23,8 @@ mod read;
 pub mod tcp;
 
 #[cfg(test)]
+mod bench_tests;
+#[cfg(test)]
 mod real_capture_tests;
 #[cfg(test)]
 mod testkit;

@@ -4,7 +4,7 @@
 use super::ctx::Ctx;
 use super::event::{ConnId, EndReason, FlowEventKind, GapCause};
 use super::half::Half;
-use crate::capfile::packet::TcpSegment;
+use super::TcpSegment;
 use crate::vocab::Dir;
 use std::net::SocketAddr;
 use std::time::Duration;

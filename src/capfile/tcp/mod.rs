@@ -26,6 +26,8 @@ mod harness;
 #[cfg(test)]
 mod props_tests;
 
+use super::packet::TcpSegment;
+
 pub use config::{ReassemblyConfig, TcpStats};
 pub use event::{ConnId, EndReason, FlowEvent, FlowEventKind, GapCause};
 pub use reassembler::Reassembler;

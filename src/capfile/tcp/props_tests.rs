@@ -92,3 +92,74 @@ proptest! {
         prop_assert_eq!(h.r.buffered_bytes(), 0);
     }
 }
+
+/// One arbitrary segment: direction, sequence and acknowledgment near the handshake's,
+/// flags, payload length and how much of it the capture kept.
+fn hostile_segment() -> impl Strategy<Value = (bool, u32, u32, u8, usize, usize)> {
+    (
+        any::<bool>(),
+        0u32..4000,
+        0u32..4000,
+        any::<u8>(),
+        0usize..300,
+        0usize..300,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_segments_never_panic_and_memory_comes_back(
+        segments in proptest::collection::vec(hostile_segment(), 0..60),
+        base in prop_oneof![Just(0u32), Just(u32::MAX - 1000), any::<u32>()],
+        syn_first in any::<bool>(),
+    ) {
+        let cfg = crate::capfile::tcp::ReassemblyConfig {
+            max_buffered_per_dir: 1000,
+            max_buffered_total: 1500,
+            history_per_dir: 100,
+            max_history_total: 250,
+            max_open_connections: 2,
+            ..Default::default()
+        };
+        let mut h = Harness::with(cfg);
+        if syn_first {
+            h.handshake(base, base.wrapping_add(50_000));
+        }
+        let payload = [0x5au8; 300];
+        for (i, (to_server, seq, ack, flags, len, kept)) in segments.into_iter().enumerate() {
+            if i % 17 == 16 {
+                h.client.set_port(h.client.port().wrapping_add(1));
+            }
+            let dir = if to_server { C2S } else { crate::vocab::Dir::S2C };
+            let (seq, ack) = if to_server {
+                (base.wrapping_add(seq), base.wrapping_add(50_000).wrapping_add(ack))
+            } else {
+                (base.wrapping_add(50_000).wrapping_add(seq), base.wrapping_add(ack))
+            };
+            h.send(dir, seq, ack, flags & 0x1f, &payload[..kept.min(len)], len as u32);
+        }
+        h.finish();
+        let events = h.take();
+        let mut open = std::collections::HashSet::new();
+        for e in &events {
+            match e {
+                Ev::Opened { id, .. } => prop_assert!(open.insert(*id)),
+                Ev::Ended { id, .. } => prop_assert!(open.remove(id)),
+                _ => {}
+            }
+        }
+        prop_assert!(open.is_empty(), "every connection ends");
+        let ids: std::collections::HashSet<u64> = events.iter().filter_map(|e| match e {
+            Ev::Opened { id, .. } => Some(*id),
+            _ => None,
+        }).collect();
+        for id in ids {
+            for dir in [C2S, crate::vocab::Dir::S2C] {
+                rebuild(&events, id, dir);
+            }
+        }
+        prop_assert_eq!(h.r.held_bytes(), 0);
+    }
+}

@@ -14,7 +14,7 @@ use super::config::{ReassemblyConfig, TcpStats};
 use super::conn::{Conn, Outcome};
 use super::ctx::{Budget, Ctx};
 use super::event::{ConnId, EndReason, FlowEvent, FlowEventKind, GapCause};
-use crate::capfile::packet::TcpSegment;
+use super::TcpSegment;
 use crate::vocab::Dir;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -115,6 +115,12 @@ impl Reassembler {
     /// Out-of-order memory held now, all directions together.
     pub fn buffered_bytes(&self) -> usize {
         self.budget.buffered
+    }
+
+    /// All stream memory held now: out-of-order data and the bytes kept for comparing
+    /// retransmissions.
+    pub fn held_bytes(&self) -> usize {
+        self.budget.buffered + self.budget.history
     }
 
     /// Takes in the next segment of the capture and hands the events it causes to `out`.
