@@ -11,6 +11,9 @@
 //!   gaps where the capture lost bytes, differing retransmissions, FIN, RST and the end of
 //!   the capture. It does no I/O.
 //!
+//! Memory: the reader holds one buffer of at most [`MAX_BLOCK`] plus two read chunks;
+//! the reassembler's bounds are those of [`tcp::ReassemblyConfig`].
+//!
 //! Nothing here uses the rest of the crate except `crate::vocab`.
 
 mod buffer;

@@ -133,6 +133,10 @@ impl PcapngState {
             return Ok(NgItem::Structure);
         }
         let section = self.section.as_mut().ok_or(CaptureErrorKind::NoSection)?;
+        if !matches!(block_type, IDB_MAGIC | EPB_MAGIC | SPB_MAGIC | DSB_MAGIC) {
+            // Not parsed at all: a damaged statistics or name block must not stop the reading.
+            return Ok(NgItem::Other);
+        }
         let parsed = if big {
             parse_block_be(block)
         } else {
