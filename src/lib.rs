@@ -1,5 +1,6 @@
 //! rdptap: a diagnosing man-in-the-middle proxy for RDP and RD Gateway connections.
 pub mod analyze;
+pub mod capfile;
 pub mod cert;
 pub mod cli;
 pub mod decode;
