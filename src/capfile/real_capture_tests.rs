@@ -43,7 +43,7 @@ fn run(bytes: &[u8]) -> (Summary, ReadStats, Option<FileFormat>) {
         }
         FlowEventKind::Gap { .. } | FlowEventKind::Conflict { .. } => summary.gaps += 1,
         FlowEventKind::Fin { dir, bytes } => summary.fins[dir.idx()] = Some(bytes),
-        FlowEventKind::Reset { .. } => {}
+        FlowEventKind::Reset { .. } | FlowEventKind::Established { .. } => {}
         FlowEventKind::Ended { why, .. } => summary.ended = Some(why),
     };
     while let Some(record) = reader.next_record() {

@@ -106,8 +106,12 @@ fn every_note() -> Vec<Note> {
             len: 3,
         },
         Note::Decrypted {
-            version: TlsVersion(0x0304),
-            cipher_suite: CipherSuite(0x1302),
+            version: Some(TlsVersion(0x0304)),
+            cipher_suite: Some(CipherSuite(0x1302)),
+        },
+        Note::Decrypted {
+            version: None,
+            cipher_suite: None,
         },
         Note::DecryptStopped {
             direction: Dir::C2S,

@@ -176,12 +176,13 @@ pub enum Note {
         /// How many bytes differ in span.
         len: u64,
     },
-    /// The connection's TLS was decrypted offline with a key log.
+    /// The connection's plaintext is at hand: its TLS was decrypted offline with a key
+    /// log, or the capture holds the decrypted stream itself (rdptap's own traces).
     Decrypted {
-        /// The negotiated version.
-        version: TlsVersion,
-        /// The negotiated suite.
-        cipher_suite: CipherSuite,
+        /// The negotiated version (None: the capture holds plaintext).
+        version: Option<TlsVersion>,
+        /// The negotiated suite (None: the capture holds plaintext).
+        cipher_suite: Option<CipherSuite>,
     },
     /// One direction of the TLS could not be decrypted (further).
     DecryptStopped {
@@ -327,9 +328,12 @@ impl Note {
                 thousands(*len)
             ),
             Note::Decrypted {
-                version,
-                cipher_suite,
-            } => format!("TLS decrypted with the key log: {version} {cipher_suite}"),
+                version: Some(v),
+                cipher_suite: Some(c),
+            } => format!("TLS decrypted with the key log: {v} {c}"),
+            Note::Decrypted { .. } => {
+                "the capture holds this connection's decrypted stream (an rdptap trace)".into()
+            }
             Note::DecryptStopped {
                 direction: dir,
                 reason,

@@ -31,6 +31,8 @@ pub(super) struct Conn {
     pub(super) isn: [Option<u32>; 2],
     /// Time of the last segment, to find idle connections.
     pub(super) last_ts: Duration,
+    /// When the client's SYN was captured.
+    syn_at: Option<Duration>,
     halves: [Half; 2],
 }
 
@@ -43,6 +45,7 @@ impl Conn {
             start_seen,
             isn: [None, None],
             last_ts: Duration::ZERO,
+            syn_at: None,
             halves: [Half::default(), Half::default()],
         }
     }
@@ -85,6 +88,15 @@ impl Conn {
         let flags = seg.flags;
         // The SYN takes one sequence number: data starts after it.
         let data_seq = if flags.syn() {
+            if dir == Dir::S2C && flags.ack() && self.isn[d].is_none() {
+                // The first SYN-ACK: how long the server took to answer says where a
+                // connect's time went.
+                let handshake = self.syn_at.map(|t| seg.ts.saturating_sub(t));
+                ctx.emit(FlowEventKind::Established { handshake });
+            }
+            if dir == Dir::C2S && !flags.ack() && self.syn_at.is_none() {
+                self.syn_at = Some(seg.ts);
+            }
             self.isn[d].get_or_insert(seg.seq);
             seg.seq.wrapping_add(1)
         } else {

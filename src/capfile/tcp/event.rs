@@ -112,6 +112,12 @@ pub enum FlowEventKind<'a> {
         /// the consumer may swap them after looking at the content.
         roles_guessed: bool,
     },
+    /// The server answered the SYN (SYN-ACK): the connection is established, after
+    /// `handshake` since the SYN when the SYN was captured too.
+    Established {
+        /// From the client's SYN to the server's SYN-ACK, when both were captured.
+        handshake: Option<Duration>,
+    },
     /// In-order stream bytes.
     Data {
         /// Which way they travel.
@@ -173,7 +179,9 @@ impl FlowEventKind<'_> {
             | FlowEventKind::Conflict { dir, .. }
             | FlowEventKind::Fin { dir, .. }
             | FlowEventKind::Reset { dir, .. } => Some(dir),
-            FlowEventKind::Opened { .. } | FlowEventKind::Ended { .. } => None,
+            FlowEventKind::Opened { .. }
+            | FlowEventKind::Established { .. }
+            | FlowEventKind::Ended { .. } => None,
         }
     }
 }
@@ -191,6 +199,14 @@ impl fmt::Display for FlowEvent<'_> {
 impl fmt::Display for FlowEventKind<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
+            FlowEventKind::Established { handshake } => match handshake {
+                Some(d) => write!(
+                    f,
+                    "established: SYN-ACK {:.3} ms after the SYN",
+                    d.as_secs_f64() * 1e3
+                ),
+                None => f.write_str("established: SYN-ACK seen"),
+            },
             FlowEventKind::Opened { client, server, start_seen, roles_guessed } => {
                 write!(f, "opened: client {client}, server {server}")?;
                 if !start_seen {

@@ -239,3 +239,47 @@ fn events_display_in_plain_english() {
     assert!(opened.to_string().contains("its start was not captured"));
     assert_eq!(rebuild(&[], 0, C2S), vec![]);
 }
+
+#[test]
+fn the_syn_ack_says_how_long_the_handshake_took() {
+    use crate::capfile::packet::{TcpFlags, TcpSegment};
+    use crate::capfile::tcp::{FlowEventKind, Reassembler};
+    let (c, s): (std::net::SocketAddr, std::net::SocketAddr) = (
+        "10.0.0.1:50000".parse().unwrap(),
+        "10.0.0.2:3389".parse().unwrap(),
+    );
+    let seg = |ms: u64, src, dst, flags: TcpFlags| TcpSegment {
+        frame: ms,
+        block_offset: 0,
+        ts: std::time::Duration::from_millis(ms),
+        src,
+        dst,
+        seq: 1000,
+        ack: 0,
+        flags,
+        window: 100,
+        payload: &[],
+        wire_len: 0,
+    };
+    let mut r = Reassembler::default();
+    let mut got = Vec::new();
+    r.segment(&seg(10, c, s, TcpFlags::SYN), |e| {
+        if let FlowEventKind::Established { handshake } = e.kind {
+            got.push(handshake)
+        }
+    });
+    r.segment(
+        &seg(
+            13,
+            s,
+            c,
+            TcpFlags::from_bits(TcpFlags::SYN.bits() | TcpFlags::ACK.bits()),
+        ),
+        |e| {
+            if let FlowEventKind::Established { handshake } = e.kind {
+                got.push(handshake)
+            }
+        },
+    );
+    assert_eq!(got, [Some(std::time::Duration::from_millis(3))]);
+}
