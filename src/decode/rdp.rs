@@ -152,6 +152,15 @@ impl RdpDecoder {
         }
     }
 
+    /// The capture of this connection began after its TLS handshake: both directions
+    /// are read as TLS records from here (the caller feeds from a record boundary).
+    pub fn resume_tls(&mut self) {
+        for s in &mut self.sides {
+            s.stage = Stage::Tls;
+            s.pending = Vec::new();
+        }
+    }
+
     /// Feeds decrypted bytes of direction `dir` (only after
     /// [`tls_intercepted`](Self::tls_intercepted); ignored before).
     pub fn feed_plain(&mut self, dir: Dir, data: &[u8], out: &mut Vec<Decoded>) {

@@ -49,6 +49,12 @@ impl Tracker for DirectTracker {
             if matches!(note, Note::Decrypted { .. }) {
                 self.decoder.tls_intercepted();
             }
+            if matches!(note, Note::CaptureStartMissed { .. }) {
+                // The driver picks a captured stream up at a TLS record boundary: the
+                // handshake happened before the capture began.
+                self.decoder.resume_tls();
+                self.core.enter(at, Phase::TlsSession);
+            }
             if matches!(note, Note::ClientTls { .. }) {
                 // Both handshakes are done: from here the decoders read plaintext.
                 self.core.intercepted = true;

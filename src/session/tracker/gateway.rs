@@ -150,6 +150,9 @@ impl Tracker for GatewayTracker {
                 // Both handshakes are done: from here the decoders read plaintext.
                 self.core.intercepted = true;
             }
+            if matches!(note, Note::CaptureStartMissed { .. }) {
+                self.core.enter(at, Phase::GwTls);
+            }
             self.core.note(at, note);
         }
     }
