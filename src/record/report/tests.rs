@@ -194,6 +194,28 @@ fn events_this_rdptap_cannot_read_are_kept_and_announced() {
 }
 
 #[test]
+fn a_failed_upstream_connect_says_how_and_where() {
+    let text = [
+        line(1, 0, 0, json!({"layer":"tcp","kind":"accepted","client":"10.0.0.1:5000","listen":"0.0.0.0:3389"})),
+        line(1, 1, 1, json!({"layer":"tcp","kind":"upstream_failed","failure":"refused","addr":"10.0.0.9:3389"})),
+        verdict(1, 2, 2, "upstream_refused", "refused"),
+    ]
+    .join("\n");
+    let r = report("e.jsonl", &text);
+    let c = &r.conns[0];
+    assert_eq!(
+        label(&c.events[1]),
+        "TCP connect failed: refused (10.0.0.9:3389)"
+    );
+    assert_eq!(c.upstream_addr(), Some("10.0.0.9:3389"));
+    let t = render_text(&r);
+    assert!(
+        t.contains("(10.0.0.1:5000 -> rdptap -> 10.0.0.9:3389)"),
+        "{t}"
+    );
+}
+
+#[test]
 fn a_missing_file_is_named() {
     let e = load(Path::new("/nonexistent/rdptap/e.jsonl")).unwrap_err();
     assert!(
