@@ -31,21 +31,36 @@ impl EventLine {
         let Value::Object(m) = v else {
             return Err("not a JSON object".into());
         };
-        let ts = m.get("ts").and_then(Value::as_str).ok_or("no 'ts' field")?;
-        let ts = OffsetDateTime::parse(ts, &Rfc3339)
-            .map_err(|e| format!("'ts' is not an RFC 3339 time ({e})"))?;
-        let conn = m
-            .get("conn")
-            .and_then(Value::as_u64)
-            .ok_or("no 'conn' number")?;
+        // The fields that place an event, checked in the order a person fixing a
+        // damaged line would look for them; each message shows the value found.
+        let conn = match m.get("conn") {
+            Some(c) => c
+                .as_u64()
+                .ok_or_else(|| format!("\"conn\" is {c}, not a connection number"))?,
+            None => return Err("no \"conn\" field".into()),
+        };
+        match m.get("kind") {
+            Some(Value::String(_)) => {}
+            Some(k) => return Err(format!("\"kind\" is {k}, not a string")),
+            None => return Err("no \"kind\" field".into()),
+        }
         let dir = match m.get("dir") {
             None | Some(Value::Null) => None,
-            Some(d) => Some(Dir::deserialize(d).map_err(|e| format!("'dir': {e}"))?),
+            Some(d) => Some(
+                Dir::deserialize(d)
+                    .map_err(|_| format!("\"dir\" is {d}, not \"c2s\", \"s2c\" or null"))?,
+            ),
         };
         let layer = m
             .get("layer")
             .and_then(Value::as_str)
-            .ok_or("no 'layer' field")?;
+            .ok_or("no \"layer\" field")?;
+        let ts = m
+            .get("ts")
+            .and_then(Value::as_str)
+            .ok_or("no \"ts\" field")?;
+        let ts = OffsetDateTime::parse(ts, &Rfc3339)
+            .map_err(|e| format!("\"ts\" is not an RFC 3339 time ({e})"))?;
         let seq = m.get("seq").and_then(Value::as_u64).map(|s| s as usize);
         let source = m
             .get("source")

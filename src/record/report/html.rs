@@ -2,11 +2,15 @@
 //! loaded from anywhere). Every string that comes from the event file is escaped: an
 //! event file is untrusted input.
 
-use super::facts::{certificates, negotiation, CertView, FactValue};
+use super::certs::{certificates, key_text, CertView};
+use super::event::Event;
+use super::facts::{negotiation, FactValue};
 use super::labels::label;
 use super::ladder::render_ladder;
-use super::model::{fmt_ms, plural, Connection, Event, Verdict};
+use super::model::{fmt_ms, plural, Connection};
+use super::verdict::{self, class as verdict_class};
 use super::Report;
+use crate::session::event::{rfc3339_micros, Body, VerdictRecord};
 use crate::vocab::Dir;
 use base64::Engine as _;
 use std::collections::BTreeSet;
@@ -75,12 +79,13 @@ fn header(h: &mut String, r: &Report) {
         .process
         .iter()
         .chain(r.conns.iter().flat_map(|c| &c.events));
-    let stamps: Vec<&str> = all
-        .filter(|e| e.ts.is_some())
-        .map(|e| e.ts_text.as_str())
-        .collect();
+    let stamps: Vec<_> = all.map(Event::ts).collect();
     let range = match (stamps.iter().min(), stamps.iter().max()) {
-        (Some(a), Some(b)) => format!("{} – {} UTC", short_ts(a), short_ts(b)),
+        (Some(a), Some(b)) => format!(
+            "{} – {} UTC",
+            short_ts(&rfc3339_micros(*a)),
+            short_ts(&rfc3339_micros(*b))
+        ),
         _ => "no timestamps".to_string(),
     };
     let n = r.conns.len();
@@ -96,15 +101,19 @@ fn header(h: &mut String, r: &Report) {
         let _ = write!(h, " · recorded by rdptap {}", escape(v));
     }
     h.push_str("</p>");
-    if let Some(start) = r.process.iter().find(|e| e.kind == "proxy_started") {
-        if let Some(cfg) = start.get("config") {
-            let pretty = serde_json::to_string_pretty(cfg).unwrap_or_default();
-            let _ = write!(
-                h,
-                "<details class=\"config\"><summary>Configuration of the run</summary><pre>{}</pre></details>",
-                escape(&pretty)
-            );
-        }
+    let config = r.process.iter().find_map(|e| match e.body() {
+        Body::ProxyStarted { config, .. } => Some(config),
+        _ => None,
+    });
+    // The run's settings are shown as written: they are a record of the command line,
+    // not something the report interprets.
+    if let Some(cfg) = config.filter(|c| !c.is_null()) {
+        let pretty = serde_json::to_string_pretty(cfg).unwrap_or_default();
+        let _ = write!(
+            h,
+            "<details class=\"config\"><summary>Configuration of the run</summary><pre>{}</pre></details>",
+            escape(&pretty)
+        );
     }
     if n > 1 {
         h.push_str("<nav>");
@@ -138,16 +147,6 @@ fn notices(h: &mut String, r: &Report) {
         let _ = write!(h, "<li>{}</li>", escape(&n.to_string()));
     }
     h.push_str("</ul></section>\n");
-}
-
-/// `ok`, `warn` (ok with warnings) or `bad`, for colours.
-fn verdict_class(v: Option<&Verdict>) -> &'static str {
-    match v {
-        Some(v) if v.is_ok() && v.warnings.is_empty() => "ok",
-        Some(v) if v.is_ok() => "warn",
-        Some(_) => "bad",
-        None => "none",
-    }
 }
 
 fn verdicts(h: &mut String, r: &Report) {
@@ -184,15 +183,18 @@ fn verdicts(h: &mut String, r: &Report) {
 /// True when a connection's verdict says what its gateway session's verdict says (the
 /// WebSocket transport's one connection): the page shows that verdict once.
 pub(super) fn same_as_session(c: &Connection) -> bool {
-    match (c.verdict(), c.session_verdict()) {
-        (Some(v), Some(s)) => v.cause == s.cause && v.summary == s.summary,
-        _ => false,
-    }
+    verdict::same(c.verdict(), c.session_verdict())
 }
 
-fn verdict_card(h: &mut String, anchor: &str, title: &str, sub: &str, v: Option<&Verdict>) {
-    let class = verdict_class(v);
-    let badge = v.map_or("no verdict", |v| v.cause.id.as_str());
+fn verdict_card(
+    h: &mut String,
+    anchor: &str,
+    title: &str,
+    sub: &str,
+    record: Option<&VerdictRecord>,
+) {
+    let class = verdict_class(record);
+    let badge = record.map_or("no verdict", |r| r.verdict.cause.id());
     let _ = write!(
         h,
         r##"<article class="card verdict {class}"><div class="vhead"><span class="badge">{}</span><a class="vtitle" href="#{anchor}">{}</a><span class="muted">{}</span></div>"##,
@@ -200,14 +202,15 @@ fn verdict_card(h: &mut String, anchor: &str, title: &str, sub: &str, v: Option<
         escape(title),
         escape(sub)
     );
-    let Some(v) = v else {
+    let Some(record) = record else {
         h.push_str("<p class=\"summary\">No verdict: the file ends before this connection did (rdptap was killed, or the file was copied while the connection was open).</p></article>\n");
         return;
     };
+    let v = &record.verdict;
     let _ = write!(
         h,
         r#"<p class="meaning">{}</p><p class="summary">{}</p>"#,
-        escape(&v.cause.to_string()),
+        escape(v.cause.text()),
         escape(&v.summary)
     );
     if !v.hint.is_empty() {
@@ -222,21 +225,10 @@ fn verdict_card(h: &mut String, anchor: &str, title: &str, sub: &str, v: Option<
         let _ = write!(h, "<div><dt>{k}</dt><dd>{}</dd></div>", escape(&val));
     };
     item("phase reached", v.phase.to_string());
-    item("closed by", format!("{} ({})", v.closed_by, v.close_kind));
-    if let Some(d) = v.duration_ms {
-        item("duration", fmt_ms(d));
-    }
+    item("closed by", verdict::closed(record));
+    item("duration", fmt_ms(v.duration_ms));
     if let Some(m) = &v.mstsc {
-        let ext = m
-            .extended
-            .as_deref()
-            .map(|e| format!(" / {e}"))
-            .unwrap_or_default();
-        let inf = if m.inferred { ", inferred" } else { "" };
-        item(
-            "mstsc shows",
-            format!("{}{ext} ({}{inf})", m.disc_reason, m.meaning),
-        );
+        item("mstsc shows", verdict::mstsc_text(m));
     }
     item(
         "basis",
@@ -253,7 +245,7 @@ fn verdict_card(h: &mut String, anchor: &str, title: &str, sub: &str, v: Option<
             let _ = write!(
                 h,
                 "<li><code>{}</code> {}</li>",
-                escape(&w.cause.id),
+                escape(w.cause.id()),
                 escape(&w.detail)
             );
         }
@@ -301,7 +293,7 @@ fn phases(h: &mut String, c: &Connection) {
     let total = c.end_ms().unwrap_or(0.0).max(0.001);
     // The phase in red is the one the failing evidence falls in (a certificate problem
     // is in the TLS handshake even when the session went on), else the last one reached.
-    let failed = c.verdict().is_some_and(|v| !v.is_ok());
+    let failed = c.verdict().is_some_and(|v| !verdict::is_ok(v));
     let first_bad = c.failing_seqs().into_iter().min();
     let red = match first_bad {
         _ if !failed => None,
@@ -322,7 +314,7 @@ fn phases(h: &mut String, c: &Connection) {
             h,
             r#"<tr><td>{} <code class="pid">{}</code></td><td class="num">+{}</td><td class="num">{}{}</td><td class="track-col"><div class="track"><div class="{cls}" style="left:{left:.2}%;width:{width:.2}%"></div></div></td></tr>"#,
             escape(&p.phase.to_string()),
-            escape(&p.phase.id),
+            escape(p.phase.id()),
             fmt_ms(p.start_ms),
             fmt_ms(p.duration_ms),
             if last { " (to the end)" } else { "" },
@@ -404,11 +396,11 @@ fn cert_view(h: &mut String, v: &CertView) {
         row("issuer", &c.issuer);
         row("valid", &format!("{} → {}", c.not_before, c.not_after));
         row("names (SAN)", &c.sans.join(", "));
-        row("key", &c.key);
-        row("signature", &c.signature);
+        row("key", &key_text(c));
+        row("signature", &c.signature_algorithm);
         row("key usage (EKU)", &c.ekus.join(", "));
         row("self-signed", if c.self_signed { "yes" } else { "no" });
-        row("SHA-256", c.sha256.as_deref().unwrap_or(""));
+        row("SHA-256", &c.sha256);
         h.push_str("</table>");
     }
     h.push_str("</div>");
@@ -430,7 +422,7 @@ fn events(h: &mut String, r: &Report) {
         rows.extend(c.events.iter().map(|e| (Some(c), e)));
     }
     rows.sort_by_key(|(_, e)| e.line);
-    let layers: BTreeSet<String> = rows.iter().map(|(_, e)| e.layer.id().to_string()).collect();
+    let layers: BTreeSet<&str> = rows.iter().map(|(_, e)| e.layer_id()).collect();
     h.push_str("<section class=\"events\"><h2>Events</h2><div class=\"filters\"><input id=\"filter-text\" type=\"search\" placeholder=\"Filter: any text, e.g. ServerHello, 401, E_PROXY\" aria-label=\"filter events by text\"><select id=\"filter-layer\" aria-label=\"filter by layer\"><option value=\"\">all layers</option>");
     for l in &layers {
         let _ = write!(h, "<option value=\"{0}\">{0}</option>", escape(l));
@@ -450,14 +442,14 @@ fn events(h: &mut String, r: &Report) {
     }
     h.push_str("<span id=\"filter-count\"></span></div><div class=\"table-wrap\"><table id=\"events\"><thead><tr><th class=\"num\">line</th><th>conn</th><th class=\"num\">+ms</th><th>dir</th><th>layer</th><th>kind</th><th>message</th><th>fields</th></tr></thead><tbody>\n");
     for (c, e) in rows {
-        let (arrow, dir_title) = dir_mark(e.dir);
+        let (arrow, dir_title) = dir_mark(e.dir());
         let at = c
             .and_then(|c| c.rel_ms(e))
             .map(|ms| format!("{ms:.3}"))
             .unwrap_or_default();
         let conn = c.map_or("run".to_string(), |c| c.id.to_string());
         let anchor = c.map_or("run", |c| c.anchor.as_str());
-        let inner = if e.inner {
+        let inner = if e.inner() {
             " <span class=\"tag\">inner</span>"
         } else {
             ""
@@ -466,14 +458,14 @@ fn events(h: &mut String, r: &Report) {
             h,
             "<tr id=\"ev-L{}\" data-layer=\"{}\" data-conn=\"{}\"><td class=\"num\">{}</td><td>{}</td><td class=\"num\" title=\"{}\">{}</td><td title=\"{dir_title}\">{arrow}</td><td>{}</td><td>{}{inner}</td><td>{}</td><td class=\"d\"><code>{}</code></td></tr>",
             e.line,
-            escape(e.layer.id()),
+            escape(e.layer_id()),
             anchor,
             e.line,
             conn,
-            escape(&e.ts_text),
+            escape(&e.ts_text()),
             at,
-            escape(&e.layer.to_string()),
-            escape(&e.kind),
+            escape(&e.layer_text()),
+            escape(&e.kind()),
             escape(&label(e)),
             escape(&e.details())
         );

@@ -1,10 +1,19 @@
 //! The ladder diagram: one inline SVG per connection, with a column for the client,
 //! rdptap, the gateway (gateway mode only) and the host, and an arrow per decoded message.
 
+use super::event::Event;
 use super::html::escape;
 use super::labels::label;
-use super::model::{Connection, Event, Layer};
-use crate::vocab::Dir;
+use super::model::Connection;
+use crate::decode::gateway::{GwEvent, Inner};
+use crate::decode::mcs::McsEvent;
+use crate::decode::note::Note;
+use crate::decode::tls::TlsEvent;
+use crate::decode::tsgu::order::GwStage;
+use crate::decode::DecodeEvent;
+use crate::session::event::Body;
+use crate::session::{TcpEvent, What};
+use crate::vocab::{Dir, Layer};
 use std::fmt::Write as _;
 
 /// Most rows one ladder draws. A longer connection shows its first and last rows, with a
@@ -49,7 +58,7 @@ struct Row {
     shape: Shape,
     label: String,
     at_ms: Option<f64>,
-    seqs: Vec<u64>,
+    seqs: Vec<usize>,
     /// The layer id, for the arrow's colour.
     layer: String,
     failing: bool,
@@ -68,77 +77,139 @@ pub struct Ladder {
     pub drawn: usize,
 }
 
+/// The columns a row joins.
+#[derive(Debug, Clone, Copy)]
+struct Lanes {
+    /// The server's column: the gateway in gateway mode, else the host.
+    server: Lane,
+    /// True when rdptap terminates the client's TLS.
+    intercepted: bool,
+}
+
+fn arrow(from: Lane, to: Lane) -> Option<Shape> {
+    Some(Shape::Arrow {
+        from,
+        to,
+        both: false,
+    })
+}
+
+fn both(from: Lane, to: Lane) -> Option<Shape> {
+    Some(Shape::Arrow {
+        from,
+        to,
+        both: true,
+    })
+}
+
+/// A message that crosses rdptap: from the client to the server, or back.
+fn across(dir: Option<Dir>, l: Lanes) -> Option<Shape> {
+    match dir {
+        Some(Dir::C2S) => arrow(Lane::Client, l.server),
+        Some(Dir::S2C) => arrow(l.server, Lane::Client),
+        None => Some(Shape::Note(Lane::Proxy)),
+    }
+}
+
 /// Where an event goes in the diagram, or None when it draws nothing.
 fn route(e: &Event, gateway: bool, intercepted: bool) -> Option<Shape> {
     let server = if gateway { Lane::Gateway } else { Lane::Host };
-    let arrow = |from, to| {
-        Some(Shape::Arrow {
-            from,
-            to,
-            both: false,
-        })
+    let l = Lanes {
+        server,
+        intercepted,
     };
-    let both = |from, to| {
-        Some(Shape::Arrow {
-            from,
-            to,
-            both: true,
-        })
-    };
-    let k = e.kind.as_str();
-    if e.inner {
+    let proxy_note = Some(Shape::Note(Lane::Proxy));
+    match e.body() {
+        Body::Entry(w) => entry_route(w, e.dir(), l),
+        Body::Verdict(_) | Body::ProxyStarted { .. } => None,
+        Body::AnalyzeStarted { .. } | Body::CaptureDropped { .. } | Body::CaptureFailed { .. } => {
+            proxy_note
+        }
+        Body::Unknown { .. } if e.phase().is_some() => Some(Shape::Phase),
+        // An event this rdptap cannot read goes where its layer's events go.
+        Body::Unknown { .. } => match e.layer() {
+            Some(Layer::Session | Layer::Decoder | Layer::Capture) => proxy_note,
+            Some(Layer::Tls) if intercepted => tls_to_proxy(e.dir()),
+            _ => across(e.dir(), l),
+        },
+    }
+}
+
+/// The client's TLS ends at rdptap when rdptap intercepts it.
+fn tls_to_proxy(dir: Option<Dir>) -> Option<Shape> {
+    match dir {
+        Some(Dir::S2C) => arrow(Lane::Proxy, Lane::Client),
+        _ => arrow(Lane::Client, Lane::Proxy),
+    }
+}
+
+fn entry_route(w: &What, dir: Option<Dir>, l: Lanes) -> Option<Shape> {
+    let proxy_note = Some(Shape::Note(Lane::Proxy));
+    match w {
+        What::Phase(_) => Some(Shape::Phase),
+        What::CertAssessed(_) => proxy_note,
+        What::Tcp(TcpEvent::Accepted { .. }) => arrow(Lane::Client, Lane::Proxy),
+        What::Tcp(TcpEvent::UpstreamConnected { .. } | TcpEvent::UpstreamFailed { .. }) => {
+            arrow(Lane::Proxy, l.server)
+        }
+        What::Tcp(TcpEvent::StreamEnded { .. }) => match dir {
+            Some(Dir::S2C) => arrow(l.server, Lane::Proxy),
+            _ => arrow(Lane::Client, Lane::Proxy),
+        },
+        What::Note(n) => match n {
+            Note::UpstreamTls { .. } => both(Lane::Proxy, l.server),
+            Note::UpstreamTlsFailed { .. }
+            | Note::FallbackReplayed { .. }
+            | Note::FallbackFailed { .. } => arrow(Lane::Proxy, l.server),
+            Note::ClientTls { .. } => both(Lane::Client, Lane::Proxy),
+            Note::ClientTlsFailed { .. } => arrow(Lane::Client, Lane::Proxy),
+            Note::NotIntercepted { .. }
+            | Note::NlaDowngraded { .. }
+            | Note::DowngradeHidden { .. }
+            | Note::StrictRefused { .. }
+            | Note::MintFailed { .. } => proxy_note,
+        },
+        What::Decoded(d) => decoded_route(d, dir, l),
+    }
+}
+
+fn decoded_route(d: &DecodeEvent, dir: Option<Dir>, l: Lanes) -> Option<Shape> {
+    match d {
         // The connection inside the tunnel runs between the gateway and the host.
-        return match e.dir {
+        DecodeEvent::Inner(Inner(_)) => match dir {
             Some(Dir::C2S) => arrow(Lane::Gateway, Lane::Host),
             Some(Dir::S2C) => arrow(Lane::Host, Lane::Gateway),
             None => Some(Shape::Note(Lane::Gateway)),
-        };
-    }
-    match (&e.layer, k) {
-        (Layer::Session, "phase") => Some(Shape::Phase),
-        (Layer::Session, "verdict" | "proxy_started") => None,
-        (Layer::Tcp, "accepted") => arrow(Lane::Client, Lane::Proxy),
-        (Layer::Tcp, "upstream_connected" | "upstream_failed") => arrow(Lane::Proxy, server),
-        (Layer::Tcp, "stream_ended") => match e.dir {
-            Some(Dir::S2C) => arrow(server, Lane::Proxy),
-            _ => arrow(Lane::Client, Lane::Proxy),
         },
-        (Layer::Tls, "upstream_tls") => both(Lane::Proxy, server),
-        (Layer::Tls, "upstream_tls_failed" | "fallback_replayed" | "fallback_failed") => {
-            arrow(Lane::Proxy, server)
+        DecodeEvent::Error(_) | DecodeEvent::Mcs(McsEvent::ChannelsJoined { .. }) => {
+            Some(Shape::Note(Lane::Proxy))
         }
-        (Layer::Tls, "client_tls") => both(Lane::Client, Lane::Proxy),
-        (Layer::Tls, "client_tls_failed") => arrow(Lane::Client, Lane::Proxy),
-        (Layer::Tls, "cert_assessment" | "strict_refused" | "mint_failed")
-        | (Layer::Mcs, "channels_joined" | "downgrade_hidden")
-        | (Layer::X224, "nla_downgraded")
-        | (Layer::Session, _)
-        | (Layer::Decoder, _)
-        | (Layer::Capture, _) => Some(Shape::Note(Lane::Proxy)),
-        (_, "decode_error") => Some(Shape::Note(Lane::Proxy)),
-        (Layer::Tsgu, "tsgu_stage") => {
-            (e.str("stage") == Some("gw_closed")).then_some(Shape::Note(Lane::Gateway))
+        DecodeEvent::Gw(GwEvent::TsguStage { stage }) => {
+            (*stage == GwStage::Closed).then_some(Shape::Note(Lane::Gateway))
         }
         // rdptap terminates the client's TLS: its handshake messages end at rdptap.
-        (Layer::Tls, _) if intercepted => match e.dir {
-            Some(Dir::S2C) => arrow(Lane::Proxy, Lane::Client),
-            _ => arrow(Lane::Client, Lane::Proxy),
-        },
-        _ => match e.dir {
-            Some(Dir::C2S) => arrow(Lane::Client, server),
-            Some(Dir::S2C) => arrow(server, Lane::Client),
-            None => Some(Shape::Note(Lane::Proxy)),
-        },
+        DecodeEvent::Tls(_) if l.intercepted => tls_to_proxy(dir),
+        _ => across(dir, l),
     }
+}
+
+/// True for an encrypted record, which the ladder folds into runs.
+pub(super) fn is_record(e: &Event) -> bool {
+    matches!(
+        e.decoded(),
+        Some(DecodeEvent::Tls(TlsEvent::AppRecord { .. }))
+    )
 }
 
 /// The rows of a connection, with runs of encrypted records folded into one row.
 fn rows(c: &Connection) -> Vec<Row> {
     let gateway = c.is_gateway();
-    let intercepted = c
-        .events
-        .iter()
-        .any(|e| !e.inner && matches!(e.kind.as_str(), "client_tls" | "upstream_tls"));
+    let intercepted = c.events.iter().any(|e| {
+        matches!(
+            e.note(),
+            Some(Note::ClientTls { .. } | Note::UpstreamTls { .. })
+        )
+    });
     let failing = c.failing_seqs();
     let mut out: Vec<Row> = Vec::new();
     // Counts of the run of application-data records being folded: [c2s, s2c].
@@ -148,30 +219,30 @@ fn rows(c: &Connection) -> Vec<Row> {
             continue;
         };
         let at_ms = c.rel_ms(e);
-        if e.kind == "app_record" {
+        if is_record(e) {
             if let (Some(counts), Some(last)) = (run.as_mut(), out.last_mut()) {
-                counts[usize::from(e.dir == Some(Dir::S2C))] += 1;
+                counts[usize::from(e.dir() == Some(Dir::S2C))] += 1;
                 last.label = records_label(*counts);
-                last.seqs.extend(e.seq);
+                last.seqs.extend(e.seq());
                 last.shape = fold_shape(last.shape, shape);
                 continue;
             }
             let mut counts = [0, 0];
-            counts[usize::from(e.dir == Some(Dir::S2C))] += 1;
+            counts[usize::from(e.dir() == Some(Dir::S2C))] += 1;
             run = Some(counts);
         } else {
             run = None;
         }
         out.push(Row {
             shape,
-            label: if e.kind == "app_record" {
+            label: if is_record(e) {
                 records_label(run.unwrap_or_default())
             } else {
                 label(e)
             },
             at_ms,
-            seqs: e.seq.into_iter().collect(),
-            layer: e.layer.id().to_string(),
+            seqs: e.seq().into_iter().collect(),
+            layer: e.layer_id().to_string(),
             failing: false,
             line: Some(e.line),
         });
@@ -184,7 +255,7 @@ fn rows(c: &Connection) -> Vec<Row> {
         }
     }
     // A verdict that is not ok but cites nothing drawn: the last message is the step.
-    let bad = c.verdict().is_some_and(|v| !v.is_ok());
+    let bad = c.verdict().is_some_and(|v| !super::verdict::is_ok(v));
     if bad && !marked {
         if let Some(r) = out
             .iter_mut()

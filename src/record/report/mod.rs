@@ -9,26 +9,30 @@
 //! # let _ = (html, text);
 //! ```
 
+mod certs;
+mod event;
 mod facts;
 mod html;
 mod labels;
+mod labels_gateway;
+mod labels_rdp;
 mod ladder;
 mod model;
+mod notice;
 mod text;
 mod verdict;
 
-pub use facts::{certificates, negotiation, CertInfo, CertView, Fact, FactValue};
+pub use certs::{certificates, CertView};
+pub use event::{Event, PhaseName};
+pub use facts::{negotiation, Fact, FactValue};
 pub use html::{escape, render_html};
 pub use labels::label;
 pub use ladder::{render_ladder, MAX_ROWS};
-pub use model::{
-    fmt_ms, parse_ts, Connection, Event, EvidenceRef, Known, Layer, Mstsc, Notice, PhaseSpan,
-    Scope, Verdict, VerdictWarning,
-};
+pub use model::{fmt_ms, Connection, PhaseSpan};
+pub use notice::Notice;
 pub use text::render_text;
 
-use crate::vocab::Dir;
-use serde_json::Value;
+use crate::session::event::{Body, EventLine, VerdictRecord};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
@@ -42,7 +46,7 @@ pub struct Report {
     pub process: Vec<Event>,
     /// The connections, in order of run and number.
     pub conns: Vec<Connection>,
-    /// How many lines were not JSON.
+    /// How many lines were not JSON (torn by a kill, or stray text).
     pub skipped: usize,
     /// The first of those lines.
     pub first_skipped: Option<usize>,
@@ -58,7 +62,7 @@ pub enum ReportError {
         /// What went wrong.
         error: std::io::Error,
     },
-    /// A line is JSON but not an event.
+    /// A line is JSON but not an event (no connection number, kind or time).
     BadLine {
         /// The file.
         source: String,
@@ -150,47 +154,41 @@ fn build<'a>(
         if line.is_empty() {
             continue;
         }
-        let Ok(value) = serde_json::from_str::<Value>(line) else {
+        // Text that is not JSON is a line torn by a kill, or stray output: counted and
+        // left out. JSON that is not an event is a damaged file, worth stopping for.
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else {
             report.skip(n);
             continue;
         };
-        let event = parse_event(value, n).map_err(|problem| ReportError::BadLine {
+        let record = EventLine::from_value(&value).map_err(|problem| ReportError::BadLine {
             source: source.to_string(),
             line: n,
             problem,
         })?;
-        if event.conn == 0 {
+        let event = Event { line: n, record };
+        if event.conn() == 0 {
             // An appended file starts a new run with each proxy_started line; connection
             // numbers start again from 1 there.
-            if event.kind == "proxy_started" && !index.is_empty() {
+            if matches!(event.body(), Body::ProxyStarted { .. }) && !index.is_empty() {
                 run += 1;
                 index.clear();
             }
             report.process.push(event);
             continue;
         }
-        let key = (run, event.conn);
-        if event.seq == Some(0) && index.contains_key(&key) {
+        let key = (run, event.conn());
+        if event.seq() == Some(0) && index.contains_key(&key) {
             // A second start of the same connection number: a later run without a
             // proxy_started line of its own.
             run += 1;
             index.clear();
         }
-        let key = (run, event.conn);
+        let key = (run, event.conn());
         let at = *index.entry(key).or_insert_with(|| {
-            report.conns.push(Connection::new(run, event.conn));
+            report.conns.push(Connection::new(run, event.conn()));
             report.conns.len() - 1
         });
-        let conn = &mut report.conns[at];
-        if event.kind == "verdict" && event.layer == Layer::Session {
-            let v = Verdict::from_event(&event).ok_or_else(|| ReportError::BadLine {
-                source: source.to_string(),
-                line: n,
-                problem: "a verdict without a \"cause\"".to_string(),
-            })?;
-            conn.verdicts.push(v);
-        }
-        conn.events.push(event);
+        report.conns[at].events.push(event);
     }
     if run > 1 {
         for c in &mut report.conns {
@@ -200,48 +198,6 @@ fn build<'a>(
     }
     report.conns.sort_by_key(|c| (c.run, c.id));
     Ok(report)
-}
-
-/// Reads one line's object into an event, or says what is wrong with it.
-fn parse_event(value: Value, line: usize) -> Result<Event, String> {
-    let Value::Object(body) = value else {
-        return Err("not a JSON object".to_string());
-    };
-    let conn = match body.get("conn") {
-        Some(v) => v
-            .as_u64()
-            .ok_or_else(|| format!("\"conn\" is {v}, not a connection number"))?,
-        None => return Err("no \"conn\" field".to_string()),
-    };
-    let kind = match body.get("kind") {
-        Some(Value::String(s)) => s.clone(),
-        Some(v) => return Err(format!("\"kind\" is {v}, not a string")),
-        None => return Err("no \"kind\" field".to_string()),
-    };
-    let dir = match body.get("dir") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s == "c2s" => Some(Dir::C2S),
-        Some(Value::String(s)) if s == "s2c" => Some(Dir::S2C),
-        Some(v) => return Err(format!("\"dir\" is {v}, not \"c2s\", \"s2c\" or null")),
-    };
-    let layer = Layer::parse(body.get("layer").and_then(Value::as_str).unwrap_or(""));
-    let ts_text = body
-        .get("ts")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    Ok(Event {
-        line,
-        conn,
-        seq: body.get("seq").and_then(Value::as_u64),
-        ts: parse_ts(&ts_text),
-        ts_text,
-        dir,
-        layer,
-        kind,
-        inner: body.get("inner").and_then(Value::as_bool).unwrap_or(false),
-        body,
-    })
 }
 
 impl Report {
@@ -276,14 +232,14 @@ impl Report {
 
     /// rdptap's version, from the `proxy_started` line.
     pub fn version(&self) -> Option<&str> {
-        self.process
-            .iter()
-            .find(|e| e.kind == "proxy_started")
-            .and_then(|e| e.str("version"))
+        self.process.iter().find_map(|e| match e.body() {
+            Body::ProxyStarted { version, .. } => Some(version.as_str()),
+            _ => None,
+        })
     }
 
     /// The gateway session verdicts, each with the connections of its session.
-    pub fn gateway_sessions(&self) -> Vec<(&Connection, &Verdict, Vec<&Connection>)> {
+    pub fn gateway_sessions(&self) -> Vec<(&Connection, &VerdictRecord, Vec<&Connection>)> {
         let mut out = Vec::new();
         for c in &self.conns {
             let Some(v) = c.session_verdict() else {
@@ -295,8 +251,7 @@ impl Report {
                 .filter(|m| m.run == c.run)
                 .filter(|m| {
                     v.gw_connection_id.is_some()
-                        && m.verdicts
-                            .iter()
+                        && m.verdicts()
                             .any(|mv| mv.gw_connection_id == v.gw_connection_id)
                 })
                 .collect();
@@ -305,39 +260,10 @@ impl Report {
         out
     }
 
-    /// What the reader must know first: skipped lines, capture losses and failures.
+    /// What the reader must know first: skipped lines, events this rdptap cannot read,
+    /// capture losses and failures.
     pub fn notices(&self) -> Vec<Notice> {
-        let mut out = Vec::new();
-        if let Some(first_line) = self.first_skipped {
-            out.push(Notice::SkippedLines {
-                count: self.skipped,
-                first_line,
-            });
-        }
-        let process = self.process.iter().map(|e| (None, e));
-        let per_conn = self
-            .conns
-            .iter()
-            .flat_map(|c| c.events.iter().map(move |e| (Some(c.label.clone()), e)));
-        for (conn, e) in process.chain(per_conn) {
-            if e.layer != Layer::Capture {
-                continue;
-            }
-            match e.kind.as_str() {
-                "capture_dropped" => out.push(Notice::CaptureDropped {
-                    conn: conn.unwrap_or_else(|| "all connections".to_string()),
-                    packets: e.get("packets").and_then(Value::as_u64).unwrap_or(0),
-                    bytes: e.get("bytes").and_then(Value::as_u64),
-                }),
-                "capture_failed" => out.push(Notice::CaptureFailed {
-                    conn,
-                    error: model::text(e.get("error")),
-                    file: e.str("file").map(String::from),
-                }),
-                _ => {}
-            }
-        }
-        out
+        notice::notices(self)
     }
 }
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::session::event::Scope;
 use serde_json::json;
 
 /// Event files recorded from real sessions (see tests/data/README.md).
@@ -27,31 +28,53 @@ pub(super) fn line(conn: u64, seq: u64, ms: u64, body: serde_json::Value) -> Str
     v.to_string()
 }
 
-fn verdict(conn: u64, seq: u64, ms: u64, cause: &str, summary: &str) -> String {
+/// A verdict line with every field a verdict has.
+pub(super) fn verdict(conn: u64, seq: u64, ms: u64, cause: &str, summary: &str) -> String {
+    let side = json!({"close_kind":null,"after_ms":null,"bytes":0});
     line(
         conn,
         seq,
         ms,
         json!({"layer":"session","kind":"verdict","phase":"x224","cause":cause,
                "closed_by":"server","close_kind":"fin","summary":summary,"hint":"check it",
-               "mstsc":null,"inferred":false,"warnings":[],"evidence":[],"duration_ms":ms}),
+               "mstsc":null,"inferred":false,"warnings":[],"evidence":[],
+               "client":side,"server":side,"duration_ms":ms}),
     )
 }
 
 #[test]
 fn timestamps_are_read_to_the_microsecond() {
-    let t = parse_ts("2026-11-21T07:52:26.173600Z").unwrap();
-    assert_eq!(t % 1_000_000, 173_600);
-    assert_eq!(parse_ts("2026-11-21T07:52:26.1736Z"), Some(t));
-    assert_eq!(parse_ts("2026-11-21T07:52:26Z"), Some(t - 173_600));
-    for bad in [
-        "",
-        "2026-11-21 07:52:26Z",
-        "2026-13-21T07:52:26Z",
-        "2026-11-21T07:52:26.+1Z",
-        "x",
-    ] {
-        assert_eq!(parse_ts(bad), None, "{bad}");
+    let at = |ts: &str, seq: u64| {
+        json!({"ts":ts,"conn":1,"dir":null,"seq":seq,"layer":"session","kind":"phase","phase":"x224"})
+            .to_string()
+    };
+    let text = [
+        at("2026-11-21T07:52:26.173600Z", 0),
+        at("2026-11-21T07:52:26.1736Z", 1),
+        at("2026-11-21T07:52:26Z", 2),
+        at("2026-11-21T07:52:27.000001Z", 3),
+        // RFC 3339 allows a space for the T.
+        at("2026-11-21 07:52:28Z", 4),
+    ]
+    .join("\n");
+    let r = report("e.jsonl", &text);
+    let c = &r.conns[0];
+    let ms: Vec<Option<f64>> = c.events.iter().map(|e| c.rel_ms(e)).collect();
+    assert_eq!(
+        ms,
+        [
+            Some(0.0),
+            Some(0.0),
+            Some(-173.6),
+            Some(826.401),
+            Some(1826.4)
+        ]
+    );
+    for bad in ["", "2026-13-21T07:52:26Z", "2026-11-21T07:52:26.+1Z", "x"] {
+        let e = from_lines("e.jsonl", [at(bad, 0).as_str()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"ts\" is not an RFC 3339 time"), "{bad}: {e}");
     }
 }
 
@@ -73,8 +96,11 @@ fn lines_are_grouped_per_connection_and_process_lines_kept() {
     assert_eq!(ids, [1, 2]);
     assert_eq!(r.conns[0].events.len(), 3);
     assert_eq!(r.conns[0].client_addr(), Some("127.0.0.1:5000"));
-    assert_eq!(r.conns[0].verdict().unwrap().summary, "one");
-    assert_eq!(r.conns[1].verdict().unwrap().cause.id, "server_closed");
+    assert_eq!(r.conns[0].verdict().unwrap().verdict.summary, "one");
+    assert_eq!(
+        r.conns[1].verdict().unwrap().verdict.cause.id(),
+        "server_closed"
+    );
     assert_eq!(r.event_count(), 6);
     assert_eq!(r.conns[0].label, "connection 1");
 }
@@ -112,10 +138,6 @@ fn bad_lines_name_the_file_and_the_line() {
         (r#"{"conn":"7","kind":"x"}"#, "\"conn\" is \"7\""),
         (r#"{"conn":1,"layer":"tcp"}"#, "no \"kind\" field"),
         (r#"{"conn":1,"kind":"x","dir":"up"}"#, "\"dir\" is \"up\""),
-        (
-            r#"{"conn":1,"kind":"verdict","layer":"session"}"#,
-            "a verdict without a \"cause\"",
-        ),
     ] {
         let text = format!("{ok}\n{bad}\n");
         let e = from_lines("trace.jsonl", text.lines())
@@ -124,6 +146,73 @@ fn bad_lines_name_the_file_and_the_line() {
         assert!(e.starts_with("trace.jsonl line 2: "), "{e}");
         assert!(e.contains(want), "{e}");
     }
+}
+
+#[test]
+fn events_this_rdptap_cannot_read_are_kept_and_announced() {
+    let text = [
+        line(
+            1,
+            0,
+            0,
+            json!({"layer":"session","kind":"phase","phase":"tcp_connect"}),
+        ),
+        // A verdict without its cause: shown as written, and the reader is told.
+        line(
+            1,
+            1,
+            1,
+            json!({"layer":"session","kind":"verdict","summary":"half"}),
+        ),
+        line(
+            1,
+            2,
+            2,
+            json!({"layer":"quic","dir":"s2c","kind":"hello","x":[1]}),
+        ),
+    ]
+    .join("\n");
+    let r = report("e.jsonl", &text);
+    let c = &r.conns[0];
+    assert_eq!(c.events.len(), 3);
+    assert!(c.verdict().is_none());
+    let n = r.notices();
+    assert_eq!(n.len(), 1, "{n:?}");
+    let n = n[0].to_string();
+    assert!(
+        n.starts_with("2 events this rdptap cannot read are shown as written"),
+        "{n}"
+    );
+    assert!(
+        n.contains("(the first is line 2: verdict: missing field"),
+        "{n}"
+    );
+    let html = render_html(&r);
+    assert!(html.contains("<td>quic</td><td>hello</td>"), "{html}");
+    assert!(html.contains("<code>{&quot;x&quot;:[1]}</code>"), "{html}");
+    assert!(html.contains("<code>{&quot;summary&quot;:&quot;half&quot;}</code>"));
+}
+
+#[test]
+fn a_failed_upstream_connect_says_how_and_where() {
+    let text = [
+        line(1, 0, 0, json!({"layer":"tcp","kind":"accepted","client":"10.0.0.1:5000","listen":"0.0.0.0:3389"})),
+        line(1, 1, 1, json!({"layer":"tcp","kind":"upstream_failed","failure":"refused","addr":"10.0.0.9:3389"})),
+        verdict(1, 2, 2, "upstream_refused", "refused"),
+    ]
+    .join("\n");
+    let r = report("e.jsonl", &text);
+    let c = &r.conns[0];
+    assert_eq!(
+        label(&c.events[1]),
+        "TCP connect failed: refused (10.0.0.9:3389)"
+    );
+    assert_eq!(c.upstream_addr(), Some("10.0.0.9:3389"));
+    let t = render_text(&r);
+    assert!(
+        t.contains("(10.0.0.1:5000 -> rdptap -> 10.0.0.9:3389)"),
+        "{t}"
+    );
 }
 
 #[test]
@@ -170,7 +259,7 @@ fn appended_runs_keep_their_connections_apart() {
             "connection 1 (run 3)"
         ]
     );
-    assert_eq!(r.conns[2].verdict().unwrap().summary, "run three");
+    assert_eq!(r.conns[2].verdict().unwrap().verdict.summary, "run three");
     let anchors: BTreeSet<&str> = r.conns.iter().map(|c| c.anchor.as_str()).collect();
     assert_eq!(anchors.len(), 3);
 }
@@ -192,7 +281,7 @@ fn gateway_verdicts_keep_their_scope_and_sessions_their_members() {
     let sessions = r.gateway_sessions();
     assert_eq!(sessions.len(), 1);
     let (_, v, members) = &sessions[0];
-    assert_eq!(v.scope, Scope::GatewaySession);
+    assert_eq!(v.scope, Some(Scope::GatewaySession));
     assert_eq!(members.len(), 2, "both HTTP channels belong to the session");
     let channels: BTreeSet<&str> = r.conns.iter().filter_map(|c| c.channel()).collect();
     assert!(
@@ -205,11 +294,11 @@ fn gateway_verdicts_keep_their_scope_and_sessions_their_members() {
     );
     for c in &r.conns {
         assert!(c.is_gateway());
-        assert_eq!(c.verdict().unwrap().scope, Scope::Connection);
+        assert_eq!(c.verdict().unwrap().scope, Some(Scope::Connection));
     }
     let direct = report("d.jsonl", INTERCEPT_OK);
     assert!(!direct.conns[0].is_gateway());
-    assert_eq!(direct.conns[0].verdict().unwrap().scope, Scope::Direct);
+    assert_eq!(direct.conns[0].verdict().unwrap().scope, None);
 }
 
 #[test]
@@ -431,7 +520,7 @@ fn html_is_self_contained_and_locked_down() {
 fn html_shows_verdicts_phases_ladder_certificates_and_events() {
     let r = report("rap.jsonl", RAP_DENIED);
     let html = render_html(&r);
-    let v = r.conns[0].verdict().unwrap();
+    let v = &r.conns[0].verdict().unwrap().verdict;
     assert!(html.contains(&escape(&v.summary)));
     assert!(html.contains(&escape(&v.hint)));
     assert!(html.contains("<span class=\"badge\">gw_hresult</span>"));

@@ -1,10 +1,13 @@
 //! The plain-text report, for e-mail and terminals: verdicts, phases with durations, the
 //! negotiated parameters, certificate findings and a compact event list.
 
-use super::facts::{certificates, negotiation, FactValue};
+use super::certs::certificates;
+use super::facts::{negotiation, FactValue};
 use super::labels::label;
-use super::model::{fmt_ms, plural, Connection, Verdict};
+use super::model::{fmt_ms, plural, Connection};
+use super::verdict::{closed, code};
 use super::Report;
+use crate::session::event::{Body, VerdictRecord};
 use crate::vocab::Dir;
 use std::fmt::Write as _;
 
@@ -101,9 +104,9 @@ fn conn_title(c: &Connection) -> String {
     t
 }
 
-fn verdict(o: &mut String, title: &str, v: Option<&Verdict>) {
+fn verdict(o: &mut String, title: &str, record: Option<&VerdictRecord>) {
     o.push('\n');
-    let Some(v) = v else {
+    let Some(record) = record else {
         wrap(
             o,
             "  ",
@@ -112,27 +115,27 @@ fn verdict(o: &mut String, title: &str, v: Option<&Verdict>) {
         );
         return;
     };
+    let v = &record.verdict;
     wrap(
         o,
         "  ",
         "    ",
-        &format!("{title}: {} - {}", v.cause.id, v.cause),
+        &format!("{title}: {} - {}", v.cause.id(), v.cause),
     );
     wrap(o, "    ", "    ", &v.summary);
     if !v.hint.is_empty() {
         wrap(o, "    What to check: ", "      ", &v.hint);
     }
     let mut meta = format!(
-        "phase reached: {}; closed by {} ({})",
-        v.phase, v.closed_by, v.close_kind
+        "phase reached: {}; closed by {}; {}",
+        v.phase,
+        closed(record),
+        fmt_ms(v.duration_ms)
     );
-    if let Some(d) = v.duration_ms {
-        let _ = write!(meta, "; {}", fmt_ms(d));
-    }
     if let Some(m) = &v.mstsc {
-        let _ = write!(meta, "; mstsc shows {}", m.disc_reason);
-        if let Some(e) = &m.extended {
-            let _ = write!(meta, " / extended {e}");
+        let _ = write!(meta, "; mstsc shows {}", code(m.disc_reason));
+        if let Some(e) = m.extended {
+            let _ = write!(meta, " / extended {}", code(e));
         }
     }
     if v.inferred {
@@ -144,7 +147,7 @@ fn verdict(o: &mut String, title: &str, v: Option<&Verdict>) {
             o,
             "    warning: ",
             "      ",
-            &format!("{} ({})", w.detail, w.cause.id),
+            &format!("{} ({})", w.detail, w.cause.id()),
         );
     }
 }
@@ -237,15 +240,15 @@ fn events(o: &mut String, c: &Connection) {
         }
     };
     for e in &c.events {
-        if e.kind == "verdict" {
+        if matches!(e.body(), Body::Verdict(_)) {
             continue;
         }
         let at = c
             .rel_ms(e)
             .map(|ms| format!("{:>14}", format!("+{ms:.3} ms")))
             .unwrap_or_else(|| " ".repeat(14));
-        if e.kind == "app_record" {
-            let side = usize::from(e.dir == Some(Dir::S2C));
+        if super::ladder::is_record(e) {
+            let side = usize::from(e.dir() == Some(Dir::S2C));
             match folded.as_mut() {
                 Some((_, n)) => n[side] += 1,
                 None => {
@@ -257,20 +260,20 @@ fn events(o: &mut String, c: &Connection) {
             continue;
         }
         flush(o, &mut folded);
-        let dir = match e.dir {
+        let dir = match e.dir() {
             Some(Dir::C2S) => "->",
             Some(Dir::S2C) => "<-",
             None => "  ",
         };
-        let mark = if e.seq.is_some_and(|s| failing.contains(&s)) {
+        let mark = if e.seq().is_some_and(|s| failing.contains(&s)) {
             "!!"
         } else {
             "  "
         };
-        let inner = if e.inner { " (inner)" } else { "" };
+        let inner = if e.inner() { " (inner)" } else { "" };
         let line = format!(
             "    {mark}{at}  {dir}  {:<9}  {}{inner}",
-            clean(&e.layer.to_string()),
+            clean(&e.layer_text()),
             clean(&label(e))
         );
         let _ = writeln!(o, "{}", line.trim_end());
