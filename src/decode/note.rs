@@ -214,6 +214,28 @@ impl Note {
         "decrypt_stopped",
     ];
 
+    /// The note's `kind`, as the event file writes it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Note::NotIntercepted { .. } => "not_intercepted",
+            Note::NlaDowngraded { .. } => "nla_downgraded",
+            Note::DowngradeHidden { .. } => "downgrade_hidden",
+            Note::UpstreamTls { .. } => "upstream_tls",
+            Note::UpstreamTlsFailed { .. } => "upstream_tls_failed",
+            Note::FallbackReplayed { .. } => "fallback_replayed",
+            Note::FallbackFailed { .. } => "fallback_failed",
+            Note::ClientTls { .. } => "client_tls",
+            Note::ClientTlsFailed { .. } => "client_tls_failed",
+            Note::StrictRefused { .. } => "strict_refused",
+            Note::MintFailed { .. } => "mint_failed",
+            Note::CaptureGap { .. } => "capture_gap",
+            Note::CaptureStartMissed { .. } => "capture_start_missed",
+            Note::CaptureConflict { .. } => "capture_conflict",
+            Note::Decrypted { .. } => "decrypted",
+            Note::DecryptStopped { .. } => "decrypt_stopped",
+        }
+    }
+
     /// True when `kind` is a note's.
     pub fn is_note_kind(kind: &str) -> bool {
         Self::KINDS.contains(&kind)

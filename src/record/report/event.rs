@@ -215,23 +215,6 @@ fn entry_kind(w: &What) -> String {
             TcpEvent::StreamEnded { .. } => "stream_ended",
         }
         .into(),
-        What::Note(n) => note_kind(n).into(),
-    }
-}
-
-/// The `kind` of a relay note.
-fn note_kind(n: &Note) -> &'static str {
-    match n {
-        Note::NotIntercepted { .. } => "not_intercepted",
-        Note::NlaDowngraded { .. } => "nla_downgraded",
-        Note::DowngradeHidden { .. } => "downgrade_hidden",
-        Note::UpstreamTls { .. } => "upstream_tls",
-        Note::UpstreamTlsFailed { .. } => "upstream_tls_failed",
-        Note::FallbackReplayed { .. } => "fallback_replayed",
-        Note::FallbackFailed { .. } => "fallback_failed",
-        Note::ClientTls { .. } => "client_tls",
-        Note::ClientTlsFailed { .. } => "client_tls_failed",
-        Note::StrictRefused { .. } => "strict_refused",
-        Note::MintFailed { .. } => "mint_failed",
+        What::Note(n) => n.kind().into(),
     }
 }

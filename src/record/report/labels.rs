@@ -114,6 +114,7 @@ fn tcp_label(t: &TcpEvent) -> String {
                 EndKind::Shutdown => "shutdown".to_string(),
                 EndKind::Aborted => "aborted".to_string(),
                 EndKind::WriteFailed { .. } => humanize("write_failed"),
+                EndKind::CaptureEnded => humanize("capture_ended"),
             };
             format!("{how} after {} bytes", end.bytes)
         }
@@ -220,6 +221,19 @@ fn note_label(n: &Note) -> String {
             findings.join(", ")
         ),
         Note::MintFailed { error } => format!("could not mint a certificate: {error}"),
+        Note::CaptureGap {
+            missing, offset, ..
+        } => format!("capture gap: {missing} bytes missing at offset {offset}"),
+        Note::CaptureStartMissed { .. } => "capture starts mid-connection".to_string(),
+        Note::CaptureConflict { len, .. } => {
+            format!("retransmission differs ({len} bytes; first copy kept)")
+        }
+        Note::Decrypted {
+            version: Some(v),
+            cipher_suite: Some(c),
+        } => format!("decrypted with the key log: {v} {c}"),
+        Note::Decrypted { .. } => "decrypted stream".to_string(),
+        Note::DecryptStopped { reason, .. } => format!("not decrypted: {reason}"),
     }
 }
 

@@ -167,7 +167,12 @@ fn entry_route(w: &What, dir: Option<Dir>, l: Lanes) -> Option<Shape> {
             | Note::NlaDowngraded { .. }
             | Note::DowngradeHidden { .. }
             | Note::StrictRefused { .. }
-            | Note::MintFailed { .. } => proxy_note,
+            | Note::MintFailed { .. }
+            | Note::CaptureGap { .. }
+            | Note::CaptureStartMissed { .. }
+            | Note::CaptureConflict { .. }
+            | Note::Decrypted { .. }
+            | Note::DecryptStopped { .. } => proxy_note,
         },
         What::Decoded(d) => decoded_route(d, dir, l),
     }
