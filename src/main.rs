@@ -1,7 +1,7 @@
 //! The `rdptap` command.
 
 use clap::Parser;
-use rdptap::cli::{bundle, ca, config, lab, report, Cli, Command};
+use rdptap::cli::{analyze, bundle, ca, config, lab, report, Cli, Command};
 use rdptap::proxy::ProxyServer;
 use tracing_subscriber::EnvFilter;
 
@@ -39,6 +39,7 @@ fn main() {
         }
         Command::Ca(cmd) => ca::run(cmd),
         Command::Lab(cmd) => lab::run(cmd),
+        Command::Analyze(args) => analyze::run(args),
         Command::Report(args) => report::run(args),
         Command::Bundle(args) => bundle::run(args),
     };

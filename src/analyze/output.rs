@@ -75,7 +75,9 @@ impl Output {
         if let Some(w) = &mut self.events {
             if let Err(e) = writeln!(w, "{text}") {
                 // A full disk must not stop the analysis: the file is switched off, loudly.
-                eprintln!("rdptap: writing the events file failed ({e}); events are no longer written");
+                eprintln!(
+                    "rdptap: writing the events file failed ({e}); events are no longer written"
+                );
                 self.events = None;
                 self.events_failed = Some(e);
             }

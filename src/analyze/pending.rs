@@ -227,8 +227,7 @@ impl Pending {
                 swap,
             } => self.tls(sni, swap, hints, full),
             Decision::Is {
-                kind: Kind::Other,
-                ..
+                kind: Kind::Other, ..
             } => self.midway(hints),
             Decision::Is { kind, swap } => Verdict::Track {
                 kind,
@@ -285,11 +284,7 @@ impl Pending {
                     dir: Dir::C2S,
                     data,
                 } if answer.is_none() => {
-                    answer = Some(
-                        [&b"RDG_"[..], b"RPC_"]
-                            .iter()
-                            .any(|m| data.starts_with(m)),
-                    )
+                    answer = Some([&b"RDG_"[..], b"RPC_"].iter().any(|m| data.starts_with(m)))
                 }
                 DecryptEvent::Stopped { dir: Dir::C2S, .. } => stopped = true,
                 _ => {}

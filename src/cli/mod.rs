@@ -1,5 +1,6 @@
 //! The command line: `rdptap proxy …`, `rdptap ca …`, `rdptap lab …` and `rdptap report …`.
 
+pub mod analyze;
 pub mod bundle;
 pub mod ca;
 pub mod capture_config;
@@ -43,6 +44,10 @@ pub enum Command {
     /// Lab servers that reproduce RD Gateway problems on purpose.
     #[command(subcommand)]
     Lab(lab::LabCommand),
+    /// Diagnose the RDP and RD Gateway sessions in a capture file (pcap or pcapng),
+    /// as the proxy would have diagnosed them live.
+    #[command(after_help = analyze::EXAMPLES)]
+    Analyze(analyze::AnalyzeArgs),
     /// Turn an event file into a report a person can read: one HTML page, or plain text.
     #[command(after_help = report::EXAMPLES)]
     Report(report::ReportArgs),

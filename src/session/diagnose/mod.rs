@@ -535,7 +535,12 @@ fn orderly(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Option<Fin
     } else {
         ". The rest was encrypted: --intercept shows more"
     });
-    Some(Finding::new(Cause::Ok, what, "nothing to fix on the path rdptap can see; if the user still saw an error, run with --intercept to see inside TLS").evidence(seen.handshake_done))
+    let hint = if input.capture && seen.cap.decrypted.is_none() {
+        "nothing to fix on the path rdptap can see; if the user still saw an error, capture again with a TLS key log (or through rdptap --intercept) to see inside TLS"
+    } else {
+        "nothing to fix on the path rdptap can see; if the user still saw an error, run with --intercept to see inside TLS"
+    };
+    Some(Finding::new(Cause::Ok, what, hint).evidence(seen.handshake_done))
 }
 
 /// No more specific cause: report who closed, and how far the connection got.
