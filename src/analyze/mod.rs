@@ -70,6 +70,19 @@ impl std::fmt::Display for Failure {
     }
 }
 
+/// An analysis that stopped: why, and what it had found by then.
+#[derive(Debug)]
+pub struct Stopped {
+    /// Why it stopped.
+    pub failure: Failure,
+    /// What was found before (None when nothing could be read).
+    pub output: Option<Output>,
+}
+
+fn stopped(failure: Failure, output: Option<Output>) -> Box<Stopped> {
+    Box::new(Stopped { failure, output })
+}
+
 /// Runs the analysis; returns the process exit status: 0 when every verdict is ok, 1
 /// otherwise (or when no RDP was found), 2 for a file that cannot be read.
 pub fn run(opts: &Options) -> i32 {
@@ -80,24 +93,24 @@ pub fn run(opts: &Options) -> i32 {
             }
             i32::from(out.causes.iter().any(|c| *c != Cause::Ok))
         }
-        Err((failure, _)) => {
-            eprintln!("rdptap: {failure}");
+        Err(s) => {
+            eprintln!("rdptap: {}", s.failure);
             2
         }
     }
 }
 
 /// The analysis itself: the output, or what stopped it (with the output so far).
-pub fn analyze(opts: &Options) -> Result<Output, (Failure, Option<Output>)> {
+pub fn analyze(opts: &Options) -> Result<Output, Box<Stopped>> {
     let keys = match &opts.keylog {
-        Some(p) => KeyLog::load(p).map_err(|e| (Failure::Keylog(p.clone(), e), None))?,
+        Some(p) => KeyLog::load(p).map_err(|e| stopped(Failure::Keylog(p.clone(), e), None))?,
         None => KeyLog::new(),
     };
-    let reader = capfile::open(&opts.capture).map_err(|e| (Failure::Capture(e), None))?;
+    let reader = capfile::open(&opts.capture).map_err(|e| stopped(Failure::Capture(e), None))?;
     let keep = opts.report.is_some() || opts.text;
     let mut out = Output::new(opts.events.as_deref(), keep).map_err(|e| {
         let path = opts.events.clone().unwrap_or_default();
-        (Failure::Output(path, e), None)
+        stopped(Failure::Output(path, e), None)
     })?;
     out.console = !opts.text;
     out.line(&EventLine::run(
@@ -116,17 +129,17 @@ pub fn analyze(opts: &Options) -> Result<Output, (Failure, Option<Output>)> {
     let failed = engine::run(reader, keys, &settings, &mut out);
     if let Err(e) = out.close() {
         let path = opts.events.clone().unwrap_or_default();
-        return Err((Failure::Output(path, e), Some(out)));
+        return Err(stopped(Failure::Output(path, e), Some(out)));
     }
     if out.sessions == 0 {
         say_no_rdp(&out);
     }
     if let Err(f) = reports(opts, &out) {
-        return Err((f, Some(out)));
+        return Err(stopped(f, Some(out)));
     }
     match failed {
         // What could be read was reported above; the error comes last.
-        Some(e) => Err((Failure::Capture(e), Some(out))),
+        Some(e) => Err(stopped(Failure::Capture(e), Some(out))),
         None => Ok(out),
     }
 }

@@ -44,6 +44,16 @@ pub struct Output {
     pub console: bool,
 }
 
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Output")
+            .field("sessions", &self.sessions)
+            .field("causes", &self.causes)
+            .field("other_count", &self.other_count)
+            .finish()
+    }
+}
+
 impl Output {
     /// An output that prints verdicts, writes `events` if given, and keeps the lines for
     /// a report when `keep` is set.
