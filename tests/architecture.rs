@@ -30,8 +30,8 @@ const LAYERS: &[(&str, &[&str], &str)] = &[
     ),
     (
         "decrypt",
-        &["vocab"],
-        "offline TLS decryption with a key log: sans-IO, like the decoders",
+        &["decode", "vocab"],
+        "offline TLS decryption with a key log: sans-IO, like the decoders; names of versions, suites and alerts are decode's tables, written once",
     ),
     (
         "session",

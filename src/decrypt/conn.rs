@@ -8,7 +8,8 @@ use super::hello::HandshakeFacts;
 use super::keylog::{KeyLog, Secret};
 use super::keys::RecordCipher;
 use super::record::{self, Pull, RecordReader};
-use super::suite::{CipherSuite, SuiteInfo, TlsVersion};
+use super::suite::SuiteInfo;
+use crate::decode::tls::{CipherSuite, TlsVersion};
 use crate::vocab::Dir;
 
 /// Most bytes one direction may get ahead of the other's hello before it stops. Fed in
@@ -234,8 +235,8 @@ impl Decryptor {
                     return dir == Dir::C2S && !self.facts.hello_retry
                 }
                 (record::APPLICATION_DATA, None) => return dir == Dir::C2S,
-                (record::CHANGE_CIPHER_SPEC, Some(v)) => v != TlsVersion::Tls13,
-                (record::APPLICATION_DATA, Some(v)) => v == TlsVersion::Tls13,
+                (record::CHANGE_CIPHER_SPEC, Some(v)) => v != TlsVersion::TLS13,
+                (record::APPLICATION_DATA, Some(v)) => v == TlsVersion::TLS13,
                 _ => false,
             },
             Stage::Hs13 | Stage::App13 | Stage::Enc12 => side.cipher.is_none(),

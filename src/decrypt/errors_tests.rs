@@ -6,9 +6,8 @@ use super::testkit::{
     client_hello, decrypt, handshake, keylog, rechunk, record, server_hello, Chunking, Peers, Step,
     Transcript,
 };
-use super::{
-    AlertLevel, CipherSuite, FailCause, SecretLabel, StopReason, TlsVersion, Unexpected, MAX_HELD,
-};
+use super::{FailCause, SecretLabel, StopReason, Unexpected, MAX_HELD};
+use crate::decode::tls::{AlertDescription, AlertLevel, CipherSuite, TlsVersion};
 use crate::vocab::Dir;
 use rustls::crypto::ring::cipher_suite;
 use rustls::SupportedCipherSuite;
@@ -203,7 +202,7 @@ fn unknown_and_unsupported_suites_and_versions_stop_at_the_first_protected_recor
         (
             0x002f,
             0x0300,
-            StopReason::UnsupportedVersion(TlsVersion::Ssl3),
+            StopReason::UnsupportedVersion(TlsVersion::SSL3),
         ),
     ];
     for (suite, version, expected) in cases {
@@ -225,19 +224,33 @@ fn unknown_and_unsupported_suites_and_versions_stop_at_the_first_protected_recor
             (Dir::C2S, protected(version)),
         ];
         let o = decrypt(&chunks, &keys);
-        let v = TlsVersion::from_wire(version);
+        let v = TlsVersion(version);
         assert_eq!(o.negotiated, [(v, CipherSuite(suite), false, true)]);
         assert_eq!(
             o.stops,
             [(Dir::S2C, expected.clone()), (Dir::C2S, expected)]
         );
     }
-    assert!(CipherSuite(0x1234)
-        .to_string()
-        .contains("unknown cipher suite 0x1234"));
+}
+
+#[test]
+fn unsupported_versions_and_suites_are_named_by_decode_or_by_code() {
+    let said = |r: StopReason| r.to_string();
     assert_eq!(
-        CipherSuite(0x0005).to_string(),
-        "TLS_RSA_WITH_RC4_128_SHA (0x0005)"
+        said(StopReason::UnsupportedSuite(CipherSuite(0x1234))),
+        "cipher suite 0x1234 is not supported for decryption"
+    );
+    assert_eq!(
+        said(StopReason::UnsupportedSuite(CipherSuite(0x0005))),
+        "cipher suite TLS_RSA_WITH_RC4_128_SHA is not supported for decryption"
+    );
+    assert_eq!(
+        said(StopReason::UnsupportedVersion(TlsVersion::SSL3)),
+        "version SSL 3.0 is not supported for decryption"
+    );
+    assert_eq!(
+        said(StopReason::UnsupportedVersion(TlsVersion(0x0305))),
+        "version 0x0305 is not supported for decryption"
     );
 }
 
@@ -279,7 +292,7 @@ fn plaintext_alerts_are_reported_and_odd_ones_stop() {
     let (dir, alert, encrypted) = o.alerts[0];
     assert_eq!(
         (dir, alert.level, alert.description, encrypted),
-        (Dir::S2C, AlertLevel::Fatal, 40, false)
+        (Dir::S2C, AlertLevel::FATAL, AlertDescription(40), false)
     );
     assert!(o
         .events

@@ -3,7 +3,7 @@
 
 use super::keylog::SecretLabel;
 use super::names::{Alert, HandshakeType};
-use super::suite::{CipherSuite, TlsVersion};
+use crate::decode::tls::{CipherSuite, TlsVersion};
 use crate::vocab::Dir;
 use std::fmt;
 
@@ -86,7 +86,8 @@ impl fmt::Display for DecryptEvent<'_> {
                 decryptable,
                 keys_found,
             } => {
-                write!(f, "negotiated {version} with {suite}")?;
+                // Decode writes an unknown code as bare hex, so the words say what it is.
+                write!(f, "negotiated version {version} with cipher suite {suite}")?;
                 if !decryptable {
                     f.write_str(", which this decryptor does not support")?;
                 }
@@ -96,7 +97,7 @@ impl fmt::Display for DecryptEvent<'_> {
                 })
             }
             DecryptEvent::HelloRetry { suite } => {
-                write!(f, "server sent a HelloRetryRequest (suite {suite})")
+                write!(f, "server sent a HelloRetryRequest (cipher suite {suite})")
             }
             DecryptEvent::Handshake {
                 dir,
@@ -316,8 +317,12 @@ impl fmt::Display for StopReason {
                 f,
                 "no {label} secret in the key log for this connection (client random {client_random})"
             ),
-            StopReason::UnsupportedVersion(v) => write!(f, "{v} is not supported for decryption"),
-            StopReason::UnsupportedSuite(s) => write!(f, "{s} is not supported for decryption"),
+            StopReason::UnsupportedVersion(v) => {
+                write!(f, "version {v} is not supported for decryption")
+            }
+            StopReason::UnsupportedSuite(s) => {
+                write!(f, "cipher suite {s} is not supported for decryption")
+            }
             StopReason::DecryptFailed {
                 record,
                 offset,

@@ -8,9 +8,10 @@ use super::hello::{self, ServerHello};
 use super::hex;
 use super::keylog::{KeyLog, SecretLabel};
 use super::keys::{self, Tls12Params};
-use super::names::{Alert, AlertLevel, HandshakeType};
+use super::names::{Alert, HandshakeType};
 use super::record::{self, HDR};
-use super::suite::{self, TlsVersion};
+use super::suite;
+use crate::decode::tls::{AlertDescription, AlertLevel, CipherSuite, TlsVersion};
 use crate::vocab::Dir;
 
 impl Decryptor {
@@ -33,7 +34,7 @@ impl Decryptor {
                 record::HANDSHAKE => self.handshake(dir, body, false, pos, keys, out),
                 record::APPLICATION_DATA => match self.neg.map(|n| n.version) {
                     // The client's first protected TLS 1.3 record: its handshake keys begin.
-                    Some(TlsVersion::Tls13) => {
+                    Some(TlsVersion::TLS13) => {
                         self.enter(dir, Stage::Hs13);
                         self.encrypted(dir, rec, pos, keys, out);
                     }
@@ -63,7 +64,7 @@ impl Decryptor {
             // TLS 1.3 compatibility ChangeCipherSpec after a HelloRetryRequest.
             None if self.facts.hello_retry => {}
             None => self.unexpected(dir, pos, Unexpected::BeforeServerHello, out),
-            Some(n) if n.version == TlsVersion::Tls13 => {}
+            Some(n) if n.version == TlsVersion::TLS13 => {}
             Some(_) => {
                 // A server that changes keys without ServerHelloDone skipped the full
                 // handshake: an abbreviated (resumed) one, by session id or ticket.
@@ -165,8 +166,8 @@ impl Decryptor {
         }
         for pair in data.chunks_exact(2) {
             let alert = Alert {
-                level: AlertLevel::from_wire(pair[0]),
-                description: pair[1],
+                level: AlertLevel(pair[0]),
+                description: AlertDescription(pair[1]),
             };
             out(DecryptEvent::Alert {
                 dir,
@@ -303,21 +304,21 @@ impl Decryptor {
                 suite,
                 session_id,
             } => {
-                if version != TlsVersion::Tls13
+                if version != TlsVersion::TLS13
                     && !session_id.is_empty()
                     && session_id == self.client_session_id
                 {
                     self.facts.resumed = true;
                 }
-                let info = suite::find(suite.0);
-                let cbc = info.and_then(|i| i.bulk).is_some_and(|b| b.is_cbc());
+                let info = suite::find(suite);
+                let cbc = info.is_some_and(|i| i.bulk.is_cbc());
                 self.neg = Some(Negotiation {
                     version,
                     suite,
                     info,
                     etm: self.facts.encrypt_then_mac && cbc,
                 });
-                if version == TlsVersion::Tls13 {
+                if version == TlsVersion::TLS13 {
                     self.sides[dir.idx()].pending = Some(Pending::ToHs13);
                 }
                 self.announce(keys, out);
@@ -335,7 +336,7 @@ impl Decryptor {
         }
         self.announced = true;
         let needed: &[SecretLabel] = match neg.version {
-            TlsVersion::Tls13 => &SecretLabel::ALL[1..],
+            TlsVersion::TLS13 => &SecretLabel::ALL[1..],
             _ => &SecretLabel::ALL[..1],
         };
         out(DecryptEvent::Negotiated {
@@ -359,7 +360,7 @@ impl Decryptor {
         };
         if !matches!(
             neg.version,
-            TlsVersion::Tls10 | TlsVersion::Tls11 | TlsVersion::Tls12 | TlsVersion::Tls13
+            TlsVersion::TLS10 | TlsVersion::TLS11 | TlsVersion::TLS12 | TlsVersion::TLS13
         ) {
             self.stop(dir, StopReason::UnsupportedVersion(neg.version), out);
             return false;
@@ -444,7 +445,7 @@ impl Decryptor {
                         side.hs.reset();
                     }
                     None => {
-                        let suite = self.facts.suite.unwrap_or(suite::CipherSuite(0));
+                        let suite = self.facts.suite.unwrap_or(CipherSuite(0));
                         self.stop(dir, StopReason::UnsupportedSuite(suite), out);
                     }
                 }

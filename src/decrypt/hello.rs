@@ -2,7 +2,7 @@
 //! §4.1.3; RFC 5246 §7.4.1) and the `HandshakeFacts` they fill in.
 
 use super::hex;
-use super::suite::{CipherSuite, TlsVersion};
+use crate::decode::tls::{CipherSuite, TlsVersion};
 
 /// Most offered suites or versions kept in `HandshakeFacts` (real hellos offer under 100).
 pub const MAX_OFFERED: usize = 256;
@@ -137,7 +137,7 @@ fn parse_client_hello(body: &[u8], facts: &mut HandshakeFacts) -> Option<ClientH
     let extensions = c.extensions()?;
 
     facts.client_random = Some(random);
-    facts.client_version = Some(TlsVersion::from_wire(legacy_version));
+    facts.client_version = Some(TlsVersion(legacy_version));
     facts.offered_suites = suites
         .chunks_exact(2)
         .take(MAX_OFFERED)
@@ -152,7 +152,7 @@ fn parse_client_hello(body: &[u8], facts: &mut HandshakeFacts) -> Option<ClientH
                 facts.offered_versions = list
                     .chunks_exact(2)
                     .take(MAX_OFFERED)
-                    .map(|p| TlsVersion::from_wire(u16::from_be_bytes([p[0], p[1]])))
+                    .map(|p| TlsVersion(u16::from_be_bytes([p[0], p[1]])))
                     .collect();
             }
             ext::SERVER_NAME => facts.server_name = server_name(data),
@@ -203,11 +203,11 @@ pub(super) fn server_hello(body: &[u8], facts: &mut HandshakeFacts) -> Option<Se
     if random == HRR_RANDOM {
         return Some(ServerHello::Retry(suite));
     }
-    let mut version = TlsVersion::from_wire(legacy_version);
+    let mut version = TlsVersion(legacy_version);
     let (mut etm, mut ems, mut psk) = (false, false, false);
     for (kind, data) in extensions {
         match kind {
-            ext::SUPPORTED_VERSIONS => version = TlsVersion::from_wire(Cursor(data).u16()?),
+            ext::SUPPORTED_VERSIONS => version = TlsVersion(Cursor(data).u16()?),
             ext::ENCRYPT_THEN_MAC => etm = true,
             ext::EXTENDED_MASTER_SECRET => ems = true,
             ext::PRE_SHARED_KEY => psk = true,
@@ -219,7 +219,7 @@ pub(super) fn server_hello(body: &[u8], facts: &mut HandshakeFacts) -> Option<Se
     facts.suite = Some(suite);
     facts.encrypt_then_mac = etm;
     facts.extended_master_secret = ems;
-    facts.resumed = version == TlsVersion::Tls13 && psk;
+    facts.resumed = version == TlsVersion::TLS13 && psk;
     Some(ServerHello::Final {
         version,
         suite,

@@ -6,7 +6,8 @@ use super::cbc::CbcCipher;
 use super::event::FailCause;
 use super::kdf::{self, Prf};
 use super::keylog::Secret;
-use super::suite::{Bulk, SuiteInfo, TlsVersion};
+use super::suite::{Bulk, SuiteInfo};
+use crate::decode::tls::TlsVersion;
 use crate::vocab::Dir;
 use std::ops::Range;
 
@@ -38,7 +39,7 @@ pub(super) struct Tls12Params<'a> {
 
 /// The sender's cipher for `dir` in TLS 1.0–1.2, from the master secret.
 pub(super) fn tls12(p: &Tls12Params<'_>, master: &[u8], dir: Dir) -> Option<RecordCipher> {
-    let bulk = p.suite.bulk?;
+    let bulk = p.suite.bulk;
     let (mac_len, iv_len) = match bulk {
         Bulk::Aes128Gcm | Bulk::Aes256Gcm => (0, 4),
         Bulk::Chacha20Poly1305 => (0, 12),
@@ -49,7 +50,7 @@ pub(super) fn tls12(p: &Tls12Params<'_>, master: &[u8], dir: Dir) -> Option<Reco
     let mut block = [0u8; 2 * (48 + 32 + 16)];
     let block = block.get_mut(..2 * (mac_len + key_len + iv_len))?;
     let prf = match p.version {
-        TlsVersion::Tls12 => Prf::Tls12(p.suite.prf),
+        TlsVersion::TLS12 => Prf::Tls12(p.suite.prf),
         _ => Prf::Tls10,
     };
     let seed: [&[u8]; 2] = [p.server_random, p.client_random];
@@ -63,7 +64,7 @@ pub(super) fn tls12(p: &Tls12Params<'_>, master: &[u8], dir: Dir) -> Option<Reco
         pick(ivs, iv_len, dir)?,
     );
     if bulk.is_cbc() {
-        let chained = if p.version == TlsVersion::Tls10 {
+        let chained = if p.version == TlsVersion::TLS10 {
             let mut v = [0u8; 16];
             v.copy_from_slice(iv);
             Some(v)
@@ -90,7 +91,7 @@ fn pick(pair: &[u8], n: usize, dir: Dir) -> Option<&[u8]> {
 
 /// A TLS 1.3 cipher from a traffic secret: key and IV by HKDF-Expand-Label.
 pub(super) fn tls13(suite: &SuiteInfo, secret: &Secret) -> Option<RecordCipher> {
-    let bulk = suite.bulk?;
+    let bulk = suite.bulk;
     let mut key = [0u8; 32];
     let key = key.get_mut(..bulk.key_len())?;
     let mut iv = [0u8; 12];

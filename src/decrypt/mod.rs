@@ -3,6 +3,8 @@
 //! the application-data plaintext, so rdptap's decoders can read the RDP or gateway HTTP
 //! inside.
 //!
+//! Versions, suites and alerts are decode's types (`crate::decode::tls`), named by its tables.
+//!
 //! Supported (see `suite.rs` for the table):
 //! - TLS 1.3: TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256,
 //!   with HelloRetryRequest, middlebox-compatibility ChangeCipherSpec, KeyUpdate and PSK
@@ -52,9 +54,9 @@ pub use event::{DecryptEvent, FailCause, Notice, StopReason, Unexpected};
 pub use handshake::MAX_HELLO;
 pub use hello::{HandshakeFacts, MAX_OFFERED};
 pub use keylog::{KeyLog, KeyLogStats, Secret, SecretLabel, MAX_LINE, MAX_SECRETS, MAX_SECRET_LEN};
-pub use names::{Alert, AlertLevel, HandshakeType};
+pub use names::{Alert, HandshakeType};
 pub use record::MAX_RECORD;
-pub use suite::{CipherSuite, TlsVersion};
+pub use suite::is_decryptable;
 
 #[cfg(test)]
 mod errors_tests;

@@ -1,100 +1,33 @@
-//! Alerts and handshake message types, with their RFC names for plain-English output.
+//! Alerts and handshake message types. Alert levels and descriptions are named by
+//! decode's tables (`crate::decode::tls::names`); handshake types are named here, as decode
+//! reports none by name.
 
+use crate::decode::tls::{AlertDescription, AlertLevel};
 use std::fmt;
 
-/// An alert's level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AlertLevel {
-    /// 1: warning (close_notify and user_canceled are sent at this level).
-    Warning,
-    /// 2: fatal; the connection ends.
-    Fatal,
-    /// Any other value.
-    Other(u8),
-}
-
-impl AlertLevel {
-    /// The level for its wire value.
-    pub fn from_wire(v: u8) -> AlertLevel {
-        match v {
-            1 => AlertLevel::Warning,
-            2 => AlertLevel::Fatal,
-            other => AlertLevel::Other(other),
-        }
-    }
-}
-
-impl fmt::Display for AlertLevel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AlertLevel::Warning => f.write_str("warning"),
-            AlertLevel::Fatal => f.write_str("fatal"),
-            AlertLevel::Other(v) => write!(f, "level {v}"),
-        }
-    }
-}
-
-/// An alert: its level and description code.
+/// An alert: its level and description.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Alert {
     /// The level.
     pub level: AlertLevel,
-    /// The description code (0 close_notify, 40 handshake_failure, 48 unknown_ca, ...).
-    pub description: u8,
+    /// The description (close_notify, handshake_failure, unknown_ca, ...).
+    pub description: AlertDescription,
 }
 
 impl Alert {
     /// The RFC name of the description, if known.
     pub fn name(self) -> Option<&'static str> {
-        Some(match self.description {
-            0 => "close_notify",
-            10 => "unexpected_message",
-            20 => "bad_record_mac",
-            21 => "decryption_failed",
-            22 => "record_overflow",
-            30 => "decompression_failure",
-            40 => "handshake_failure",
-            41 => "no_certificate",
-            42 => "bad_certificate",
-            43 => "unsupported_certificate",
-            44 => "certificate_revoked",
-            45 => "certificate_expired",
-            46 => "certificate_unknown",
-            47 => "illegal_parameter",
-            48 => "unknown_ca",
-            49 => "access_denied",
-            50 => "decode_error",
-            51 => "decrypt_error",
-            60 => "export_restriction",
-            70 => "protocol_version",
-            71 => "insufficient_security",
-            80 => "internal_error",
-            86 => "inappropriate_fallback",
-            90 => "user_canceled",
-            100 => "no_renegotiation",
-            109 => "missing_extension",
-            110 => "unsupported_extension",
-            111 => "certificate_unobtainable",
-            112 => "unrecognized_name",
-            113 => "bad_certificate_status_response",
-            114 => "bad_certificate_hash_value",
-            115 => "unknown_psk_identity",
-            116 => "certificate_required",
-            120 => "no_application_protocol",
-            _ => return None,
-        })
+        self.description.name()
     }
 }
 
 impl fmt::Display for Alert {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The code follows the name because tools and RFCs cite alerts by either.
+        let (level, code) = (self.level, self.description.0);
         match self.name() {
-            Some(name) => write!(f, "{} alert {name} ({})", self.level, self.description),
-            None => write!(
-                f,
-                "{} alert with unknown code {}",
-                self.level, self.description
-            ),
+            Some(name) => write!(f, "{level} alert {name} ({code})"),
+            None => write!(f, "{level} alert with unknown code {code}"),
         }
     }
 }

@@ -6,7 +6,8 @@
 //! client sent and printed.
 
 use super::testkit::{cert, decrypt, keylog, rechunk, Chunking, Chunks};
-use super::{AlertLevel, CipherSuite, Notice, StopReason, TlsVersion};
+use super::{Notice, StopReason};
+use crate::decode::tls::{AlertDescription, AlertLevel, CipherSuite, TlsVersion};
 use crate::vocab::Dir;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -73,7 +74,7 @@ struct Run {
 
 fn args(case: &Case) -> Vec<String> {
     let mut a = vec![case.version_flag.to_string()];
-    if case.version == TlsVersion::Tls13 {
+    if case.version == TlsVersion::TLS13 {
         a.extend(["-ciphersuites".to_string(), case.ciphers.to_string()]);
     } else {
         a.extend(["-cipher".to_string(), case.ciphers.to_string()]);
@@ -298,7 +299,7 @@ fn check(case: Case) {
         let negotiated = (case.version, CipherSuite(case.suite), true, true);
         assert_eq!(o.negotiated, [negotiated], "{name}");
         let etm = case.etm
-            && case.version != TlsVersion::Tls13
+            && case.version != TlsVersion::TLS13
             && !CipherSuite(case.suite)
                 .name()
                 .is_some_and(|n| n.contains("GCM") || n.contains("CHACHA"));
@@ -313,10 +314,9 @@ fn check(case: Case) {
             r.printed,
             "{name} {how:?}: server to client"
         );
-        let client_closed = o
-            .alerts
-            .iter()
-            .any(|(d, a, enc)| *d == Dir::C2S && a.description == 0 && *enc);
+        let client_closed = o.alerts.iter().any(|(d, a, enc)| {
+            *d == Dir::C2S && a.description == AlertDescription::CLOSE_NOTIFY && *enc
+        });
         assert!(
             client_closed,
             "{name}: the client's close_notify, decrypted"
@@ -331,7 +331,7 @@ fn openssl_tls12_rsa_aes128_cbc_sha_encrypt_then_mac() {
         version_flag: "-tls1_2",
         ciphers: "AES128-SHA:@SECLEVEL=0",
         etm: true,
-        version: TlsVersion::Tls12,
+        version: TlsVersion::TLS12,
         suite: 0x002f,
     });
 }
@@ -343,7 +343,7 @@ fn openssl_tls12_rsa_aes128_cbc_sha_mac_then_encrypt() {
         version_flag: "-tls1_2",
         ciphers: "AES128-SHA:@SECLEVEL=0",
         etm: false,
-        version: TlsVersion::Tls12,
+        version: TlsVersion::TLS12,
         suite: 0x002f,
     });
 }
@@ -355,7 +355,7 @@ fn openssl_tls12_ecdhe_rsa_aes256_cbc_sha384() {
         version_flag: "-tls1_2",
         ciphers: "ECDHE-RSA-AES256-SHA384:@SECLEVEL=0",
         etm: false,
-        version: TlsVersion::Tls12,
+        version: TlsVersion::TLS12,
         suite: 0xc028,
     });
 }
@@ -367,7 +367,7 @@ fn openssl_tls12_rsa_aes256_cbc_sha256_encrypt_then_mac() {
         version_flag: "-tls1_2",
         ciphers: "AES256-SHA256:@SECLEVEL=0",
         etm: true,
-        version: TlsVersion::Tls12,
+        version: TlsVersion::TLS12,
         suite: 0x003d,
     });
 }
@@ -379,7 +379,7 @@ fn openssl_tls12_rsa_aes128_gcm() {
         version_flag: "-tls1_2",
         ciphers: "AES128-GCM-SHA256:@SECLEVEL=0",
         etm: true,
-        version: TlsVersion::Tls12,
+        version: TlsVersion::TLS12,
         suite: 0x009c,
     });
 }
@@ -391,7 +391,7 @@ fn openssl_tls12_dhe_rsa_chacha20_poly1305() {
         version_flag: "-tls1_2",
         ciphers: "DHE-RSA-CHACHA20-POLY1305:@SECLEVEL=0",
         etm: true,
-        version: TlsVersion::Tls12,
+        version: TlsVersion::TLS12,
         suite: 0xccaa,
     });
 }
@@ -403,7 +403,7 @@ fn openssl_tls11_rsa_aes256_cbc_sha() {
         version_flag: "-tls1_1",
         ciphers: "AES256-SHA:@SECLEVEL=0",
         etm: false,
-        version: TlsVersion::Tls11,
+        version: TlsVersion::TLS11,
         suite: 0x0035,
     });
 }
@@ -415,7 +415,7 @@ fn openssl_tls11_ecdhe_rsa_aes128_cbc_sha_encrypt_then_mac() {
         version_flag: "-tls1_1",
         ciphers: "ECDHE-RSA-AES128-SHA:@SECLEVEL=0",
         etm: true,
-        version: TlsVersion::Tls11,
+        version: TlsVersion::TLS11,
         suite: 0xc013,
     });
 }
@@ -427,7 +427,7 @@ fn openssl_tls10_rsa_aes128_cbc_sha() {
         version_flag: "-tls1",
         ciphers: "AES128-SHA:@SECLEVEL=0",
         etm: false,
-        version: TlsVersion::Tls10,
+        version: TlsVersion::TLS10,
         suite: 0x002f,
     });
 }
@@ -439,7 +439,7 @@ fn openssl_tls10_ecdhe_rsa_aes256_cbc_sha_encrypt_then_mac() {
         version_flag: "-tls1",
         ciphers: "ECDHE-RSA-AES256-SHA:@SECLEVEL=0",
         etm: true,
-        version: TlsVersion::Tls10,
+        version: TlsVersion::TLS10,
         suite: 0xc014,
     });
 }
@@ -451,7 +451,7 @@ fn openssl_tls13_aes256_gcm_sha384() {
         version_flag: "-tls1_3",
         ciphers: "TLS_AES_256_GCM_SHA384",
         etm: true,
-        version: TlsVersion::Tls13,
+        version: TlsVersion::TLS13,
         suite: 0x1302,
     });
 }
@@ -466,7 +466,7 @@ fn renegotiation(server_args: &[&str]) -> super::testkit::Outcome {
         version_flag: "-tls1_2",
         ciphers: "ECDHE-RSA-AES128-GCM-SHA256",
         etm: true,
-        version: TlsVersion::Tls12,
+        version: TlsVersion::TLS12,
         suite: 0xc02f,
     };
     let inputs = [Input::Line(b"before\n".to_vec()), Input::Command(b"R\n")];
@@ -508,8 +508,9 @@ fn openssl_tls12_refused_renegotiation_shows_the_decrypted_alerts() {
         .iter()
         .map(|(d, a, enc)| (*d, a.level, a.description, *enc))
         .collect();
+    let no_renegotiation = AlertDescription(100);
     assert!(
-        alerts.contains(&(Dir::S2C, AlertLevel::Warning, 100, true)),
+        alerts.contains(&(Dir::S2C, AlertLevel::WARNING, no_renegotiation, true)),
         "no_renegotiation: {:#?}",
         o.events
     );

@@ -3,7 +3,8 @@
 //! resumption, HelloRetryRequest and early data.
 
 use super::testkit::{decrypt, keylog, rechunk, Chunking, Outcome, Peers, Step, Transcript};
-use super::{AlertLevel, CipherSuite, KeyLog, Notice, TlsVersion};
+use super::{KeyLog, Notice};
+use crate::decode::tls::{AlertDescription, AlertLevel, CipherSuite, TlsVersion};
 use crate::vocab::Dir;
 use rustls::crypto::ring::{cipher_suite, kx_group, ALL_CIPHER_SUITES};
 use rustls::SupportedCipherSuite;
@@ -82,9 +83,9 @@ fn every_rustls_suite_decrypts_at_every_chunking() {
         let keys = keylog(&peers.keylog.text());
         let o = check_all(&t, &keys, &what);
         let version = if is13(suite) {
-            TlsVersion::Tls13
+            TlsVersion::TLS13
         } else {
-            TlsVersion::Tls12
+            TlsVersion::TLS12
         };
         assert_eq!(o.negotiated, [(version, wire(suite), true, true)], "{what}");
         assert_eq!(o.facts.version, Some(version));
@@ -95,11 +96,12 @@ fn every_rustls_suite_decrypts_at_every_chunking() {
             .iter()
             .map(|(d, a, enc)| (*d, a.level, a.description, *enc))
             .collect();
+        let close = AlertDescription::CLOSE_NOTIFY;
         assert_eq!(
             closes,
             [
-                (Dir::C2S, AlertLevel::Warning, 0, true),
-                (Dir::S2C, AlertLevel::Warning, 0, true)
+                (Dir::C2S, AlertLevel::WARNING, close, true),
+                (Dir::S2C, AlertLevel::WARNING, close, true)
             ],
             "{what}"
         );

@@ -1,10 +1,8 @@
 //! Test helpers: real rustls sessions run in memory with their bytes recorded per direction,
 //! re-chunking of those bytes, and a decryptor run that collects what it reported.
 
-use super::{
-    Alert, CipherSuite, DecryptEvent, Decryptor, HandshakeFacts, KeyLog, Notice, StopReason,
-    TlsVersion,
-};
+use super::{Alert, DecryptEvent, Decryptor, HandshakeFacts, KeyLog, Notice, StopReason};
+use crate::decode::tls::{CipherSuite, TlsVersion};
 use crate::vocab::Dir;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, SupportedKxGroup};

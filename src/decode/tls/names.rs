@@ -286,9 +286,14 @@ impl<'de> Deserialize<'de> for CipherSuite {
 pub struct AlertLevel(pub u8);
 
 impl AlertLevel {
+    /// Level 1: warning (close_notify and user_canceled are sent at this level).
+    pub const WARNING: AlertLevel = AlertLevel(1);
+    /// Level 2: fatal.
+    pub const FATAL: AlertLevel = AlertLevel(2);
+
     /// True for level 2 (fatal): the sender is tearing the connection down.
     pub fn is_fatal(&self) -> bool {
-        self.0 == 2
+        *self == Self::FATAL
     }
 }
 
