@@ -7,7 +7,6 @@ use super::output::Output;
 use super::pending::{Held, Opened};
 use super::tls_start::{client_prefix, server_prefix, Start};
 use crate::decode::note::Note;
-use crate::decode::tls::{CipherSuite, TlsVersion};
 use crate::decrypt::{DecryptEvent, Decryptor, KeyLog};
 use crate::session::event::{EventLine, Source};
 use crate::session::tracker::{Fact, Tracker};
@@ -334,8 +333,8 @@ fn decrypted(
         } if !*announced => {
             *announced = true;
             let note = Note::Decrypted {
-                version: Some(TlsVersion(version.wire())),
-                cipher_suite: Some(CipherSuite(suite.0)),
+                version: Some(version),
+                cipher_suite: Some(suite),
             };
             tracker.fact(at, Fact::Note(note));
         }
