@@ -11,6 +11,7 @@ pub mod lab_gateway;
 pub mod net;
 pub mod proxy;
 pub mod run;
+pub mod tcpdump;
 pub mod tls10;
 pub mod tshark;
 

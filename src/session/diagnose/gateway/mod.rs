@@ -324,10 +324,20 @@ fn passthrough_end(
         Finding::new(
             Cause::Ok,
             format!(
-                "the gateway's {version} was relayed untouched (--gateway-passthrough): {} encrypted records from the client and {} from the gateway; then the {closer} closed in an orderly way (FIN). HTTP and MS-TSGU are inside that TLS and were not decoded",
-                input.tls_stats[0].app_records, input.tls_stats[1].app_records
+                "the gateway's {version} was {}: {} encrypted records from the client and {} from the gateway; then the {closer} closed in an orderly way (FIN). HTTP and MS-TSGU are inside that TLS and were not decoded",
+                if input.capture {
+                    "captured without its keys"
+                } else {
+                    "relayed untouched (--gateway-passthrough)"
+                },
+                input.tls_stats[0].app_records,
+                input.tls_stats[1].app_records
             ),
-            "nothing to fix on the path rdptap can see; without --gateway-passthrough rdptap decodes the gateway conversation",
+            if input.capture {
+                "nothing to fix on the path rdptap can see; give analyze the gateway's or the client's TLS key log (--keylog) to decode the gateway conversation"
+            } else {
+                "nothing to fix on the path rdptap can see; without --gateway-passthrough rdptap decodes the gateway conversation"
+            },
         )
         .evidence([hs, c.at]),
     )
