@@ -253,6 +253,30 @@ mod tests {
     }
 
     #[test]
+    fn short_reads_name_the_message() {
+        let words = |r: Result<TlsEvent, String>| r.expect_err("short");
+        assert_eq!(
+            words(client_hello(&[3, 3, 0])),
+            "truncated ClientHello: needed 32 more bytes, 1 left"
+        );
+        let mut ch = vec![3, 3];
+        ch.extend_from_slice(&[0; 32]);
+        ch.extend_from_slice(&[5, 1, 2]);
+        assert_eq!(
+            words(client_hello(&ch)),
+            "truncated ClientHello: needed 5 more bytes, 2 left"
+        );
+        assert_eq!(
+            server_hello(&[3]).map(|_| ()),
+            Err("truncated ServerHello: needed 2 more bytes, 1 left".to_string())
+        );
+        assert_eq!(
+            words(certificate(&[0, 0, 4, 0, 0, 9, 1])),
+            "truncated Certificate: needed 9 more bytes, 1 left"
+        );
+    }
+
+    #[test]
     fn downgrade_sentinels() {
         let mut random = [0u8; 32];
         assert_eq!(downgrade(&random), None);
