@@ -18,6 +18,7 @@ mod cookies;
 mod event;
 mod head;
 mod redact;
+mod secret_names;
 mod snippet;
 mod text;
 
@@ -31,6 +32,7 @@ pub use cookies::CookieInfo;
 pub use event::{HeaderLine, HttpEvent, Method, Transport, Truncation};
 pub use head::{HEAD_LIMIT, MAX_HEADERS};
 pub use redact::redact_header;
+pub use secret_names::{header_secret, HeaderSecret, NOT_SECRET, SECRET_NAME_PARTS};
 pub use snippet::{sanitise as sanitise_snippet, CAPTURE_LIMIT, SNIPPET_MAX_CHARS};
 
 use crate::vocab::Dir;
