@@ -33,6 +33,8 @@ mod json_names_tests;
 mod json_notes_tests;
 #[cfg(test)]
 mod json_tests;
+#[cfg(test)]
+mod short_read_tests;
 
 use crate::vocab::{Dir, Layer};
 use serde::{Deserialize, Serialize};

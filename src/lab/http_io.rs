@@ -8,6 +8,7 @@
 #[path = "http_io_tests.rs"]
 mod tests;
 
+use crate::decode::http::{ChunkError, ChunkEvent, ChunkedFramer, CHUNK_LINE_LIMIT};
 use std::io;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -147,114 +148,47 @@ pub fn response_head(status: u16, reason: &str, headers: &[(&str, String)]) -> V
     out.into_bytes()
 }
 
-/// The longest chunk-size line (with extensions) accepted.
-const MAX_SIZE_LINE: usize = 1024;
-
-/// Where a [`ChunkDecoder`] is inside the chunked body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ChunkState {
-    /// Reading the hex size line.
-    Size,
-    /// Inside a chunk's data with this many bytes left.
-    Data(u64),
-    /// Expecting the CRLF after a chunk's data; `bool`: CR seen.
-    DataEnd(bool),
-    /// After the last chunk: reading trailer lines until an empty one.
-    Trailer,
-    /// The body has ended.
-    Done,
-}
-
 /// De-chunks a `Transfer-Encoding: chunked` body, streaming: data bytes go out as they
-/// arrive, never buffered beyond one size line.
-#[derive(Debug)]
+/// arrive, never buffered beyond one size line. The framing is the decoder's
+/// [`ChunkedFramer`]; this only words its errors the way the lab always has.
+#[derive(Debug, Default)]
 pub struct ChunkDecoder {
-    state: ChunkState,
-    line: Vec<u8>,
-}
-
-impl Default for ChunkDecoder {
-    fn default() -> Self {
-        ChunkDecoder::new()
-    }
+    framer: ChunkedFramer,
 }
 
 impl ChunkDecoder {
     /// A decoder at the start of a body.
     pub fn new() -> ChunkDecoder {
-        ChunkDecoder {
-            state: ChunkState::Size,
-            line: Vec::new(),
-        }
+        ChunkDecoder::default()
     }
 
     /// Whether the terminating zero-size chunk and trailers have been read.
     pub fn done(&self) -> bool {
-        self.state == ChunkState::Done
+        self.framer.done()
     }
 
     /// Feeds body bytes; data goes to `out`. Bytes after the end of the body are ignored.
-    pub fn feed(&mut self, mut input: &[u8], out: &mut impl FnMut(&[u8])) -> Result<(), String> {
-        while let Some((&first, rest)) = input.split_first() {
-            match self.state {
-                ChunkState::Size | ChunkState::Trailer => {
-                    input = rest;
-                    if first != b'\n' {
-                        if self.line.len() >= MAX_SIZE_LINE {
-                            return Err(format!(
-                                "chunk size line longer than {MAX_SIZE_LINE} bytes"
-                            ));
-                        }
-                        self.line.push(first);
-                        continue;
-                    }
-                    let line = std::mem::take(&mut self.line);
-                    let line = line.strip_suffix(b"\r").unwrap_or(&line);
-                    if self.state == ChunkState::Trailer {
-                        if line.is_empty() {
-                            self.state = ChunkState::Done;
-                        }
-                        continue;
-                    }
-                    let size = parse_chunk_size(line)?;
-                    self.state = if size == 0 {
-                        ChunkState::Trailer
-                    } else {
-                        ChunkState::Data(size)
-                    };
+    pub fn feed(&mut self, input: &[u8], out: &mut impl FnMut(&[u8])) -> Result<(), String> {
+        self.framer
+            .feed(input, &mut |ev| {
+                if let ChunkEvent::Data(span) = ev {
+                    out(input.get(span).unwrap_or(&[]));
                 }
-                ChunkState::Data(left) => {
-                    let take = usize::try_from(left).unwrap_or(usize::MAX).min(input.len());
-                    let (data, rest) = input.split_at(take);
-                    out(data);
-                    input = rest;
-                    let left = left - take as u64;
-                    self.state = if left == 0 {
-                        ChunkState::DataEnd(false)
-                    } else {
-                        ChunkState::Data(left)
-                    };
-                }
-                ChunkState::DataEnd(cr_seen) => {
-                    input = rest;
-                    self.state = match (first, cr_seen) {
-                        (b'\r', false) => ChunkState::DataEnd(true),
-                        (b'\n', _) => ChunkState::Size,
-                        _ => return Err("chunk data not followed by CRLF".to_string()),
-                    };
-                }
-                ChunkState::Done => return Ok(()),
-            }
-        }
-        Ok(())
+            })
+            .map(|_| ())
+            .map_err(|e| lab_words(&e))
     }
 }
 
-fn parse_chunk_size(line: &[u8]) -> Result<u64, String> {
-    let text = String::from_utf8_lossy(line);
-    let hex = text.split(';').next().unwrap_or("").trim();
-    if hex.is_empty() || hex.len() > 15 {
-        return Err(format!("bad chunk size line {text:?}"));
+/// The lab's wording of a framing error, as its console has always shown it.
+fn lab_words(e: &ChunkError) -> String {
+    match e {
+        ChunkError::LineTooLong => format!("chunk size line longer than {CHUNK_LINE_LIMIT} bytes"),
+        ChunkError::BadSize { line, .. } => {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            format!("bad chunk size line {:?}", String::from_utf8_lossy(line))
+        }
+        ChunkError::NoCrlf => "chunk data not followed by CRLF".to_string(),
+        ChunkError::TrailersTooLong => e.to_string(),
     }
-    u64::from_str_radix(hex, 16).map_err(|_| format!("bad chunk size line {text:?}"))
 }

@@ -74,3 +74,29 @@ fn bad_chunks_are_errors() {
     let long = vec![b'1'; 2000];
     assert!(d.feed(&long, &mut |_| {}).is_err());
 }
+
+#[test]
+fn chunk_errors_keep_the_labs_words() {
+    let cases: [(&[u8], &str); 4] = [
+        (b"zz;x\r\n", "bad chunk size line \"zz;x\""),
+        (b"\r\n", "bad chunk size line \"\""),
+        (b"2\r\nabX", "chunk data not followed by CRLF"),
+        (&[b'1'; 2000], "chunk size line longer than 1024 bytes"),
+    ];
+    for (input, want) in cases {
+        let err = ChunkDecoder::new().feed(input, &mut |_| {}).unwrap_err();
+        assert_eq!(err, want);
+    }
+}
+
+#[test]
+fn bytes_after_the_last_chunk_are_ignored() {
+    let mut d = ChunkDecoder::new();
+    let mut out = Vec::new();
+    d.feed(b"2\r\nab\r\n0\r\n\r\nGET / HTTP/1.1", &mut |b| {
+        out.extend_from_slice(b)
+    })
+    .unwrap();
+    assert!(d.done());
+    assert_eq!(out, b"ab");
+}

@@ -137,3 +137,35 @@ fn trailers_are_bounded() {
     }
     assert!(failed);
 }
+
+#[test]
+fn errors_keep_their_words() {
+    let cases: [(&[u8], &str); 6] = [
+        (b"zz;q\r\n", "chunk size `zz` is not hexadecimal"),
+        (
+            b" 0123456789abcdefXYZ \r\n",
+            "chunk size `0123456789abcdef` is not hexadecimal",
+        ),
+        (b" ;x\r\n", "chunk-size line has no size"),
+        (
+            b"10000000000000000\r\n",
+            "chunk size does not fit in 64 bits",
+        ),
+        (b"1\r\na\r\r", "chunk data is not followed by CRLF"),
+        (b"\"\t\\\r\n", "chunk size `\\\"\\t\\\\` is not hexadecimal"),
+    ];
+    for (input, want) in cases {
+        let mut f = BodyFramer::new(Framing::Chunked).expect("a body");
+        let err = f.feed(input, &mut |_: &[u8]| {}).expect_err("unframable");
+        assert_eq!(err, want);
+    }
+    let mut f = BodyFramer::new(Framing::Chunked).expect("a body");
+    let long = [b'1'; CHUNK_LINE_LIMIT + 1];
+    let err = f.feed(&long, &mut |_: &[u8]| {}).expect_err("too long");
+    assert_eq!(err, "chunk-size line longer than 1024 bytes");
+    let mut f = BodyFramer::new(Framing::Chunked).expect("a body");
+    let mut trailers = b"0\r\n".to_vec();
+    trailers.resize(TRAILER_LIMIT + 8, b'x');
+    let err = f.feed(&trailers, &mut |_: &[u8]| {}).expect_err("too long");
+    assert_eq!(err, "trailers longer than 65536 bytes");
+}

@@ -6,24 +6,33 @@
 //! 1xx, 101, 204/304 and read-until-close bodies (the RDG_OUT_DATA channel) come out
 //! right. Body payload bytes, de-chunked, go to a [`HttpSink`]; nothing is buffered but
 //! a head (at most [`HEAD_LIMIT`]), a chunk-size line and a short error-page snippet.
+//!
+//! [`BodyFramer`] and [`ChunkedFramer`] are the one body framing of the crate: the trace
+//! redactor and the lab gateway frame bodies with them too.
 
 mod auth;
 mod body;
+mod chunked;
 mod conn;
 mod cookies;
 mod event;
 mod head;
 mod redact;
+mod secret_names;
 mod snippet;
 mod text;
 
 pub use auth::{ntlm_message, AuthAttempt, AuthScheme, Challenge, NtlmInfo};
-pub use body::{CHUNK_LINE_LIMIT, TRAILER_LIMIT};
+pub use body::{BodyFramer, Framing};
+pub use chunked::{
+    ChunkError, ChunkEvent, ChunkedFramer, SizeFault, CHUNK_LINE_LIMIT, TRAILER_LIMIT,
+};
 pub use conn::HttpConn;
 pub use cookies::CookieInfo;
 pub use event::{HeaderLine, HttpEvent, Method, Transport, Truncation};
 pub use head::{HEAD_LIMIT, MAX_HEADERS};
 pub use redact::redact_header;
+pub use secret_names::{header_secret, HeaderSecret, NOT_SECRET, SECRET_NAME_PARTS};
 pub use snippet::{sanitise as sanitise_snippet, CAPTURE_LIMIT, SNIPPET_MAX_CHARS};
 
 use crate::vocab::Dir;

@@ -1,45 +1,28 @@
-//! Header redaction: the one place that decides what of a header value may be shown.
+//! Header redaction for events: what of a header value may be shown. Which headers
+//! hold secrets is decided by name in [`super::secret_names`], shared with the trace.
 
 use super::auth::{challenge_items, AuthScheme, ChallengeItem};
 use super::cookies::{redact_cookie, redact_set_cookie};
+use super::secret_names::{header_secret, HeaderSecret};
 use super::text::{clean, redacted, unquote};
 
 /// Longest header value we render, in characters; longer values are cut and marked.
 const VALUE_MAX_CHARS: usize = 512;
 /// Longest word we accept as a scheme name in front of a credential.
 const SCHEME_MAX_LEN: usize = 32;
-/// Name fragments of headers that carry credentials or session secrets.
-const SECRET_NAME_PARTS: [&str; 8] = [
-    "auth",
-    "token",
-    "cookie",
-    "secret",
-    "passw",
-    "credential",
-    "paa",
-    "key",
-];
-/// Headers whose names match a secret fragment but whose values are not secret.
-const NOT_SECRET: [&str; 3] = [
-    "rdg-auth-scheme",
-    "sec-websocket-key",
-    "sec-websocket-accept",
-];
 
 /// Renders a header value with any secret replaced by `<redacted N bytes>`.
 ///
 /// Authorization keeps its scheme name, WWW-Authenticate its schemes and realms, Cookie
 /// and Set-Cookie their names; headers named like tokens, secrets or PAA are hidden whole.
 pub fn redact_header(name: &str, value: &str) -> String {
-    let lname = name.to_ascii_lowercase();
-    match lname.as_str() {
-        "authorization" | "proxy-authorization" => redact_credentials(value),
-        "www-authenticate" | "proxy-authenticate" => redact_challenges(value),
-        "cookie" => redact_cookie(value),
-        "set-cookie" => redact_set_cookie(value),
-        n if NOT_SECRET.contains(&n) => clean(value, VALUE_MAX_CHARS),
-        n if SECRET_NAME_PARTS.iter().any(|p| n.contains(p)) => redacted(value.len()),
-        _ => clean(value, VALUE_MAX_CHARS),
+    match header_secret(name) {
+        HeaderSecret::Credentials => redact_credentials(value),
+        HeaderSecret::Challenges => redact_challenges(value),
+        HeaderSecret::Cookie => redact_cookie(value),
+        HeaderSecret::SetCookie => redact_set_cookie(value),
+        HeaderSecret::Whole => redacted(value.len()),
+        HeaderSecret::Plain => clean(value, VALUE_MAX_CHARS),
     }
 }
 

@@ -1,7 +1,10 @@
 //! The little BER (X.690) reader that T.125's Connect-Initial/Connect-Response need.
 //!
 //! Only definite lengths and one-byte high tag numbers occur in MCS connect PDUs, so
-//! anything else is reported as malformed rather than guessed at.
+//! anything else is reported as malformed rather than guessed at. The bytes are read
+//! through the shared [`wire::Reader`]; only the BER forms are here.
+
+use crate::decode::wire;
 
 /// Why a BER element could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,9 +45,10 @@ impl<'a> Reader<'a> {
 
     /// Reads the next element, whatever its tag.
     pub fn next_element(&mut self) -> Result<Element<'a>, BerError> {
-        let (tag, after_tag) = read_tag(self.data)?;
-        let (len, after_len) = read_length(self.data, after_tag)?;
-        let body = self.data.get(after_len..).unwrap_or(&[]);
+        let mut r = wire::Reader::new(self.data);
+        let tag = read_tag(&mut r)?;
+        let len = read_length(&mut r)?;
+        let body = r.rest();
         // A declared length past the end means the PDU was cut short: hand back what
         // there is and let the caller read what it can (decoders here are lenient).
         let truncated = len > body.len();
@@ -71,27 +75,27 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Reads an identifier octet (or the two-octet high-tag form) at the start of `data`.
-fn read_tag(data: &[u8]) -> Result<(u16, usize), BerError> {
-    let &first = data.first().ok_or(BerError::Truncated)?;
+/// Reads an identifier octet (or the two-octet high-tag form).
+fn read_tag(r: &mut wire::Reader<'_>) -> Result<u16, BerError> {
+    let first = r.u8().map_err(|_| BerError::Truncated)?;
     if first & 0x1f != 0x1f {
-        return Ok((u16::from(first), 1));
+        return Ok(u16::from(first));
     }
-    let &second = data.get(1).ok_or(BerError::Truncated)?;
+    let second = r.u8().map_err(|_| BerError::Truncated)?;
     // A continuation bit would mean a tag number >= 128: not something MCS uses.
     if second & 0x80 != 0 {
         return Err(BerError::Malformed(format!(
             "BER tag 0x{first:02x} 0x{second:02x} uses a multi-byte tag number"
         )));
     }
-    Ok(((u16::from(first) << 8) | u16::from(second), 2))
+    Ok((u16::from(first) << 8) | u16::from(second))
 }
 
-/// Reads a definite length at `at`; returns the length and the offset after it.
-fn read_length(data: &[u8], at: usize) -> Result<(usize, usize), BerError> {
-    let &first = data.get(at).ok_or(BerError::Truncated)?;
+/// Reads a definite length.
+fn read_length(r: &mut wire::Reader<'_>) -> Result<usize, BerError> {
+    let first = r.u8().map_err(|_| BerError::Truncated)?;
     if first & 0x80 == 0 {
-        return Ok((usize::from(first), at + 1));
+        return Ok(usize::from(first));
     }
     let count = usize::from(first & 0x7f);
     // 0x80 is the indefinite form (not allowed in DER/MCS); more than 4 length bytes
@@ -101,13 +105,10 @@ fn read_length(data: &[u8], at: usize) -> Result<(usize, usize), BerError> {
             "unsupported BER length form 0x{first:02x}"
         )));
     }
-    let bytes = data
-        .get(at + 1..at + 1 + count)
-        .ok_or(BerError::Truncated)?;
-    let len = bytes
+    let bytes = r.take(count).map_err(|_| BerError::Truncated)?;
+    Ok(bytes
         .iter()
-        .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-    Ok((len, at + 1 + count))
+        .fold(0usize, |acc, &b| (acc << 8) | usize::from(b)))
 }
 
 /// The value of a BER INTEGER/ENUMERATED content of 1..=4 bytes, unsigned.

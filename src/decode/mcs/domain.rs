@@ -8,6 +8,7 @@
 
 use super::per;
 use super::types::McsResult;
+use crate::decode::wire::{Reader, Short};
 
 /// DomainMCSPDU choice: Erect Domain Request.
 pub const ERECT_DOMAIN_REQUEST: u8 = 1;
@@ -110,11 +111,7 @@ pub fn decode_domain(data: &[u8]) -> Result<DomainPdu<'_>, String> {
         return Err("empty MCS PDU".to_string());
     };
     let choice = first >> 2;
-    let mut r = Cursor {
-        data,
-        at: 1,
-        what: choice_name(choice),
-    };
+    let mut r = Cursor::after_first(data, choice_name(choice));
     Ok(match choice {
         ERECT_DOMAIN_REQUEST => DomainPdu::ErectDomain {
             sub_height: r.integer()?,
@@ -194,46 +191,47 @@ fn choice_name(choice: u8) -> &'static str {
     }
 }
 
-/// Reads octet-aligned fields after the first byte, naming the PDU in errors.
+/// Reads octet-aligned fields after the first byte through the shared [`Reader`]
+/// (big-endian, as PER is), naming the PDU and the field in errors.
 struct Cursor<'a> {
-    data: &'a [u8],
-    at: usize,
+    r: Reader<'a>,
     what: &'static str,
 }
 
 impl<'a> Cursor<'a> {
+    /// A cursor over the whole PDU `data`, standing after its first byte.
+    fn after_first(data: &'a [u8], what: &'static str) -> Self {
+        let mut r = Reader::new(data);
+        // The caller read the first byte; an empty PDU just leaves nothing to read.
+        let _ = r.skip(1);
+        Cursor { r, what }
+    }
+
+    /// The words for a read of `field` past the end, which event files keep.
+    fn ends_inside<'f>(what: &'static str, field: &'f str) -> impl FnOnce(Short) -> String + 'f {
+        move |s| format!("MCS {what} ends inside its {field} ({} bytes)", s.len)
+    }
+
     fn take(&mut self, n: usize, field: &str) -> Result<&'a [u8], String> {
-        let end = self.at.saturating_add(n);
-        let Some(b) = self.data.get(self.at..end) else {
-            return Err(format!(
-                "MCS {} ends inside its {field} ({} bytes)",
-                self.what,
-                self.data.len()
-            ));
-        };
-        self.at = end;
-        Ok(b)
+        self.r.take(n).map_err(Self::ends_inside(self.what, field))
     }
 
     fn u8(&mut self) -> Result<u8, String> {
-        Ok(self.take(1, "flags")?.first().copied().unwrap_or(0))
+        self.r.u8().map_err(Self::ends_inside(self.what, "flags"))
     }
 
     fn u16(&mut self) -> Result<u16, String> {
-        let b = self.take(2, "channel id")?;
-        Ok(u16::from_be_bytes([
-            b.first().copied().unwrap_or(0),
-            b.get(1).copied().unwrap_or(0),
-        ]))
+        self.r
+            .u16_be()
+            .map_err(Self::ends_inside(self.what, "channel id"))
     }
 
     /// A UserId: the 16-bit offset from 1001.
     fn user_id(&mut self) -> Result<u16, String> {
-        let b = self.take(2, "initiator")?;
-        let offset = u16::from_be_bytes([
-            b.first().copied().unwrap_or(0),
-            b.get(1).copied().unwrap_or(0),
-        ]);
+        let offset = self
+            .r
+            .u16_be()
+            .map_err(Self::ends_inside(self.what, "initiator"))?;
         offset.checked_add(USER_ID_BASE).ok_or_else(|| {
             format!(
                 "MCS {} initiator offset {offset} is past the largest user id 65535",
@@ -245,10 +243,9 @@ impl<'a> Cursor<'a> {
     /// An unconstrained INTEGER: a length byte, then 1 to 4 big-endian bytes.
     fn integer(&mut self) -> Result<u32, String> {
         let len = usize::from(
-            self.take(1, "integer length")?
-                .first()
-                .copied()
-                .unwrap_or(0),
+            self.r
+                .u8()
+                .map_err(Self::ends_inside(self.what, "integer length"))?,
         );
         if !(1..=4).contains(&len) {
             return Err(format!(
@@ -267,7 +264,10 @@ impl<'a> Cursor<'a> {
     /// result as a whole byte instead; the two agree for success, and since padding
     /// bits are zero and results are below 16 the second byte tells them apart.
     fn result(&mut self, first: u8) -> Result<McsResult, String> {
-        let second = self.take(1, "result")?.first().copied().unwrap_or(0);
+        let second = self
+            .r
+            .u8()
+            .map_err(Self::ends_inside(self.what, "result"))?;
         let per = ((first & 0x01) << 3) | (second >> 5);
         let whole_byte = first & 0x01 == 0 && second & 0xe0 == 0;
         Ok(McsResult(if whole_byte { second } else { per }))
@@ -275,7 +275,7 @@ impl<'a> Cursor<'a> {
 
     /// An OCTET STRING: a PER length (1 or 2 bytes), then that many bytes.
     fn octet_string(&mut self) -> Result<&'a [u8], String> {
-        let rest = self.data.get(self.at..).unwrap_or(&[]);
+        let rest = self.r.unread();
         let Some((len, n)) = per::length(rest) else {
             return Err(match rest.first() {
                 Some(b) if b >> 6 == 3 => format!(
@@ -285,8 +285,8 @@ impl<'a> Cursor<'a> {
                 _ => format!("MCS {} ends inside its userData length", self.what),
             });
         };
-        self.at += n;
-        let have = self.data.len().saturating_sub(self.at);
+        self.take(n, "userData length")?;
+        let have = self.r.remaining();
         if len > have {
             return Err(format!(
                 "MCS {} userData claims {len} bytes but only {have} follow",

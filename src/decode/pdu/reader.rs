@@ -1,9 +1,11 @@
 //! A bounded little-endian cursor over one payload, and the error the decoders return.
 //!
-//! Every read checks the bytes left first, so a truncated or hostile payload ends in an
-//! error value, never a panic; nothing here allocates more than the caller asks to keep.
+//! The cursor is the shared [`wire::Reader`] (every read checks the bytes left first,
+//! so a truncated or hostile payload ends in an error value, never a panic); this adds
+//! RDP's byte order, its text fields and the [`ParseError`] wording.
 
 use crate::decode::names::{utf16_text, wire_text};
+use crate::decode::wire::{self, Short};
 use std::fmt;
 
 /// Longest text kept from any wire string; longer names are cut, not rejected.
@@ -45,44 +47,40 @@ impl fmt::Display for ParseError {
 /// The result of one decoding step.
 pub type Parsed<T> = Result<T, ParseError>;
 
-/// A read cursor that refuses to run past the end of its slice.
-#[derive(Debug, Clone)]
-pub struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+impl From<Short> for ParseError {
+    /// The PDU decoders' words for a read past the end, which event files keep.
+    fn from(s: Short) -> Self {
+        ParseError::new(format!(
+            "truncated at byte {}: {} more bytes needed, {} left",
+            s.at, s.need, s.left
+        ))
+    }
 }
+
+/// A read cursor that refuses to run past the end of its slice: the shared
+/// [`wire::Reader`], little-endian as RDP is, with errors as [`ParseError`]s.
+#[derive(Debug, Clone)]
+pub struct Reader<'a>(wire::Reader<'a>);
 
 impl<'a> Reader<'a> {
     /// A cursor at the start of `buf`.
     pub fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0 }
+        Reader(wire::Reader::new(buf))
     }
 
     /// Bytes consumed so far.
     pub fn pos(&self) -> usize {
-        self.pos
+        self.0.offset()
     }
 
     /// Bytes left to read.
     pub fn remaining(&self) -> usize {
-        self.buf.len().saturating_sub(self.pos)
+        self.0.remaining()
     }
 
     /// The next `n` bytes, consumed.
     pub fn take(&mut self, n: usize) -> Parsed<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len());
-        match end.and_then(|e| self.buf.get(self.pos..e).map(|s| (s, e))) {
-            Some((s, e)) => {
-                self.pos = e;
-                Ok(s)
-            }
-            None => Err(ParseError::new(format!(
-                "truncated at byte {}: {} more bytes needed, {} left",
-                self.pos,
-                n,
-                self.remaining()
-            ))),
-        }
+        Ok(self.0.take(n)?)
     }
 
     /// The next `n` bytes as a length taken from the wire (any unsigned width).
@@ -95,32 +93,27 @@ impl<'a> Reader<'a> {
 
     /// Skips `n` bytes without looking at them (used for secrets and padding).
     pub fn skip(&mut self, n: usize) -> Parsed<()> {
-        self.take(n).map(|_| ())
+        Ok(self.0.skip(n)?)
     }
 
     /// Everything left, consumed.
     pub fn rest(&mut self) -> &'a [u8] {
-        let s = self.buf.get(self.pos..).unwrap_or(&[]);
-        self.pos = self.buf.len();
-        s
+        self.0.rest()
     }
 
     /// One byte.
     pub fn u8(&mut self) -> Parsed<u8> {
-        let b = self.take(1)?;
-        Ok(b.first().copied().unwrap_or(0))
+        Ok(self.0.u8()?)
     }
 
     /// A little-endian u16.
     pub fn u16(&mut self) -> Parsed<u16> {
-        let b = self.take(2)?;
-        Ok(u16::from_le_bytes(b.try_into().unwrap_or([0; 2])))
+        Ok(self.0.u16_le()?)
     }
 
     /// A little-endian u32.
     pub fn u32(&mut self) -> Parsed<u32> {
-        let b = self.take(4)?;
-        Ok(u32::from_le_bytes(b.try_into().unwrap_or([0; 4])))
+        Ok(self.0.u32_le()?)
     }
 
     /// `n` bytes of UTF-16LE text, cut at the first NUL and at [`MAX_TEXT_CHARS`].

@@ -1,12 +1,13 @@
 //! Parsers for the handshake messages a passive observer can read: ClientHello,
 //! ServerHello (including HelloRetryRequest) and the TLS 1.2 Certificate message.
 //!
-//! All reads go through [`Reader`], which checks every length against the bytes
-//! actually present, so a lying length field yields an error, never a panic or an
-//! allocation of the claimed size.
+//! All reads go through the shared [`wire::Reader`], which checks every length against
+//! the bytes actually present, so a lying length field yields an error, never a panic or
+//! an allocation of the claimed size.
 
 use super::names::{CipherSuite, TlsVersion};
 use super::TlsEvent;
+use crate::decode::wire::{self, Prefix, Short};
 use crate::decode::x509;
 
 /// Extension type of server_name (SNI).
@@ -25,56 +26,61 @@ const HRR_RANDOM: [u8; 32] = [
 /// First 7 bytes of the downgrade sentinel ("DOWNGRD"); the 8th says which.
 const DOWNGRADE_PREFIX: [u8; 7] = *b"DOWNGRD";
 
-/// A bounds-checked cursor over a message body.
+/// A message body read through the shared [`wire::Reader`] (big-endian, as TLS is),
+/// with errors that name the message.
 struct Reader<'a> {
-    buf: &'a [u8],
+    r: wire::Reader<'a>,
     what: &'static str,
 }
 
 impl<'a> Reader<'a> {
     fn new(buf: &'a [u8], what: &'static str) -> Self {
-        Reader { buf, what }
+        Reader {
+            r: wire::Reader::new(buf),
+            what,
+        }
+    }
+
+    /// The words for a read past the end, which event files keep.
+    fn short(what: &'static str) -> impl FnOnce(Short) -> String {
+        move |s| {
+            format!(
+                "truncated {what}: needed {} more bytes, {} left",
+                s.need, s.left
+            )
+        }
     }
 
     fn is_empty(&self) -> bool {
-        self.buf.is_empty()
+        self.r.is_empty()
+    }
+
+    /// The bytes left, unread.
+    fn bytes(&self) -> &'a [u8] {
+        self.r.unread()
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        if n > self.buf.len() {
-            return Err(format!(
-                "truncated {}: needed {n} more bytes, {} left",
-                self.what,
-                self.buf.len()
-            ));
-        }
-        let (a, b) = self.buf.split_at(n);
-        self.buf = b;
-        Ok(a)
+        self.r.take(n).map_err(Self::short(self.what))
     }
 
     fn u8(&mut self) -> Result<u8, String> {
-        Ok(self.take(1)?[0])
+        self.r.u8().map_err(Self::short(self.what))
     }
 
     fn u16(&mut self) -> Result<u16, String> {
-        let b = self.take(2)?;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
-    }
-
-    fn u24(&mut self) -> Result<usize, String> {
-        let b = self.take(3)?;
-        Ok(u32::from_be_bytes([0, b[0], b[1], b[2]]) as usize)
+        self.r.u16_be().map_err(Self::short(self.what))
     }
 
     /// A sub-reader over a vector whose length prefix is `width` bytes.
     fn vec(&mut self, width: usize) -> Result<Reader<'a>, String> {
-        let len = match width {
-            1 => self.u8()? as usize,
-            2 => self.u16()? as usize,
-            _ => self.u24()?,
+        let prefix = match width {
+            1 => Prefix::U8,
+            2 => Prefix::U16Be,
+            _ => Prefix::U24Be,
         };
-        Ok(Reader::new(self.take(len)?, self.what))
+        let body = self.r.prefixed(prefix).map_err(Self::short(self.what))?;
+        Ok(Reader::new(body, self.what))
     }
 }
 
@@ -133,7 +139,7 @@ pub fn client_hello(body: &[u8]) -> Result<TlsEvent, String> {
                     let name_type = list.u8()?;
                     let name = list.vec(2)?;
                     if name_type == 0 && sni.is_none() {
-                        sni = Some(String::from_utf8_lossy(name.buf).into_owned());
+                        sni = Some(String::from_utf8_lossy(name.bytes()).into_owned());
                     }
                 }
             }
@@ -141,7 +147,7 @@ pub fn client_hello(body: &[u8]) -> Result<TlsEvent, String> {
                 let mut list = e.vec(2)?;
                 while !list.is_empty() {
                     let proto = list.vec(1)?;
-                    alpn.push(String::from_utf8_lossy(proto.buf).into_owned());
+                    alpn.push(String::from_utf8_lossy(proto.bytes()).into_owned());
                 }
             }
             EXT_SUPPORTED_VERSIONS => {
@@ -224,7 +230,7 @@ pub fn certificate(body: &[u8]) -> Result<TlsEvent, String> {
     let mut chain = Vec::new();
     while !list.is_empty() {
         let der = list.vec(3)?;
-        match x509::parse(der.buf) {
+        match x509::parse(der.bytes()) {
             Ok(info) => chain.push(info),
             Err(_) => break,
         }
@@ -250,6 +256,30 @@ mod tests {
         assert!(client_hello(&ch).is_err());
         assert!(server_hello(&[3, 3, 1]).is_err());
         assert!(certificate(&[0xff, 0xff, 0xff]).is_err());
+    }
+
+    #[test]
+    fn short_reads_name_the_message() {
+        let words = |r: Result<TlsEvent, String>| r.expect_err("short");
+        assert_eq!(
+            words(client_hello(&[3, 3, 0])),
+            "truncated ClientHello: needed 32 more bytes, 1 left"
+        );
+        let mut ch = vec![3, 3];
+        ch.extend_from_slice(&[0; 32]);
+        ch.extend_from_slice(&[5, 1, 2]);
+        assert_eq!(
+            words(client_hello(&ch)),
+            "truncated ClientHello: needed 5 more bytes, 2 left"
+        );
+        assert_eq!(
+            server_hello(&[3]).map(|_| ()),
+            Err("truncated ServerHello: needed 2 more bytes, 1 left".to_string())
+        );
+        assert_eq!(
+            words(certificate(&[0, 0, 4, 0, 0, 9, 1])),
+            "truncated Certificate: needed 9 more bytes, 1 left"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::names::{Caps, ExtendedAuth, RedirFlags};
 use super::status::Status;
 use super::HEADER_LEN;
 use crate::decode::names::utf16_text;
-use crate::decode::wire::{le_u16, le_u32};
+use crate::decode::wire::{le_u16, le_u32, Reader, Short};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -230,46 +230,41 @@ pub enum Packet {
     },
 }
 
-/// Bounds-checked reads through one packet, with errors that name the field.
-struct Reader<'a> {
-    b: &'a [u8],
-    at: usize,
+/// Reads one packet's fields through the shared [`Reader`], naming the field in errors.
+struct Fields<'a> {
+    r: Reader<'a>,
     ty: PacketType,
 }
 
-impl<'a> Reader<'a> {
+impl<'a> Fields<'a> {
+    /// The words for a read of `field` past the end, which event files keep.
+    fn short(ty: PacketType, field: &str) -> impl FnOnce(Short) -> PacketError + '_ {
+        move |s| {
+            err(format!(
+                "{ty} of {} bytes is too short for its {field} ({} bytes at offset {})",
+                s.len, s.need, s.at
+            ))
+        }
+    }
+
     fn take(&mut self, n: usize, field: &str) -> Result<&'a [u8], PacketError> {
-        let s = self
-            .at
-            .checked_add(n)
-            .and_then(|end| self.b.get(self.at..end))
-            .ok_or_else(|| {
-                err(format!(
-                    "{} of {} bytes is too short for its {field} ({n} bytes at offset {})",
-                    self.ty,
-                    self.b.len(),
-                    self.at
-                ))
-            })?;
-        self.at += n;
-        Ok(s)
+        self.r.take(n).map_err(Self::short(self.ty, field))
     }
 
     fn u8(&mut self, field: &str) -> Result<u8, PacketError> {
-        Ok(self.take(1, field)?.first().copied().unwrap_or(0))
+        self.r.u8().map_err(Self::short(self.ty, field))
     }
 
     fn u16(&mut self, field: &str) -> Result<u16, PacketError> {
-        Ok(le_u16(self.take(2, field)?, 0).unwrap_or(0))
+        self.r.u16_le().map_err(Self::short(self.ty, field))
     }
 
     fn u32(&mut self, field: &str) -> Result<u32, PacketError> {
-        Ok(le_u32(self.take(4, field)?, 0).unwrap_or(0))
+        self.r.u32_le().map_err(Self::short(self.ty, field))
     }
 
     fn u64(&mut self, field: &str) -> Result<u64, PacketError> {
-        let b = self.take(8, field)?;
-        Ok(b.try_into().map(u64::from_le_bytes).unwrap_or(0))
+        self.r.u64_le().map_err(Self::short(self.ty, field))
     }
 
     fn status(&mut self, field: &str) -> Result<Status, PacketError> {
@@ -372,11 +367,12 @@ impl Packet {
                 frame.len()
             )));
         };
-        let mut r = Reader {
-            b: body,
-            at: HEADER_LEN,
+        let mut r = Fields {
+            r: Reader::new(body),
             ty,
         };
+        // The header was read above; the fields follow it.
+        r.take(HEADER_LEN, "header")?;
         let r = &mut r;
         Ok(match ty {
             PacketType::HandshakeRequest => Packet::HandshakeRequest {

@@ -1,80 +1,21 @@
-//! Where an HTTP message body ends, and where its payload bytes sit in the stream:
-//! Content-Length, chunked (sizes, extensions, trailers) or read-until-close. Nothing
-//! is buffered: payload runs are reported as offsets into the bytes fed.
+//! Where an HTTP message body ends, and where its payload bytes sit in the stream, for
+//! the redactor: a thin adapter over the decoder's [`http::BodyFramer`], so the trace
+//! and the events frame bodies (Content-Length, chunked, read-until-close) alike.
+//! Nothing is buffered but a chunk-size line: payload runs are reported as offsets into
+//! the bytes fed, and everything else (chunk-size lines, trailers) passes as it is.
 
-/// Longest chunk-size line accepted (size, extensions and CR).
-const SIZE_LINE_LIMIT: usize = 1024;
-/// Most trailer bytes accepted after the last chunk.
-const TRAILER_LIMIT: usize = 64 * 1024;
+use crate::decode::http;
 
-/// How a body is delimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Framing {
-    /// No body.
-    Empty,
-    /// Exactly this many bytes.
-    Length(u64),
-    /// Transfer-Encoding: chunked.
-    Chunked,
-    /// Everything until the sender closes.
-    UntilClose,
-}
-
-/// Where the framer is inside the body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum State {
-    /// Content-Length bytes still to come.
-    Length(u64),
-    /// A chunk-size line: bytes so far, the size read, and which part of the line.
-    Size { len: usize, size: u64, part: Part },
-    /// Chunk data still to come.
-    Data(u64),
-    /// The CRLF after chunk data (whether the CR was seen).
-    DataEnd(bool),
-    /// Trailer lines after the last chunk, up to an empty line.
-    Trailers { line: usize, total: usize },
-    /// Read-until-close.
-    UntilClose,
-    /// The body ended.
-    Done,
-}
-
-/// The parts of a chunk-size line, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Part {
-    /// Whitespace before the size.
-    Lead,
-    /// Hex digits.
-    Digits,
-    /// Whitespace (or the CR) after the size.
-    Tail,
-    /// `;extensions`: anything up to LF.
-    Ext,
-}
-
-/// A fresh chunk-size line.
-const SIZE_LINE: State = State::Size {
-    len: 0,
-    size: 0,
-    part: Part::Lead,
-};
+pub(super) use crate::decode::http::Framing;
 
 /// Frames one body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct BodyFramer {
-    state: State,
-}
+pub(super) struct BodyFramer(http::BodyFramer);
 
 impl BodyFramer {
     /// A framer for `framing`; None when there is no body.
     pub(super) fn new(framing: Framing) -> Option<Self> {
-        let state = match framing {
-            Framing::Empty | Framing::Length(0) => return None,
-            Framing::Length(n) => State::Length(n),
-            Framing::Chunked => SIZE_LINE,
-            Framing::UntilClose => State::UntilClose,
-        };
-        Some(BodyFramer { state })
+        http::BodyFramer::new(framing).map(BodyFramer)
     }
 
     /// Consumes a prefix of `input`, calling `data(offset, len)` for each payload run.
@@ -86,96 +27,9 @@ impl BodyFramer {
         input: &[u8],
         data: &mut impl FnMut(usize, usize),
     ) -> Result<(usize, bool), ()> {
-        let mut pos = 0;
-        while pos < input.len() && self.state != State::Done {
-            let rest = input.len() - pos;
-            match &mut self.state {
-                State::Length(left) | State::Data(left) => {
-                    let n = usize::try_from(*left).map_or(rest, |l| l.min(rest));
-                    data(pos, n);
-                    pos += n;
-                    *left -= n as u64;
-                    if *left == 0 {
-                        self.state = match self.state {
-                            State::Data(_) => State::DataEnd(false),
-                            _ => State::Done,
-                        };
-                    }
-                }
-                State::UntilClose => {
-                    data(pos, rest);
-                    pos = input.len();
-                }
-                State::Size { .. } => {
-                    let b = input.get(pos).copied().unwrap_or(0);
-                    pos += 1;
-                    self.size_byte(b)?;
-                }
-                State::DataEnd(cr) => {
-                    match input.get(pos) {
-                        Some(b'\r') if !*cr => *cr = true,
-                        Some(b'\n') => self.state = SIZE_LINE,
-                        _ => return Err(()),
-                    }
-                    pos += 1;
-                }
-                State::Trailers { line, total } => {
-                    let b = input.get(pos).copied().unwrap_or(0);
-                    pos += 1;
-                    *total += 1;
-                    if *total > TRAILER_LIMIT {
-                        return Err(());
-                    }
-                    match b {
-                        b'\n' if *line == 0 => self.state = State::Done,
-                        b'\n' => *line = 0,
-                        b'\r' => {}
-                        _ => *line += 1,
-                    }
-                }
-                State::Done => {}
-            }
-        }
-        Ok((pos, self.state == State::Done))
-    }
-
-    /// One byte of a chunk-size line: hex digits, then optional whitespace and
-    /// `;extensions`, up to LF.
-    fn size_byte(&mut self, b: u8) -> Result<(), ()> {
-        let State::Size { len, size, part } = &mut self.state else {
-            return Err(());
-        };
-        *len += 1;
-        if *len > SIZE_LINE_LIMIT {
-            return Err(());
-        }
-        let next = match (*part, b) {
-            // A line with no size at all.
-            (Part::Lead, b'\n') => return Err(()),
-            (_, b'\n') => {
-                self.state = if *size == 0 {
-                    State::Trailers { line: 0, total: 0 }
-                } else {
-                    State::Data(*size)
-                };
-                return Ok(());
-            }
-            (Part::Ext, _) => Part::Ext,
-            (Part::Lead | Part::Digits, _) if b.is_ascii_hexdigit() => {
-                let d = u64::from((b as char).to_digit(16).unwrap_or(0));
-                *size = size
-                    .checked_mul(16)
-                    .and_then(|s| s.checked_add(d))
-                    .ok_or(())?;
-                Part::Digits
-            }
-            (Part::Lead, b' ' | b'\t') => Part::Lead,
-            (Part::Digits | Part::Tail, b' ' | b'\t' | b'\r') => Part::Tail,
-            (Part::Digits | Part::Tail, b';') => Part::Ext,
-            _ => return Err(()),
-        };
-        *part = next;
-        Ok(())
+        self.0
+            .feed_spans(input, &mut |span| data(span.start, span.len()))
+            .map_err(|_| ())
     }
 }
 

@@ -1,8 +1,10 @@
 //! What is secret in an HTTP head, as same-length replacements of header values:
 //! credentials in Authorization and Proxy-Authorization (the scheme word stays),
-//! cookie values, and headers named like tokens or secrets.
+//! cookie values, and headers named like tokens or secrets. Which headers those are is
+//! the decoder's list (`decode::http::header_secret`), the one the events use too.
 
 use super::{der, ntlm};
+use crate::decode::http::{header_secret, AuthScheme, HeaderSecret};
 use base64::engine::general_purpose::{
     GeneralPurpose, GeneralPurposeConfig, STANDARD, STANDARD_NO_PAD,
 };
@@ -28,36 +30,6 @@ const B64: GeneralPurpose = GeneralPurpose::new(
 );
 /// Longest word taken for a scheme name in front of a credential.
 const SCHEME_MAX_LEN: usize = 32;
-/// Name fragments of headers that carry credentials or session secrets.
-const SECRET_NAME_PARTS: [&str; 8] = [
-    "auth",
-    "token",
-    "cookie",
-    "secret",
-    "passw",
-    "credential",
-    "paa",
-    "key",
-];
-/// Headers whose names match a fragment above but whose values are not secret:
-/// challenges (the server's half of a handshake) and WebSocket nonces.
-const NOT_SECRET: [&str; 5] = [
-    "www-authenticate",
-    "proxy-authenticate",
-    "rdg-auth-scheme",
-    "sec-websocket-key",
-    "sec-websocket-accept",
-];
-/// Schemes whose bare name (no token) is a valid, non-secret Authorization value.
-const KNOWN_SCHEMES: [&str; 7] = [
-    "negotiate",
-    "ntlm",
-    "kerberos",
-    "basic",
-    "bearer",
-    "digest",
-    "paa",
-];
 
 /// A same-length replacement at an offset of the head.
 pub(super) type Patch = (usize, Vec<u8>);
@@ -98,29 +70,31 @@ fn scrub_line(line: &[u8], at: usize, patches: &mut Vec<Patch>, names: bool) -> 
     if value.is_empty() {
         return 0;
     }
-    let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+    let name = String::from_utf8_lossy(name);
     let before = patches.len();
     let base = at + vstart;
-    match name.as_str() {
-        "authorization" | "proxy-authorization" => credentials(value, base, patches, names),
+    if names && name.eq_ignore_ascii_case("rdg-user-id") {
         // The gateway user name, base64 of its UTF-16 form.
-        "rdg-user-id" if names => patches.push((base, vec![TEXT_FILL; value.len()])),
-        "cookie" => {
+        patches.push((base, vec![TEXT_FILL; value.len()]));
+        return 1;
+    }
+    match header_secret(&name) {
+        HeaderSecret::Credentials => credentials(value, base, patches, names),
+        HeaderSecret::Cookie => {
             let mut from = 0;
             for piece in value.split(|&b| b == b';') {
                 cookie_pair(value, from, from + piece.len(), base, patches);
                 from += piece.len() + 1;
             }
         }
-        "set-cookie" => {
+        HeaderSecret::SetCookie => {
             let end = value.iter().position(|&b| b == b';').unwrap_or(value.len());
             cookie_pair(value, 0, end, base, patches);
         }
-        n if NOT_SECRET.contains(&n) => {}
-        n if SECRET_NAME_PARTS.iter().any(|p| n.contains(p)) => {
-            patches.push((base, vec![TEXT_FILL; value.len()]));
-        }
-        _ => {}
+        HeaderSecret::Whole => patches.push((base, vec![TEXT_FILL; value.len()])),
+        // Challenges are the server's half of a handshake and hold no credential; kept
+        // whole, a dissector can still read the NTLM CHALLENGE.
+        HeaderSecret::Challenges | HeaderSecret::Plain => {}
     }
     u64::from(patches.len() > before)
 }
@@ -142,8 +116,8 @@ fn cookie_pair(value: &[u8], from: usize, to: usize, base: usize, patches: &mut 
 /// An Authorization value: the scheme word stays, the credential goes.
 fn credentials(value: &[u8], base: usize, patches: &mut Vec<Patch>, names: bool) {
     let Some(sp) = value.iter().position(|&b| b == b' ' || b == b'\t') else {
-        let lower = String::from_utf8_lossy(value).to_ascii_lowercase();
-        if !KNOWN_SCHEMES.contains(&lower.as_str()) {
+        let word = String::from_utf8_lossy(value);
+        if matches!(AuthScheme::from_name(&word), AuthScheme::Other(_)) {
             // Some clients send a bare secret with no scheme.
             patches.push((base, vec![TEXT_FILL; value.len()]));
         }

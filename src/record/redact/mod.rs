@@ -40,6 +40,8 @@ mod prop_tests;
 #[cfg(test)]
 mod rdp_tests;
 #[cfg(test)]
+mod secret_names_tests;
+#[cfg(test)]
 mod test_support;
 
 use crate::vocab::Dir;
