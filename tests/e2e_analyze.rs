@@ -52,7 +52,10 @@ struct Analyzed {
 
 impl Analyzed {
     fn verdicts(&self) -> Vec<&Value> {
-        self.events.iter().filter(|e| e["kind"] == "verdict").collect()
+        self.events
+            .iter()
+            .filter(|e| e["kind"] == "verdict")
+            .collect()
     }
 
     /// The one verdict of a direct capture.
@@ -404,7 +407,10 @@ fn without_its_key_log_a_gateway_capture_is_found_only_by_target() {
     let pcap = cap.stop();
     let a = analyze(&pcap, &[]);
     assert!(a.verdicts().is_empty(), "{a}");
-    assert!(a.console.contains("no RDP or RD Gateway connection found"), "{a}");
+    assert!(
+        a.console.contains("no RDP or RD Gateway connection found"),
+        "{a}"
+    );
     assert!(a.console.contains(&lab.gw.addr.to_string()), "{a}");
     assert_eq!(a.code, Some(1), "{a}");
     // Named as the target, it is followed as far as its TLS shows.

@@ -30,7 +30,18 @@ impl Tcpdump {
             .join(" or ");
         let bin = super::find_bin(TCPDUMP).expect("tcpdump installed");
         let child = Command::new(bin)
-            .args(["-i", "lo", "--immediate-mode", "-U", "-n", "-s", "0", "-Z", "root", "-w"])
+            .args([
+                "-i",
+                "lo",
+                "--immediate-mode",
+                "-U",
+                "-n",
+                "-s",
+                "0",
+                "-Z",
+                "root",
+                "-w",
+            ])
             .arg(&path)
             .arg(&filter)
             .stdin(Stdio::null())
