@@ -6,55 +6,29 @@
 use crate::decode::names::Protocols;
 use crate::decode::tls::names::{AlertDescription, CipherSuite, TlsVersion};
 use crate::decode::x509::CertInfo;
+use crate::vocab::closed_vocab;
 use crate::vocab::{Dir, Layer};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
-/// Why a connection was relayed untouched although `--intercept` was on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NotIntercepted {
-    /// The server selected CredSSP (HYBRID/HYBRID_EX), which binds the host's TLS key:
-    /// terminating TLS would break NLA, so `--nla passthrough` leaves it alone.
-    NlaPassthrough,
-    /// The server selected standard RDP security: there is no TLS to terminate.
-    RdpSecurity,
-    /// The server selected RDSTLS or RDSAAD, which rdptap does not terminate.
-    OtherProtocol,
-    /// The server refused the negotiation (RDP_NEG_FAILURE).
-    NegotiationFailed,
-    /// The client's first bytes were not a plain X.224 Connection Request (a
-    /// preconnection PDU, or not RDP at all).
-    UnusualStart,
-    /// The client offers only TLS versions or suites rdptap cannot speak.
-    ClientTlsIncompatible,
-    /// The host's TLS could not be spoken by rdptap; the client's own TLS was relayed.
-    UpstreamTlsIncompatible,
-}
-
-impl fmt::Display for NotIntercepted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            NotIntercepted::NlaPassthrough => {
-                "the host selected NLA (CredSSP), which binds the host's own TLS key; relaying TLS untouched (--nla passthrough)"
-            }
-            NotIntercepted::RdpSecurity => {
-                "the host selected standard RDP security; there is no TLS to intercept"
-            }
-            NotIntercepted::OtherProtocol => {
-                "the host selected RDSTLS or RDSAAD, which rdptap relays untouched"
-            }
-            NotIntercepted::NegotiationFailed => "the host refused the security negotiation",
-            NotIntercepted::UnusualStart => {
-                "the client did not start with a plain X.224 Connection Request"
-            }
-            NotIntercepted::ClientTlsIncompatible => {
-                "the client offers only TLS versions or cipher suites rdptap cannot speak; relaying its TLS untouched"
-            }
-            NotIntercepted::UpstreamTlsIncompatible => {
-                "rdptap could not speak the host's TLS; relaying the client's own TLS untouched"
-            }
-        })
+closed_vocab! {
+    /// Why a connection was relayed untouched although `--intercept` was on.
+    pub enum NotIntercepted {
+        /// The server selected CredSSP (HYBRID/HYBRID_EX), which binds the host's TLS key:
+        /// terminating TLS would break NLA, so `--nla passthrough` leaves it alone.
+        NlaPassthrough = ("nla_passthrough", "the host selected NLA (CredSSP), which binds the host's own TLS key; relaying TLS untouched (--nla passthrough)"),
+        /// The server selected standard RDP security: there is no TLS to terminate.
+        RdpSecurity = ("rdp_security", "the host selected standard RDP security; there is no TLS to intercept"),
+        /// The server selected RDSTLS or RDSAAD, which rdptap does not terminate.
+        OtherProtocol = ("other_protocol", "the host selected RDSTLS or RDSAAD, which rdptap relays untouched"),
+        /// The server refused the negotiation (RDP_NEG_FAILURE).
+        NegotiationFailed = ("negotiation_failed", "the host refused the security negotiation"),
+        /// The client's first bytes were not a plain X.224 Connection Request (a
+        /// preconnection PDU, or not RDP at all).
+        UnusualStart = ("unusual_start", "the client did not start with a plain X.224 Connection Request"),
+        /// The client offers only TLS versions or suites rdptap cannot speak.
+        ClientTlsIncompatible = ("client_tls_incompatible", "the client offers only TLS versions or cipher suites rdptap cannot speak; relaying its TLS untouched"),
+        /// The host's TLS could not be spoken by rdptap; the client's own TLS was relayed.
+        UpstreamTlsIncompatible = ("upstream_tls_incompatible", "rdptap could not speak the host's TLS; relaying the client's own TLS untouched"),
     }
 }
 

@@ -2,6 +2,7 @@
 
 use super::auth::{AuthAttempt, Challenge};
 use super::cookies::CookieInfo;
+use crate::vocab::closed_vocab;
 use crate::vocab::Dir;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -86,23 +87,22 @@ impl<'de> Deserialize<'de> for Method {
     }
 }
 
-/// Which gateway transport channel a request opens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Transport {
-    /// The HTTP transport's OUT channel (RDG_OUT_DATA).
-    HttpOut,
-    /// The HTTP transport's IN channel (RDG_IN_DATA).
-    HttpIn,
-    /// The WebSocket transport (RDG_OUT_DATA with `Upgrade: websocket`).
-    #[serde(rename = "websocket")]
-    WebSocket,
-    /// The legacy RPC-over-HTTP IN channel.
-    RpcIn,
-    /// The legacy RPC-over-HTTP OUT channel.
-    RpcOut,
-    /// Not a gateway channel request.
-    Other,
+closed_vocab! {
+    /// Which gateway transport channel a request opens.
+    pub enum Transport {
+        /// The HTTP transport's OUT channel (RDG_OUT_DATA).
+        HttpOut = ("http_out", "HTTP transport OUT channel"),
+        /// The HTTP transport's IN channel (RDG_IN_DATA).
+        HttpIn = ("http_in", "HTTP transport IN channel"),
+        /// The WebSocket transport (RDG_OUT_DATA with `Upgrade: websocket`).
+        WebSocket = ("websocket", "WebSocket transport"),
+        /// The legacy RPC-over-HTTP IN channel.
+        RpcIn = ("rpc_in", "RPC-over-HTTP IN channel"),
+        /// The legacy RPC-over-HTTP OUT channel.
+        RpcOut = ("rpc_out", "RPC-over-HTTP OUT channel"),
+        /// Not a gateway channel request.
+        Other = ("other", "not a gateway channel"),
+    }
 }
 
 impl Transport {
@@ -120,19 +120,6 @@ impl Transport {
             Method::RpcOutData => Transport::RpcOut,
             _ => Transport::Other,
         }
-    }
-}
-
-impl fmt::Display for Transport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Transport::HttpOut => "HTTP transport OUT channel",
-            Transport::HttpIn => "HTTP transport IN channel",
-            Transport::WebSocket => "WebSocket transport",
-            Transport::RpcIn => "RPC-over-HTTP IN channel",
-            Transport::RpcOut => "RPC-over-HTTP OUT channel",
-            Transport::Other => "not a gateway channel",
-        })
     }
 }
 

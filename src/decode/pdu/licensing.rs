@@ -3,8 +3,8 @@
 //! passed (STATUS_VALID_CLIENT) or failed.
 
 use super::reader::{Parsed, Reader};
+use crate::vocab::closed_vocab;
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 code_type! {
     /// Licensing preamble bMsgType.
@@ -48,25 +48,15 @@ code_type! {
 /// The preamble flag saying the sender understands extended error messages.
 const EXTENDED_ERROR_MSG_SUPPORTED: u8 = 0x80;
 
-/// How a licensing message bears on the outcome of the licensing phase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LicenseOutcome {
-    /// Licensing completed: STATUS_VALID_CLIENT with ST_NO_TRANSITION, or a license issued.
-    Succeeded,
-    /// An error alert other than the success status: licensing failed.
-    Failed,
-    /// A step of the exchange that decides nothing yet.
-    InProgress,
-}
-
-impl fmt::Display for LicenseOutcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            LicenseOutcome::Succeeded => "licensing succeeded",
-            LicenseOutcome::Failed => "licensing failed",
-            LicenseOutcome::InProgress => "licensing in progress",
-        })
+closed_vocab! {
+    /// How a licensing message bears on the outcome of the licensing phase.
+    pub enum LicenseOutcome {
+        /// Licensing completed: STATUS_VALID_CLIENT with ST_NO_TRANSITION, or a license issued.
+        Succeeded = ("succeeded", "licensing succeeded"),
+        /// An error alert other than the success status: licensing failed.
+        Failed = ("failed", "licensing failed"),
+        /// A step of the exchange that decides nothing yet.
+        InProgress = ("in_progress", "licensing in progress"),
     }
 }
 

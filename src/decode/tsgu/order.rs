@@ -7,47 +7,28 @@
 
 use super::packet::Packet;
 use super::{ExtendedAuth, PacketType, Status, StatusKind};
+use crate::vocab::closed_vocab;
 use crate::vocab::Dir;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Where the gateway conversation is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum GwStage {
-    /// Waiting for the handshake request and response.
-    #[serde(rename = "gw_handshake")]
-    Handshake,
-    /// NTLM rounds in EXTENDED_AUTH_MSG packets (SSPI_NTLM).
-    #[serde(rename = "gw_ext_auth")]
-    ExtAuth,
-    /// Waiting for the tunnel to be created.
-    #[serde(rename = "gw_tunnel_create")]
-    TunnelCreate,
-    /// Waiting for the tunnel to be authorized.
-    #[serde(rename = "gw_tunnel_auth")]
-    TunnelAuth,
-    /// Waiting for the channel to the host to be opened.
-    #[serde(rename = "gw_channel_create")]
-    ChannelCreate,
-    /// The channel is open; DATA flows.
-    #[serde(rename = "gw_data")]
-    Data,
-    /// The channel was closed or the gateway refused a step.
-    #[serde(rename = "gw_closed")]
-    Closed,
-}
-
-impl fmt::Display for GwStage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            GwStage::Handshake => "gateway handshake",
-            GwStage::ExtAuth => "extended (NTLM) authentication",
-            GwStage::TunnelCreate => "tunnel creation",
-            GwStage::TunnelAuth => "tunnel authorization",
-            GwStage::ChannelCreate => "channel creation",
-            GwStage::Data => "data transfer",
-            GwStage::Closed => "closed",
-        })
+closed_vocab! {
+    /// Where the gateway conversation is.
+    pub enum GwStage {
+        /// Waiting for the handshake request and response.
+        Handshake = ("gw_handshake", "gateway handshake"),
+        /// NTLM rounds in EXTENDED_AUTH_MSG packets (SSPI_NTLM).
+        ExtAuth = ("gw_ext_auth", "extended (NTLM) authentication"),
+        /// Waiting for the tunnel to be created.
+        TunnelCreate = ("gw_tunnel_create", "tunnel creation"),
+        /// Waiting for the tunnel to be authorized.
+        TunnelAuth = ("gw_tunnel_auth", "tunnel authorization"),
+        /// Waiting for the channel to the host to be opened.
+        ChannelCreate = ("gw_channel_create", "channel creation"),
+        /// The channel is open; DATA flows.
+        Data = ("gw_data", "data transfer"),
+        /// The channel was closed or the gateway refused a step.
+        Closed = ("gw_closed", "closed"),
     }
 }
 

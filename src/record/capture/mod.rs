@@ -18,6 +18,7 @@ pub use conn::{ConnCapture, InnerFlow};
 pub use files::{iface_name, split_path};
 
 use crate::record::Recorder;
+use crate::vocab::closed_vocab;
 use bytes::Bytes;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,22 +26,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-/// What the relay does when the capture queue is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Overflow {
-    /// Wait for the writer: the trace is complete, the relay slows to the disk's pace.
-    Lossless,
-    /// Drop whole packets and count them: the relay never waits.
-    Drop,
-}
-
-impl std::fmt::Display for Overflow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Overflow::Lossless => "lossless",
-            Overflow::Drop => "drop",
-        })
+closed_vocab! {
+    /// What the relay does when the capture queue is full.
+    pub enum Overflow {
+        /// Wait for the writer: the trace is complete, the relay slows to the disk's pace.
+        Lossless = ("lossless", "lossless"),
+        /// Drop whole packets and count them: the relay never waits.
+        Drop = ("drop", "drop"),
     }
 }
 
