@@ -89,8 +89,10 @@ fn client_start(b: &[u8]) -> Option<Option<Kind>> {
             })
         }
         0x16 => {
-            let head = b.get(..3)?;
-            if head[1] != 0x03 || head[2] > 0x04 {
+            // A handshake record that starts a connection carries the ClientHello (type
+            // 1); any other is the middle of one whose start was not captured.
+            let head = b.get(..6)?;
+            if head[1] != 0x03 || head[2] > 0x04 || head[5] != 0x01 {
                 return Some(None);
             }
             Some(Some(Kind::Tls {

@@ -13,6 +13,9 @@ mod pending;
 pub mod tls_start;
 mod tracked;
 
+#[cfg(test)]
+mod capture_tests;
+
 use crate::capfile::{self, CaptureError};
 use crate::decrypt::KeyLog;
 use crate::record::report;

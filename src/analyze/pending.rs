@@ -2,7 +2,7 @@
 //! (bounded) until its first bytes say RDP, an RD Gateway, or something else.
 
 use super::classify::{classify, Decision, Kind, LOOK};
-use super::tls_start::record_boundary;
+use super::tls_start::{record_boundary, Boundary};
 use crate::decrypt::{DecryptEvent, Decryptor, KeyLog};
 use crate::vocab::Dir;
 use std::net::SocketAddr;
@@ -310,19 +310,33 @@ impl Pending {
         } else {
             return Verdict::Other;
         };
-        let skip = [0, 1].map(|i| {
-            if self.head[i].is_empty() {
-                return Some(0);
+        // Each direction is followed from its first record boundary; a boundary that more
+        // bytes would confirm is waited for, unless no more can come.
+        let mut skip = [0u64; 2];
+        for (i, head) in self.head.iter().enumerate() {
+            if head.is_empty() {
+                continue;
             }
-            record_boundary(&self.head[i]).map(|b| b as u64)
-        });
-        match skip {
-            [Some(c), Some(s)] => Verdict::Track {
-                kind,
-                swap: false,
-                skip: Some([c, s]),
-            },
-            _ => Verdict::Other,
+            let settled = self.ended[i] || head.len() >= LOOK;
+            skip[i] = match record_boundary(head) {
+                Boundary::At(b) => b as u64,
+                Boundary::Maybe(b) if settled => b as u64,
+                Boundary::Maybe(_) => return Verdict::NotYet,
+                Boundary::None if settled => return Verdict::Other,
+                Boundary::None => return Verdict::NotYet,
+            };
+        }
+        if self.head.iter().all(Vec::is_empty) {
+            return if self.ended.iter().all(|e| *e) {
+                Verdict::Other
+            } else {
+                Verdict::NotYet
+            };
+        }
+        Verdict::Track {
+            kind,
+            swap: false,
+            skip: Some(skip),
         }
     }
 }

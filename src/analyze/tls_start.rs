@@ -76,20 +76,39 @@ fn tpkt_len(b: &[u8]) -> Option<Option<usize>> {
     (b.len() >= n).then_some(Some(n))
 }
 
-/// The first offset in `b` where TLS records can be followed from: a plausible record
-/// header whose successor is plausible too (or ends exactly at the end of `b`).
-pub fn record_boundary(b: &[u8]) -> Option<usize> {
+/// Where TLS records can be followed from in the first bytes of a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Boundary {
+    /// At this offset: a plausible record header whose successor is plausible too (or
+    /// ends exactly at the end of the bytes).
+    At(usize),
+    /// A plausible header at this offset whose record runs past the bytes so far: more
+    /// bytes would confirm it.
+    Maybe(usize),
+    /// Nowhere in the bytes so far.
+    None,
+}
+
+/// The first place in `b` where TLS records can be followed from.
+pub fn record_boundary(b: &[u8]) -> Boundary {
     let plausible = |at: usize| -> Option<usize> {
         let h = b.get(at..at + 5)?;
         let ok = (0x14..=0x17).contains(&h[0]) && h[1] == 3 && h[2] <= 4;
         let len = u16::from_be_bytes([h[3], h[4]]) as usize;
         (ok && len > 0 && len <= (1 << 14) + 2048).then_some(at + 5 + len)
     };
-    (0..b.len().min(LOOK)).find(|&i| match plausible(i) {
-        Some(next) if next == b.len() => true,
-        Some(next) => plausible(next).is_some(),
-        None => false,
-    })
+    let mut maybe = None;
+    for i in 0..b.len().min(LOOK) {
+        match plausible(i) {
+            Some(next) if next == b.len() || plausible(next).is_some() => return Boundary::At(i),
+            // A second header cannot be checked yet; the first such spot is the best guess.
+            Some(next) if next > b.len() => {
+                maybe.get_or_insert(i);
+            }
+            _ => {}
+        }
+    }
+    maybe.map_or(Boundary::None, Boundary::Maybe)
 }
 
 #[cfg(test)]
@@ -129,7 +148,9 @@ mod tests {
         // Cut into the middle of the first record: the next boundary is found.
         let first = 5 + u16::from_be_bytes([tls[3], tls[4]]) as usize;
         let cut = &tls[7..];
-        assert_eq!(record_boundary(cut), Some(first - 7));
-        assert_eq!(record_boundary(&[0xff; 100]), None);
+        assert_eq!(record_boundary(cut), Boundary::At(first - 7));
+        assert_eq!(record_boundary(&[0xff; 100]), Boundary::None);
+        // A header whose record runs past the bytes so far needs more to be sure.
+        assert_eq!(record_boundary(&tls[..100]), Boundary::Maybe(0));
     }
 }

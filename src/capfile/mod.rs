@@ -30,7 +30,7 @@ mod bench_tests;
 #[cfg(test)]
 mod real_capture_tests;
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;
 
 pub use error::{BlockName, CaptureError, CaptureErrorKind};
 pub use packet::{Record, Secrets, SecretsKind, TcpFlags, TcpSegment};

@@ -159,6 +159,7 @@ impl RdpDecoder {
             s.stage = Stage::Tls;
             s.pending = Vec::new();
         }
+        self.tls.resume();
     }
 
     /// Feeds decrypted bytes of direction `dir` (only after

@@ -170,6 +170,16 @@ impl TlsDecoder {
         Self::default()
     }
 
+    /// The stream is picked up after its handshake (a capture that missed the start):
+    /// every record from here is taken as encrypted, and counted, not parsed.
+    pub fn resume(&mut self) {
+        for side in &mut self.sides {
+            side.ccs = true;
+            side.finished = true;
+        }
+        self.done = true;
+    }
+
     /// The version chosen by the server, once its hello was seen.
     pub fn version(&self) -> Option<TlsVersion> {
         self.neg.version

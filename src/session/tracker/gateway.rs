@@ -151,6 +151,8 @@ impl Tracker for GatewayTracker {
                 self.core.intercepted = true;
             }
             if matches!(note, Note::CaptureStartMissed { .. }) {
+                // Picked up after the handshake: the gateway's records are counted only.
+                self.outer.resume();
                 self.core.enter(at, Phase::GwTls);
             }
             self.core.note(at, note);
