@@ -426,3 +426,75 @@ fn without_its_key_log_a_gateway_capture_is_found_only_by_target() {
         "{a}"
     );
 }
+
+/// The facts decoded from the RDP inside TLS (MCS and RDP PDUs), per direction, without
+/// the fields that say when and where they were written.
+fn inner_facts(events: &[Value], conn: u64) -> [Vec<Value>; 2] {
+    let mut out = [Vec::new(), Vec::new()];
+    for e in events.iter().filter(|e| e["conn"] == conn) {
+        if !matches!(e["layer"].as_str(), Some("mcs" | "rdp")) {
+            continue;
+        }
+        let i = usize::from(e["dir"] == "s2c");
+        let mut e = e.clone();
+        if let Some(m) = e.as_object_mut() {
+            for k in ["ts", "seq", "conn", "source"] {
+                m.remove(k);
+            }
+        }
+        out[i].push(e);
+    }
+    out
+}
+
+#[test]
+fn under_keys_every_decoded_fact_equals_what_interception_shows() {
+    if !peers(&[XRDP]) {
+        return;
+    }
+    let x = Xvfb::start().expect("Xvfb");
+    let cert = CertFiles::normal("analyze-decrypt-host");
+    let server = Xrdp::start(
+        &XrdpOpts::default()
+            .security_layer(SecurityLayer::Tls)
+            .cert(&cert),
+    )
+    .expect("xrdp");
+    let dir = TempDir::new("decrypt").expect("temp dir");
+    let ca = dir.path().join("ca");
+    let ca_s = ca.display().to_string();
+    let (code, out) = run_rdptap(&["ca", "init", "--ca-dir", &ca_s], Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{out}");
+    let keys = dir.path().join("keys.log");
+    let keys_s = keys.display().to_string();
+    let proxy = Proxy::start(
+        &server.addr().to_string(),
+        &["--intercept", "--ca-dir", &ca_s, "--keylog", &keys_s],
+    );
+    // Both legs: the client's to rdptap, and rdptap's to the host.
+    let cap = Tcpdump::start(dir.path(), "legs", &[proxy.addr.port(), server.port()]);
+    let out = xfreerdp(
+        &auth_only_args(proxy.addr, PASS, &["/sec:tls", "/cert:ignore"]),
+        &x.display(),
+        CLIENT_RUN,
+    );
+    let run = Run::collect(&proxy, Some(out), || server.log());
+    let pcap = cap.stop();
+    let proxied = inner_facts(&run.events, run.verdict["conn"].as_u64().unwrap_or(1));
+    assert!(
+        proxied[0].iter().any(|e| e["kind"] == "client_info"),
+        "interception did not decode the session\n{run}"
+    );
+    let a = analyze(&pcap, &["--keylog", &keys_s]);
+    let conns: Vec<u64> = a.verdicts().iter().filter_map(|v| v["conn"].as_u64()).collect();
+    assert_eq!(conns.len(), 2, "one connection per leg\n{a}");
+    for conn in conns {
+        let decrypted = inner_facts(&a.events, conn);
+        for (i, side) in ["client", "server"].iter().enumerate() {
+            assert_eq!(
+                decrypted[i], proxied[i],
+                "conn {conn}: the {side}'s decoded facts differ from interception's\n{a}\n--- proxy:\n{run}"
+            );
+        }
+    }
+}
