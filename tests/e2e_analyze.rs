@@ -486,7 +486,11 @@ fn under_keys_every_decoded_fact_equals_what_interception_shows() {
         "interception did not decode the session\n{run}"
     );
     let a = analyze(&pcap, &["--keylog", &keys_s]);
-    let conns: Vec<u64> = a.verdicts().iter().filter_map(|v| v["conn"].as_u64()).collect();
+    let conns: Vec<u64> = a
+        .verdicts()
+        .iter()
+        .filter_map(|v| v["conn"].as_u64())
+        .collect();
     assert_eq!(conns.len(), 2, "one connection per leg\n{a}");
     for conn in conns {
         let decrypted = inner_facts(&a.events, conn);

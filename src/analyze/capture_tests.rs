@@ -360,3 +360,38 @@ fn a_capture_cut_at_the_end_says_the_capture_ended() {
         .summary
         .contains("the capture ended while the connection was still open"));
 }
+
+#[test]
+fn a_capture_of_100000_connections_is_read_whole() {
+    use crate::capfile::testkit::RST;
+    let mut f = PcapFile::new(1);
+    let server: SocketAddr = "10.0.0.2:443".parse().unwrap();
+    for i in 0..100_000u32 {
+        let client =
+            SocketAddr::from(([10, 1, (i >> 8) as u8, i as u8], 20000 + (i % 40000) as u16));
+        let ts = Duration::from_secs(DAY) + Duration::from_micros(u64::from(i) * 10);
+        for (src, dst, seq, ack, flags, payload) in [
+            (client, server, 1u32, 0u32, SYN, &b""[..]),
+            (server, client, 7, 2, SYN | ACK, b""),
+            (client, server, 2, 8, ACK | PSH, b"hello, not rdp"),
+            (client, server, 16, 8, RST, b""),
+        ] {
+            f = f.packet(
+                ts,
+                &ethernet(&[], ETH_IPV4, &ip_tcp(src, dst, seq, ack, flags, payload)),
+            );
+        }
+    }
+    let reader = CaptureReader::new("many.pcap", std::io::Cursor::new(f.bytes()));
+    let mut out = Output::new(None, false).unwrap();
+    out.console = false;
+    let settings = Settings {
+        target: None,
+        roots: Arc::new(rustls::RootCertStore::empty()),
+        linger: Duration::from_secs(5),
+    };
+    assert!(run(reader, KeyLog::new(), &settings, &mut out).is_none());
+    assert_eq!(out.other_count, 100_000);
+    assert_eq!(out.sessions, 0);
+    assert_eq!(out.others.len(), super::output::TOP);
+}
