@@ -502,3 +502,50 @@ fn under_keys_every_decoded_fact_equals_what_interception_shows() {
         }
     }
 }
+
+#[test]
+fn rdptap_s_own_trace_gives_one_verdict_per_connection_from_its_decrypted_flow() {
+    if !peers(&[XRDP]) {
+        return;
+    }
+    let x = Xvfb::start().expect("Xvfb");
+    let server =
+        Xrdp::start(&XrdpOpts::default().security_layer(SecurityLayer::Tls)).expect("xrdp");
+    let dir = TempDir::new("trace").expect("temp dir");
+    let ca = dir.path().join("ca");
+    let ca_s = ca.display().to_string();
+    let (code, out) = run_rdptap(&["ca", "init", "--ca-dir", &ca_s], Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{out}");
+    for keys in [false, true] {
+        let trace = dir.path().join(format!("trace-{keys}.pcapng"));
+        let trace_s = trace.display().to_string();
+        let mut extra = vec!["--intercept", "--ca-dir", &ca_s, "--pcap", &trace_s];
+        if keys {
+            extra.push("--pcap-keys");
+        }
+        let mut proxy = Proxy::start(&server.addr().to_string(), &extra);
+        let out = xfreerdp(
+            &auth_only_args(proxy.addr, PASS, &["/sec:tls", "/cert:ignore"]),
+            &x.display(),
+            CLIENT_RUN,
+        );
+        let run = Run::collect(&proxy, Some(out), || server.log());
+        proxy.stop();
+        let a = analyze(&trace, &[]);
+        // Both raw legs and the decrypted flow are one rdptap connection: one verdict.
+        let v = a.verdict();
+        assert_eq!(v["phase"], run.verdict["phase"], "{a}\n--- proxy:\n{run}");
+        assert!(
+            a.events.iter().any(|e| e["kind"] == "client_info"),
+            "the decrypted phases were read\n{a}"
+        );
+        let decrypted = a.events.iter().find(|e| e["kind"] == "decrypted");
+        // With --pcap-keys the client's leg is decrypted with the trace's own keys;
+        // without, the trace's decrypted flow is read.
+        assert_eq!(
+            decrypted.map(|e| e["version"].is_null()),
+            Some(!keys),
+            "{a}"
+        );
+    }
+}

@@ -33,6 +33,11 @@ enum Conn {
     Tracked(Box<Tracked>),
     /// Not RDP: only its size is kept, for the list of conversations.
     Other(Conversation),
+    /// In a trace rdptap wrote: the decrypted flow of the connection tracked as this
+    /// one (its first flow, the client's leg), whose tracker reads it as plaintext.
+    Plaintext(ConnId),
+    /// In a trace rdptap wrote: another leg of a connection already tracked.
+    OtherLeg,
 }
 
 /// Everything but the reassembler, so that its events can borrow this mutably.
@@ -41,6 +46,8 @@ struct State<'a> {
     keys: KeyLog,
     conns: HashMap<ConnId, Conn>,
     tunnels: Arc<Registry>,
+    /// In a trace rdptap wrote: each rdptap connection's first flow, which stands for it.
+    traces: HashMap<u64, ConnId>,
     first_ts: Option<Duration>,
     next_id: u64,
     out: &'a mut Output,
@@ -60,6 +67,7 @@ pub fn run<R: Read>(
         keys,
         conns: HashMap::new(),
         tunnels: Arc::new(Registry::new()),
+        traces: HashMap::new(),
         first_ts: None,
         next_id: 1,
         out,
@@ -95,6 +103,7 @@ impl State<'_> {
                 server,
                 start_seen,
                 roles_guessed,
+                trace_conn,
             } => {
                 let opened = Opened {
                     ts,
@@ -102,6 +111,7 @@ impl State<'_> {
                     server,
                     start_seen,
                     roles_guessed,
+                    trace_conn,
                 };
                 self.conns
                     .insert(conn, Conn::Pending(Box::new(Pending::new(opened))));
@@ -120,6 +130,14 @@ impl State<'_> {
                         c.bytes += bytes.len() as u64;
                         return;
                     }
+                    Some(Conn::Plaintext(first)) => {
+                        let first = *first;
+                        if let Some(Conn::Tracked(t)) = self.conns.get_mut(&first) {
+                            t.plaintext(ts, dir, bytes, self.out);
+                        }
+                        return;
+                    }
+                    Some(Conn::OtherLeg) => return,
                     _ => Held::Data {
                         ts,
                         dir,
@@ -156,6 +174,8 @@ impl State<'_> {
     fn held(&mut self, conn: ConnId, e: Held) {
         match self.conns.get_mut(&conn) {
             Some(Conn::Tracked(t)) => t.event(e, &self.keys, self.out),
+            // The flow's ends are its connection's, told by its first flow.
+            Some(Conn::Plaintext(_) | Conn::OtherLeg) => {}
             Some(Conn::Pending(p)) => {
                 p.hold(e);
                 self.decide(conn);
@@ -198,6 +218,10 @@ impl State<'_> {
                 let Some(Conn::Pending(p)) = self.conns.remove(&conn) else {
                     return;
                 };
+                if let Some(next) = self.in_trace(conn, &p, &kind) {
+                    self.conns.insert(conn, next);
+                    return;
+                }
                 let mut opened = p.opened;
                 if swap {
                     std::mem::swap(&mut opened.client, &mut opened.server);
@@ -206,7 +230,7 @@ impl State<'_> {
                 self.next_id += 1;
                 self.out.sessions += 1;
                 let tracker = self.tracker(id, &opened, &kind);
-                let mut t = Tracked::new(id, opened, &kind, tracker, &self.keys, skip, self.out);
+                let mut t = Tracked::new(id, opened, &kind, tracker, skip, self.out);
                 for e in p.held {
                     let e = if swap { e.swapped() } else { e };
                     t.event(e, &self.keys, self.out);
@@ -215,6 +239,28 @@ impl State<'_> {
             }
         };
         self.conns.insert(conn, next);
+    }
+
+    /// A flow of a trace rdptap wrote whose connection is already tracked by its first
+    /// flow: the decrypted flow feeds that tracker its plaintext (what interception
+    /// decoded live); another leg is left out, so one rdptap connection gets one verdict.
+    fn in_trace(&mut self, conn: ConnId, p: &Pending, kind: &Kind) -> Option<Conn> {
+        let trace = p.opened.trace_conn?;
+        let first = *self.traces.entry(trace).or_insert(conn);
+        if first == conn {
+            return None;
+        }
+        if !matches!(kind, Kind::PlainRdp | Kind::GatewayHttp) {
+            return Some(Conn::OtherLeg);
+        }
+        if let Some(Conn::Tracked(t)) = self.conns.get_mut(&first) {
+            for e in &p.held {
+                if let Held::Data { ts, dir, bytes, .. } = e {
+                    t.plaintext(*ts, *dir, bytes, self.out);
+                }
+            }
+        }
+        Some(Conn::Plaintext(first))
     }
 
     /// The tracker for a connection: gateway for TLS-first and gateway HTTP, direct
@@ -271,7 +317,7 @@ impl State<'_> {
                 server: p.opened.server,
                 bytes: bytes[0] + bytes[1],
             }),
-            None => {}
+            Some(Conn::Plaintext(_) | Conn::OtherLeg) | None => {}
         }
     }
 }

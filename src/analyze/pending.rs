@@ -24,6 +24,8 @@ pub struct Opened {
     pub start_seen: bool,
     /// Client and server were guessed from the ports.
     pub roles_guessed: bool,
+    /// In a trace rdptap wrote, the rdptap connection the flow belongs to.
+    pub trace_conn: Option<u64>,
 }
 
 /// An event held until the connection is classified, in capture order.

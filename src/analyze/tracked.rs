@@ -44,6 +44,9 @@ struct Decrypting {
     /// A direction is not fed further (a gap, or the decryptor stopped it).
     stopped: [bool; 2],
     announced: bool,
+    /// The key log held something when the decryptor looked: without any key at all, a
+    /// connection that cannot be decrypted is not worth a note.
+    had_keys: bool,
 }
 
 /// A connection being diagnosed.
@@ -58,6 +61,8 @@ pub struct Tracked {
     skip: [u64; 2],
     ended: [bool; 2],
     bytes: [u64; 2],
+    /// A trace's decrypted flow feeds this connection's plaintext.
+    plain_noted: bool,
 }
 
 impl Tracked {
@@ -67,7 +72,6 @@ impl Tracked {
         opened: Opened,
         kind: &Kind,
         tracker: Box<dyn Tracker>,
-        keys: &KeyLog,
         skip: Option<[u64; 2]>,
         out: &mut Output,
     ) -> Tracked {
@@ -76,8 +80,9 @@ impl Tracked {
             _ => Feed::Wire,
         };
         // A key log opens TLS that is captured whole; a start that was missed took the
-        // ClientHello (and its random, which names the keys) with it.
-        let dec = (feed == Feed::Wire && !keys.is_empty() && skip.is_none()).then(|| {
+        // ClientHello (and its random, which names the keys) with it. The decryptor runs
+        // even while the key log is empty: a pcapng's secrets may come later in the file.
+        let dec = (feed == Feed::Wire && skip.is_none()).then(|| {
             let from = match kind {
                 Kind::Rdp => [TlsFrom::Finding(Vec::new()), TlsFrom::Finding(Vec::new())],
                 _ => [TlsFrom::At(0), TlsFrom::At(0)],
@@ -87,6 +92,7 @@ impl Tracked {
                 from,
                 stopped: [false; 2],
                 announced: false,
+                had_keys: false,
             }
         });
         let mut t = Tracked {
@@ -98,6 +104,7 @@ impl Tracked {
             skip: skip.unwrap_or_default(),
             ended: [false; 2],
             bytes: [0; 2],
+            plain_noted: false,
         };
         t.fact(
             Duration::ZERO,
@@ -194,6 +201,27 @@ impl Tracked {
         }
     }
 
+    /// Plaintext of this connection from the decrypted flow of a trace rdptap wrote; left
+    /// out when a key log already decrypts the connection's own TLS.
+    pub fn plaintext(&mut self, ts: Duration, dir: Dir, bytes: &[u8], out: &mut Output) {
+        if self.dec.as_ref().is_some_and(|d| d.announced) {
+            return;
+        }
+        let at = self.at(ts);
+        if !self.plain_noted {
+            self.plain_noted = true;
+            // Drop the decryptor: the trace's own plaintext is the connection's.
+            self.dec = None;
+            let note = Note::Decrypted {
+                version: None,
+                cipher_suite: None,
+            };
+            self.tracker.fact(at, Fact::Note(note));
+        }
+        self.tracker.plain(at, dir, bytes);
+        self.drain(out);
+    }
+
     /// Stream bytes.
     pub fn data(
         &mut self,
@@ -259,10 +287,15 @@ impl Tracked {
             return;
         }
         let part = &bytes[from.saturating_sub(offset) as usize..];
+        dec.had_keys |= !keys.is_empty();
         let tracker = &mut self.tracker;
-        let (stopped, announced) = (&mut dec.stopped, &mut dec.announced);
+        let mut seen = Seen {
+            stopped: &mut dec.stopped,
+            announced: &mut dec.announced,
+            had_keys: dec.had_keys,
+        };
         dec.d.feed(dir, part, keys, &mut |ev| {
-            decrypted(ev, at, tracker.as_mut(), stopped, announced)
+            decrypted(ev, at, tracker.as_mut(), &mut seen)
         });
     }
 
@@ -302,9 +335,13 @@ impl Tracked {
         let at = self.at(ts);
         if let Some(mut dec) = self.dec.take() {
             let tracker = &mut self.tracker;
-            let (stopped, announced) = (&mut dec.stopped, &mut dec.announced);
+            let mut seen = Seen {
+                stopped: &mut dec.stopped,
+                announced: &mut dec.announced,
+                had_keys: dec.had_keys,
+            };
             dec.d
-                .finish(&mut |ev| decrypted(ev, at, tracker.as_mut(), stopped, announced));
+                .finish(&mut |ev| decrypted(ev, at, tracker.as_mut(), &mut seen));
         }
         for dir in [Dir::C2S, Dir::S2C] {
             let n = bytes[dir.idx()].max(self.bytes[dir.idx()]);
@@ -316,22 +353,23 @@ impl Tracked {
     }
 }
 
+/// What a decryption has said so far, for [`decrypted`].
+struct Seen<'a> {
+    stopped: &'a mut [bool; 2],
+    announced: &'a mut bool,
+    had_keys: bool,
+}
+
 /// What the decryptor found, as the tracker takes it.
-fn decrypted(
-    ev: DecryptEvent<'_>,
-    at: Duration,
-    tracker: &mut dyn Tracker,
-    stopped: &mut [bool; 2],
-    announced: &mut bool,
-) {
+fn decrypted(ev: DecryptEvent<'_>, at: Duration, tracker: &mut dyn Tracker, seen: &mut Seen<'_>) {
     match ev {
         DecryptEvent::Negotiated {
             version,
             suite,
             decryptable: true,
             keys_found: true,
-        } if !*announced => {
-            *announced = true;
+        } if !*seen.announced => {
+            *seen.announced = true;
             let note = Note::Decrypted {
                 version: Some(version),
                 cipher_suite: Some(suite),
@@ -340,7 +378,11 @@ fn decrypted(
         }
         DecryptEvent::AppData { dir, data } => tracker.plain(at, dir, data),
         DecryptEvent::Stopped { dir, reason } => {
-            stopped[dir.idx()] = true;
+            seen.stopped[dir.idx()] = true;
+            if !seen.had_keys && !*seen.announced {
+                // No key log at all: not decrypting is expected, not news.
+                return;
+            }
             let note = Note::DecryptStopped {
                 direction: dir,
                 reason: reason.to_string(),

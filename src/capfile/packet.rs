@@ -128,6 +128,10 @@ pub struct TcpSegment<'a> {
     /// The payload length the IP header claims; more than `payload.len()` when the
     /// capture's snap length cut the packet.
     pub wire_len: u32,
+    /// In a trace rdptap wrote (`--pcap`), the rdptap connection the packet belongs to,
+    /// from its interface's name (`rdptap-conn-N`): both legs and the decrypted flow of
+    /// one connection share it.
+    pub trace_conn: Option<u64>,
 }
 
 impl TcpSegment<'_> {

@@ -35,6 +35,8 @@ pub(super) struct Interface {
     pub(super) tsresol: u8,
     /// `if_tsoffset`: seconds to add to every timestamp.
     pub(super) tsoffset: i64,
+    /// In a trace rdptap wrote, the connection this interface holds (`rdptap-conn-N`).
+    pub(super) trace_conn: Option<u64>,
 }
 
 /// One section: its byte order and interfaces.
@@ -49,6 +51,7 @@ struct Section {
 pub(super) enum NgItem {
     /// A packet on an interface.
     Packet {
+        trace_conn: Option<u64>,
         link: LinkKind,
         ts: Duration,
         data: Range<usize>,
@@ -166,11 +169,21 @@ impl PcapngState {
                         }
                     })
                     .unwrap_or(0);
+                // rdptap writes one interface per connection, named rdptap-conn-N, so
+                // its traces say which flows (both legs, decrypted) are one connection.
+                let trace_conn = idb
+                    .options
+                    .iter()
+                    .find(|o| o.code == OptionCode::IfName)
+                    .and_then(|o| std::str::from_utf8(&o.value).ok())
+                    .and_then(|n| n.trim_end_matches('\0').strip_prefix("rdptap-conn-"))
+                    .and_then(|n| n.parse().ok());
                 section.interfaces.push(Interface {
                     link: LinkKind::from_linktype(idb.linktype.0 as u32),
                     snaplen: idb.snaplen,
                     tsresol: idb.if_tsresol,
                     tsoffset,
+                    trace_conn,
                 });
                 Ok(NgItem::Structure)
             }
@@ -183,6 +196,7 @@ impl PcapngState {
                 self.last_ts = ts;
                 let data = epb.packet_data();
                 Ok(NgItem::Packet {
+                    trace_conn: iface.trace_conn,
                     link: iface.link,
                     ts,
                     data: range_in(block, data),
@@ -200,6 +214,7 @@ impl PcapngState {
                 }
                 let data = &spb.data[..len];
                 Ok(NgItem::Packet {
+                    trace_conn: iface.trace_conn,
                     link: iface.link,
                     ts: self.last_ts,
                     data: range_in(block, data),

@@ -91,6 +91,7 @@ enum Found {
         ts: Duration,
         frame: u64,
         block_offset: u64,
+        trace_conn: Option<u64>,
     },
     Secrets {
         kind: SecretsKind,
@@ -207,6 +208,7 @@ impl<R: Read> CaptureReader<R> {
                 ts,
                 frame,
                 block_offset,
+                trace_conn,
             } => {
                 let at = frame_at + d.payload_at;
                 Record::Tcp(TcpSegment {
@@ -221,6 +223,7 @@ impl<R: Read> CaptureReader<R> {
                     window: d.window,
                     payload: &data[at..at + d.payload_len],
                     wire_len: d.wire_len,
+                    trace_conn,
                 })
             }
             Found::Secrets {
@@ -375,6 +378,7 @@ impl<R: Read> CaptureReader<R> {
                 ts: record.ts,
                 frame: self.stats.frames,
                 block_offset,
+                trace_conn: None,
             })
         }))
     }
@@ -422,6 +426,7 @@ impl<R: Read> CaptureReader<R> {
         let stats = &mut self.stats;
         Ok(match item {
             NgItem::Packet {
+                trace_conn,
                 link,
                 ts,
                 data,
@@ -436,6 +441,7 @@ impl<R: Read> CaptureReader<R> {
                         ts,
                         frame: stats.frames,
                         block_offset,
+                        trace_conn,
                     }),
                     None => Step::Skipped,
                 }

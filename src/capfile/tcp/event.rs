@@ -111,6 +111,8 @@ pub enum FlowEventKind<'a> {
         /// Whether client and server were guessed from the ports because no SYN was seen;
         /// the consumer may swap them after looking at the content.
         roles_guessed: bool,
+        /// In a trace rdptap wrote, the rdptap connection it belongs to.
+        trace_conn: Option<u64>,
     },
     /// The server answered the SYN (SYN-ACK): the connection is established, after
     /// `handshake` since the SYN when the SYN was captured too.
@@ -207,7 +209,13 @@ impl fmt::Display for FlowEventKind<'_> {
                 ),
                 None => f.write_str("established: SYN-ACK seen"),
             },
-            FlowEventKind::Opened { client, server, start_seen, roles_guessed } => {
+            FlowEventKind::Opened {
+                client,
+                server,
+                start_seen,
+                roles_guessed,
+                ..
+            } => {
                 write!(f, "opened: client {client}, server {server}")?;
                 if !start_seen {
                     f.write_str("; its start was not captured")?;

@@ -65,6 +65,7 @@ impl Ev {
                 server,
                 start_seen,
                 roles_guessed,
+                ..
             } => Ev::Opened {
                 id,
                 client,
@@ -166,6 +167,7 @@ impl Harness {
             window: 1000,
             payload,
             wire_len,
+            trace_conn: None,
         };
         let events = &mut self.events;
         self.r.segment(&seg, |e| events.extend(Ev::of(e)));

@@ -261,6 +261,7 @@ impl Reassembler {
                 server,
                 start_seen,
                 roles_guessed,
+                trace_conn: seg.trace_conn,
             },
         });
     }

@@ -235,6 +235,7 @@ fn events_display_in_plain_english() {
         server: harness.server,
         start_seen: false,
         roles_guessed: true,
+        trace_conn: None,
     };
     assert!(opened.to_string().contains("its start was not captured"));
     assert_eq!(rebuild(&[], 0, C2S), vec![]);
@@ -260,6 +261,7 @@ fn the_syn_ack_says_how_long_the_handshake_took() {
         window: 100,
         payload: &[],
         wire_len: 0,
+        trace_conn: None,
     };
     let mut r = Reassembler::default();
     let mut got = Vec::new();
