@@ -175,3 +175,75 @@ fn a_capture_without_rdp_says_so_and_lists_what_it_saw() {
     );
     assert!(console.contains("the largest, by bytes"), "{console}");
 }
+
+/// An Ethernet + IPv4 + TCP frame of `payload` from 10.9.9.1:1000 to 10.9.9.2:2000.
+fn filler_frame(seq: u32, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+    let total = (40 + payload.len()) as u16;
+    f.extend_from_slice(&[0x45, 0]);
+    f.extend_from_slice(&total.to_be_bytes());
+    f.extend_from_slice(&[0, 0, 0, 0, 64, 6, 0, 0, 10, 9, 9, 1, 10, 9, 9, 2]);
+    f.extend_from_slice(&1000u16.to_be_bytes());
+    f.extend_from_slice(&2000u16.to_be_bytes());
+    f.extend_from_slice(&seq.to_be_bytes());
+    f.extend_from_slice(&[0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
+    f.extend_from_slice(payload);
+    f
+}
+
+#[test]
+fn ctrl_c_stops_the_analysis_with_the_verdicts_so_far_written() {
+    let dir = TempDir::new("fixture-int").expect("temp dir");
+    // A real session first, then a long stream of other traffic.
+    let mut file = std::fs::read(capture("xrdp-tls-ok.pcap")).unwrap();
+    let payload = [0x55u8; 1000];
+    let mut seq = 1u32;
+    for i in 0..400_000u32 {
+        let frame = filler_frame(seq, &payload);
+        seq = seq.wrapping_add(payload.len() as u32);
+        let ts = 1_900_000_000u32 + i / 1000;
+        for v in [
+            ts,
+            (i % 1000) * 1000,
+            frame.len() as u32,
+            frame.len() as u32,
+        ] {
+            file.extend_from_slice(&v.to_le_bytes());
+        }
+        file.extend_from_slice(&frame);
+    }
+    let pcap = dir.path().join("long.pcap");
+    std::fs::write(&pcap, &file).unwrap();
+    let events = dir.path().join("events.jsonl");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rdptap"))
+        .args(["analyze", &pcap.display().to_string(), "--events"])
+        .arg(&events)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .env("NO_COLOR", "1")
+        .spawn()
+        .expect("start rdptap analyze");
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().expect("wait");
+    let console = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() == Some(0) {
+        // The machine read the whole file before the signal came: nothing to check.
+        eprintln!("analysis finished before Ctrl-C: {console}");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(130), "{console}");
+    assert!(console.contains("interrupted at byte offset"), "{console}");
+    assert!(console.contains("[conn 1] ok"), "{console}");
+    // The event file is whole: every line parses, and the verdict is in it.
+    let text = std::fs::read_to_string(&events).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a whole line"))
+        .collect();
+    assert!(lines.iter().any(|e| e["kind"] == "verdict"), "{text}");
+}

@@ -160,7 +160,14 @@ fn analyze(bytes: Vec<u8>) -> Vec<EventLine> {
         roots: Arc::new(rustls::RootCertStore::empty()),
         linger: Duration::from_secs(5),
     };
-    assert!(run(reader, KeyLog::new(), &settings, &mut out).is_none());
+    assert!(run(
+        reader,
+        KeyLog::new(),
+        &settings,
+        &mut out,
+        &Default::default()
+    )
+    .is_none());
     out.lines
         .unwrap_or_default()
         .iter()
@@ -390,7 +397,14 @@ fn a_capture_of_100000_connections_is_read_whole() {
         roots: Arc::new(rustls::RootCertStore::empty()),
         linger: Duration::from_secs(5),
     };
-    assert!(run(reader, KeyLog::new(), &settings, &mut out).is_none());
+    assert!(run(
+        reader,
+        KeyLog::new(),
+        &settings,
+        &mut out,
+        &Default::default()
+    )
+    .is_none());
     assert_eq!(out.other_count, 100_000);
     assert_eq!(out.sessions, 0);
     assert_eq!(out.others.len(), super::output::TOP);

@@ -14,6 +14,7 @@ use crate::session::event::Source;
 use crate::session::tracker::{ConnInfo, DirectTracker, GatewayTracker, Tracker};
 use std::collections::HashMap;
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -53,14 +54,24 @@ struct State<'a> {
     out: &'a mut Output,
 }
 
-/// Reads the whole capture; returns the first error that stopped the reading, after
-/// everything read before it was analysed.
+/// Why the reading of a capture stopped early.
+#[derive(Debug)]
+pub enum Stop {
+    /// The file could not be read further.
+    Unreadable(CaptureError),
+    /// Ctrl-C or SIGTERM, at this byte offset.
+    Interrupted(u64),
+}
+
+/// Reads the whole capture (or until `stop` turns true); returns what stopped the
+/// reading, after everything read before it was analysed.
 pub fn run<R: Read>(
     mut reader: CaptureReader<R>,
     keys: KeyLog,
     settings: &Settings,
     out: &mut Output,
-) -> Option<CaptureError> {
+    stop: &AtomicBool,
+) -> Option<Stop> {
     let mut reasm = Reassembler::default();
     let mut st = State {
         settings,
@@ -73,7 +84,14 @@ pub fn run<R: Read>(
         out,
     };
     let mut failed = None;
-    while let Some(rec) = reader.next_record() {
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            failed = Some(Stop::Interrupted(reader.stats().bytes));
+            break;
+        }
+        let Some(rec) = reader.next_record() else {
+            break;
+        };
         match rec {
             Ok(Record::Tcp(seg)) => {
                 st.first_ts.get_or_insert(seg.ts);
@@ -85,7 +103,7 @@ pub fn run<R: Read>(
                 }
             }
             Err(e) => {
-                failed = Some(e);
+                failed = Some(Stop::Unreadable(e));
                 break;
             }
         }

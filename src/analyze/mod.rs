@@ -53,6 +53,8 @@ pub enum Failure {
     Output(PathBuf, std::io::Error),
     /// The capture could not be read (whole).
     Capture(CaptureError),
+    /// Ctrl-C or SIGTERM stopped the reading at this byte offset.
+    Interrupted(PathBuf, u64),
 }
 
 impl std::fmt::Display for Failure {
@@ -69,6 +71,11 @@ impl std::fmt::Display for Failure {
                 p.display()
             ),
             Failure::Capture(e) => e.fmt(f),
+            Failure::Interrupted(p, at) => write!(
+                f,
+                "{}: interrupted at byte offset {at}; the verdicts above cover the capture up to there (connections still open count as the capture ending)",
+                p.display()
+            ),
         }
     }
 }
@@ -98,7 +105,11 @@ pub fn run(opts: &Options) -> i32 {
         }
         Err(s) => {
             eprintln!("rdptap: {}", s.failure);
-            2
+            match s.failure {
+                // The shells' convention for a command stopped by Ctrl-C.
+                Failure::Interrupted(..) => 130,
+                _ => 2,
+            }
         }
     }
 }
@@ -129,7 +140,8 @@ pub fn analyze(opts: &Options) -> Result<Output, Box<Stopped>> {
         roots: crate::cert::system_roots(),
         linger: Duration::from_secs(5),
     };
-    let failed = engine::run(reader, keys, &settings, &mut out);
+    let stop = crate::runtime::signal::stop_flag();
+    let failed = engine::run(reader, keys, &settings, &mut out, &stop);
     if let Err(e) = out.close() {
         let path = opts.events.clone().unwrap_or_default();
         return Err(stopped(Failure::Output(path, e), Some(out)));
@@ -142,7 +154,11 @@ pub fn analyze(opts: &Options) -> Result<Output, Box<Stopped>> {
     }
     match failed {
         // What could be read was reported above; the error comes last.
-        Some(e) => Err(stopped(Failure::Capture(e), Some(out))),
+        Some(engine::Stop::Unreadable(e)) => Err(stopped(Failure::Capture(e), Some(out))),
+        Some(engine::Stop::Interrupted(at)) => Err(stopped(
+            Failure::Interrupted(opts.capture.clone(), at),
+            Some(out),
+        )),
         None => Ok(out),
     }
 }
