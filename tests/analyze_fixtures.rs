@@ -215,7 +215,7 @@ fn ctrl_c_stops_the_analysis_with_the_verdicts_so_far_written() {
     let pcap = dir.path().join("long.pcap");
     std::fs::write(&pcap, &file).unwrap();
     let events = dir.path().join("events.jsonl");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rdptap"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_rdptap"))
         .args(["analyze", &pcap.display().to_string(), "--events"])
         .arg(&events)
         .stdin(std::process::Stdio::null())
