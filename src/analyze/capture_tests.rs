@@ -150,24 +150,24 @@ fn pcap(segs: &[Seg], link: Link, v6: bool, big: bool, nanos: bool) -> Vec<u8> {
     f.bytes()
 }
 
-/// Analyses a capture; returns every event line it wrote.
-fn analyze(bytes: Vec<u8>) -> Vec<EventLine> {
+/// Analyses a capture held in memory, keeping the event lines when asked.
+fn analyze_into(bytes: Vec<u8>, keep: bool) -> Output {
     let reader = CaptureReader::new("test.pcap", std::io::Cursor::new(bytes));
-    let mut out = Output::new(None, true).unwrap();
+    let mut out = Output::new(None, keep).unwrap();
     out.console = false;
     let settings = Settings {
         target: None,
         roots: Arc::new(rustls::RootCertStore::empty()),
         linger: Duration::from_secs(5),
     };
-    assert!(run(
-        reader,
-        KeyLog::new(),
-        &settings,
-        &mut out,
-        &Default::default()
-    )
-    .is_none());
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    assert!(run(reader, KeyLog::new(), &settings, &mut out, &stop).is_none());
+    out
+}
+
+/// Analyses a capture; returns every event line it wrote.
+fn analyze(bytes: Vec<u8>) -> Vec<EventLine> {
+    let out = analyze_into(bytes, true);
     out.lines
         .unwrap_or_default()
         .iter()
@@ -389,22 +389,7 @@ fn a_capture_of_100000_connections_is_read_whole() {
             );
         }
     }
-    let reader = CaptureReader::new("many.pcap", std::io::Cursor::new(f.bytes()));
-    let mut out = Output::new(None, false).unwrap();
-    out.console = false;
-    let settings = Settings {
-        target: None,
-        roots: Arc::new(rustls::RootCertStore::empty()),
-        linger: Duration::from_secs(5),
-    };
-    assert!(run(
-        reader,
-        KeyLog::new(),
-        &settings,
-        &mut out,
-        &Default::default()
-    )
-    .is_none());
+    let out = analyze_into(f.bytes(), false);
     assert_eq!(out.other_count, 100_000);
     assert_eq!(out.sessions, 0);
     assert_eq!(out.others.len(), super::output::TOP);
