@@ -132,7 +132,7 @@ pub(crate) fn print_header(opts: &Opts, env: &Env, nofile: u64) {
     }
     if opts.analyze {
         println!(
-            "an plan:  a {} MiB generated capture of RDP over TLS, {} rounds of rdptap analyze (without and with --keylog) and {} in turn",
+            "an plan:  a {} MiB generated capture of RDP over TLS; {} rounds of rdptap analyze, rdptap analyze --keylog and tshark -q -z conv,tcp in turn; {}",
             opts.an_mib,
             opts.an_reps,
             crate::analyze::tshark_version()
