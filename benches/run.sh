@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Builds rdptap in release mode and runs the benchmark (benches/throughput/).
-# It has three sections: `relay` (rdptap against no relay, socat and haproxy),
+# It has five sections: `relay` (rdptap against no relay, socat and haproxy),
 # `intercept` (real TLS direct, through rdptap untouched, and through
-# rdptap --intercept) and `gateway` (MS-TSGU DATA over the WebSocket and HTTP
+# rdptap --intercept), `gateway` (MS-TSGU DATA over the WebSocket and HTTP
 # transports through rdptap lab gateway, alone and behind rdptap proxy --gateway,
-# against direct TLS). All run unless some are named. Extra arguments are passed to
-# the benchmark, e.g.
+# against direct TLS), `capture` (rdptap --pcap against no capture) and `analyze`
+# (rdptap analyze on a generated 1 GiB capture of RDP over TLS, without and with its
+# key log, against tshark -z conv,tcp on the same file; it needs tshark and about
+# 1.1 GiB free in the temp directory). All run unless some are named. Extra
+# arguments are passed to the benchmark, e.g.
 #   benches/run.sh                                  # everything, 3 to 5 minutes
 #   benches/run.sh relay --mib 256 --reps 1         # a quick relay comparison
 #   benches/run.sh intercept                        # interception only
@@ -13,6 +16,9 @@
 #   benches/run.sh gateway                          # gateway mode only
 #   benches/run.sh gateway --gw-mib 256 --gw-reps 3
 #   benches/run.sh capture                          # --pcap against no capture
+#   benches/run.sh analyze                          # offline analysis, about 5 minutes
+#   benches/run.sh analyze --analyze-mib 128 --analyze-reps 1   # a quick look
+#   benches/run.sh analyze --analyze-dir /big/disk --keep       # keep the capture
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +27,7 @@ cd "$(dirname "$0")/.."
 relay=1
 for a in "$@"; do
     case "$a" in
-        intercept | gateway | capture) relay=0 ;;
+        intercept | gateway | capture | analyze) relay=0 ;;
     esac
 done
 for a in "$@"; do
@@ -34,6 +40,22 @@ if [ "$relay" = 1 ]; then
             exit 1
         fi
     done
+fi
+
+# tshark is only needed by the analyze section, which runs when it is named or when
+# no section is.
+analyze=1
+for a in "$@"; do
+    case "$a" in
+        relay | intercept | gateway | capture) analyze=0 ;;
+    esac
+done
+for a in "$@"; do
+    [ "$a" = analyze ] && analyze=1
+done
+if [ "$analyze" = 1 ] && ! command -v tshark >/dev/null; then
+    echo "run.sh: tshark is not installed (Debian/Ubuntu: apt-get install tshark)" >&2
+    exit 1
 fi
 
 cmd=(cargo bench --bench throughput)

@@ -130,4 +130,12 @@ pub(crate) fn print_header(opts: &Opts, env: &Env, nofile: u64) {
             opts.gw_mib, opts.gw_reps
         );
     }
+    if opts.analyze {
+        println!(
+            "an plan:  a {} MiB generated capture of RDP over TLS; {} rounds of rdptap analyze, rdptap analyze --keylog and tshark -q -z conv,tcp in turn; {}",
+            opts.an_mib,
+            opts.an_reps,
+            crate::analyze::tshark_version()
+        );
+    }
 }

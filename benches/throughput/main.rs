@@ -5,6 +5,8 @@
 //! rdptap untouched, and through `rdptap proxy --intercept`. A third measures gateway
 //! mode: MS-TSGU DATA packets over the WebSocket and HTTP transports through
 //! `rdptap lab gateway`, alone and behind `rdptap proxy --gateway`, against direct TLS.
+//! A fifth runs `rdptap analyze` on a generated capture of RDP over TLS, without and with
+//! its key log, against `tshark -q -z conv,tcp` on the same file.
 //!
 //! It prints ratios against the direct path measured in the same run, because the
 //! absolute numbers depend on the machine. Run it with `benches/run.sh`, or
@@ -20,7 +22,11 @@
 //! - `--gw-mib N` (bulk size each way per run, default 512), `--gw-reps N` (runs per
 //!   path, default 5): the gateway section;
 //! - `--cap-mib N` (bulk size per run, default 512), `--cap-reps N` (runs per path,
-//!   default 5): the packet-capture section (`capture`).
+//!   default 5): the packet-capture section (`capture`);
+//! - `--analyze-mib N` (capture size, default 1024), `--analyze-reps N` (rounds, default
+//!   3), `--analyze-dir DIR` (where the capture is written, default the temp directory),
+//!   `--keep` (keep the capture and its key log): the offline-analysis section
+//!   (`analyze`).
 //!
 //! Layout: `env` (binaries, scratch directory, header), `script` (the RDP opening cut
 //! from the fixture), `upstream` (the servers every relay path ends at), `peers` (the
@@ -29,7 +35,9 @@
 //! client), `cpu` (CPU time per process, from /proc), `intercept` (the interception
 //! measurements and tables), `gateway_client`
 //! (an MS-TSGU client over both transports) and `gateway` (the gateway-mode
-//! measurements, their RDP host and tables).
+//! measurements, their RDP host and tables), `pcap_write` (pcap frames and TCP segments),
+//! `capture_gen` (the RDP-over-TLS capture and its key log) and `analyze` (the offline
+//! analysis measurements and tables).
 
 fn main() {
     // `cargo test --all-targets` also runs harness = false benches, but without
@@ -49,7 +57,11 @@ fn main() {
 
 // Every module below uses /proc, libc or Linux-only socket behaviour.
 #[cfg(target_os = "linux")]
+mod analyze;
+#[cfg(target_os = "linux")]
 mod capture;
+#[cfg(target_os = "linux")]
+mod capture_gen;
 #[cfg(target_os = "linux")]
 mod cpu;
 #[cfg(target_os = "linux")]
@@ -64,6 +76,8 @@ mod intercept;
 mod latency;
 #[cfg(target_os = "linux")]
 mod memory;
+#[cfg(target_os = "linux")]
+mod pcap_write;
 #[cfg(target_os = "linux")]
 mod peers;
 #[cfg(target_os = "linux")]
@@ -101,6 +115,8 @@ struct Opts {
     gateway: bool,
     /// Run the packet-capture section.
     capture: bool,
+    /// Run the offline-analysis section.
+    analyze: bool,
     mib: u64,
     reps: usize,
     rtts: usize,
@@ -113,6 +129,10 @@ struct Opts {
     gw_reps: usize,
     cap_mib: u64,
     cap_reps: usize,
+    an_mib: u64,
+    an_reps: usize,
+    an_dir: Option<std::path::PathBuf>,
+    keep: bool,
     extra: Vec<String>,
 }
 
@@ -123,6 +143,7 @@ fn parse_opts() -> Res<Opts> {
         intercept: false,
         gateway: false,
         capture: false,
+        analyze: false,
         mib: 1024,
         reps: 3,
         rtts: 20_000,
@@ -135,6 +156,10 @@ fn parse_opts() -> Res<Opts> {
         gw_reps: 5,
         cap_mib: 512,
         cap_reps: 5,
+        an_mib: 1024,
+        an_reps: 3,
+        an_dir: None,
+        keep: false,
         extra: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
@@ -157,6 +182,17 @@ fn parse_opts() -> Res<Opts> {
             "--gw-reps" => o.gw_reps = num("--gw-reps")?.max(1) as usize,
             "--cap-mib" => o.cap_mib = num("--cap-mib")?.max(1),
             "--cap-reps" => o.cap_reps = num("--cap-reps")?.max(1) as usize,
+            "--analyze-mib" => o.an_mib = num("--analyze-mib")?.max(1),
+            "--analyze-reps" => o.an_reps = num("--analyze-reps")?.max(1) as usize,
+            "--analyze-dir" => {
+                let d = args.next().ok_or("--analyze-dir needs a directory")?;
+                o.extra.push(format!("--analyze-dir {d}"));
+                o.an_dir = Some(d.into());
+            }
+            "--keep" => {
+                o.keep = true;
+                o.extra.push(a);
+            }
             // Bare words arrive as cargo's benchmark-name filter; here they pick sections.
             "relay" => {
                 o.relay = true;
@@ -174,19 +210,24 @@ fn parse_opts() -> Res<Opts> {
                 o.capture = true;
                 o.extra.push(a);
             }
+            "analyze" => {
+                o.analyze = true;
+                o.extra.push(a);
+            }
             s => {
                 return Err(format!(
-                    "unknown argument {s} (known: relay, intercept, gateway, capture, --mib, --reps, --rtts, --conns, --tls-mib, --tls-reps, --setups, --gw-mib, --gw-reps, --cap-mib, --cap-reps)"
+                    "unknown argument {s} (known: relay, intercept, gateway, capture, analyze, --mib, --reps, --rtts, --conns, --tls-mib, --tls-reps, --setups, --gw-mib, --gw-reps, --cap-mib, --cap-reps, --analyze-mib, --analyze-reps, --analyze-dir, --keep)"
                 )
                 .into())
             }
         }
     }
-    if !o.relay && !o.intercept && !o.gateway && !o.capture {
+    if !o.relay && !o.intercept && !o.gateway && !o.capture && !o.analyze {
         o.relay = true;
         o.intercept = true;
         o.gateway = true;
         o.capture = true;
+        o.analyze = true;
     }
     Ok(o)
 }
@@ -231,6 +272,7 @@ fn run() -> Res<()> {
     } else {
         None
     };
+    let an = opts.analyze.then(|| analyze::run(&env, &opts));
 
     println!();
     if let Some((raw, rdp, lat, rss)) = &relay {
@@ -254,6 +296,9 @@ fn run() -> Res<()> {
     if let Some(Ok(c)) = &cap {
         capture::print(&opts, c);
     }
+    if let Some(Ok(a)) = &an {
+        analyze::print(&opts, a);
+    }
     println!("Targets");
     if let Some((raw, rdp, lat, rss)) = &relay {
         report::print_targets(raw, rdp, lat, rss);
@@ -262,6 +307,7 @@ fn run() -> Res<()> {
     section_targets(&tls, "interception", intercept::print_targets, &mut failed);
     section_targets(&gw, "gateway mode", gateway::print_targets, &mut failed);
     section_targets(&cap, "packet capture", capture::print_targets, &mut failed);
+    section_targets(&an, "offline analysis", analyze::print_targets, &mut failed);
     if !failed.is_empty() {
         return Err(failed.join("\n").into());
     }

@@ -229,7 +229,7 @@ async fn read_tpkt<S: AsyncRead + Unpin>(s: &mut S) -> io::Result<Vec<u8>> {
 /// Accepts any server certificate but still checks the handshake signatures, so the
 /// client does the same public-key work as a real one.
 #[derive(Debug)]
-struct AcceptAnyCert(Arc<CryptoProvider>);
+pub(crate) struct AcceptAnyCert(pub(crate) Arc<CryptoProvider>);
 
 impl ServerCertVerifier for AcceptAnyCert {
     fn verify_server_cert(
