@@ -3,6 +3,7 @@
 //! every event it writes reads back.
 
 use crate::Chunk;
+use rdptap::decode::note::Note;
 use rdptap::session::event::{EventLine, Source};
 use rdptap::session::tracker::{ConnInfo, Fact, Tracker};
 use rdptap::vocab::{Dir, EndKind, StreamEnd};
@@ -59,6 +60,15 @@ pub fn tracker(t: &mut dyn Tracker, chunks: &[Chunk<'_>], plain: bool) {
             connect_ms: 0.4,
         },
     );
+    if plain {
+        // What the relay (or analyze's decryptor) says once it reads the plaintext: the
+        // tracker decodes plaintext only after it.
+        let note = Note::Decrypted {
+            version: None,
+            cipher_suite: None,
+        };
+        t.fact(at, Fact::Note(note));
+    }
     let mut bytes = [0u64; 2];
     let mut ended = [false; 2];
     for c in chunks {
