@@ -70,7 +70,9 @@ pub fn selected_protocol(frame: &[u8]) -> Option<Protocols> {
     }
 }
 
-/// Reads the offer out of ClientHello records with the passive decoder.
+/// Reads the offer out of ClientHello records with the passive decoder. Only the first
+/// [`crate::decode::tls::MAX_LISTED_SUITES`] suites are read: when rustls speaks none of
+/// them the connection is relayed untouched, which is safe, if not intercepted.
 pub fn hello_of(ch: &[u8]) -> Hello {
     let mut dec = TlsDecoder::new();
     let mut evs = Vec::new();

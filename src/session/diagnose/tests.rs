@@ -85,6 +85,7 @@ impl T {
                     legacy_version: TlsVersion(0x0303),
                     versions: vec![TlsVersion(0x0304), TlsVersion(0x0303)],
                     cipher_suites: vec![CipherSuite(0x1302)],
+                    cipher_suites_omitted: Some(0),
                     sni: None,
                     alpn: vec![],
                 },
