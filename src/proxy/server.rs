@@ -162,6 +162,10 @@ impl ProxyServer {
             c.close(t).await;
         }
         recorder.flush().await;
+        let dropped = recorder.dropped();
+        if dropped > 0 {
+            eprintln!("rdptap: {dropped} events were dropped, not written: the event queue was full (the event file could not keep up); see the events_dropped lines");
+        }
         drop(recorder);
         if let Some(h) = sink_thread {
             let _ = tokio::task::spawn_blocking(move || h.join()).await;
@@ -202,12 +206,12 @@ fn open_events(
         };
         StartError(format!("cannot open the events file {name}: {e}; check the directory exists and is writable, or choose another with --events"))
     })?;
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (recorder, rx) = Recorder::channel(crate::record::EVENT_QUEUE);
     let h = std::thread::Builder::new()
         .name("rdptap-events".into())
         .spawn(move || jsonl::run(out, rx))
         .map_err(|e| StartError(format!("cannot start the event writer: {e}")))?;
-    Ok((Recorder::new(tx), Some(h)))
+    Ok((recorder, Some(h)))
 }
 
 /// The system roots plus every certificate in the `--trust` files.
