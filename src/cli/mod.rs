@@ -159,6 +159,14 @@ pub struct ProxyArgs {
     /// Close a connection when nothing moved either way for this long [default: never].
     #[arg(long, value_name = "DURATION")]
     pub idle_timeout: Option<String>,
+    /// Close a connection whose client sends nothing this long after connecting (RDP
+    /// and RD Gateway clients speak first); 0 turns it off [default: 30s].
+    #[arg(long, value_name = "DURATION")]
+    pub first_byte_timeout: Option<String>,
+    /// Relay at most N connections at once; more are closed at once, and said on the
+    /// console and in the events at most once a second [default: 1024].
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
     /// Write events as JSON Lines to FILE ("-" for standard output).
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,

@@ -121,6 +121,7 @@ fn tcp_label(t: &TcpEvent) -> String {
                 EndKind::Error { .. } => "error".to_string(),
                 EndKind::Linger => "linger".to_string(),
                 EndKind::IdleTimeout => humanize("idle_timeout"),
+                EndKind::FirstByteTimeout => humanize("first_byte_timeout"),
                 EndKind::Shutdown => "shutdown".to_string(),
                 EndKind::Aborted => "aborted".to_string(),
                 EndKind::WriteFailed { .. } => humanize("write_failed"),

@@ -399,9 +399,16 @@ async fn no_hello(
     use super::frames::Read;
     let reason = match &read {
         Read::Stopped(b) if b.is_empty() => {
-            // The client left (or rdptap is stopping) before its ClientHello.
+            // The client left, stayed silent past a deadline, or rdptap is stopping,
+            // before its ClientHello.
+            let elapsed = pre.started.elapsed();
+            let past = |d: Option<std::time::Duration>| d.is_some_and(|d| elapsed >= d);
             let (c2s, s2c) = if *pre.shutdown.borrow() {
                 (EndKind::Shutdown, EndKind::Shutdown)
+            } else if past(pre.opts.idle_timeout) {
+                (EndKind::IdleTimeout, EndKind::IdleTimeout)
+            } else if past(pre.opts.first_byte) {
+                (EndKind::FirstByteTimeout, EndKind::FirstByteTimeout)
             } else {
                 (EndKind::Fin, EndKind::Aborted)
             };
@@ -565,6 +572,7 @@ pub async fn fallback(
         &mut server,
         super::frames::Expect::Tpkt,
         wait,
+        None,
         &mut pre.shutdown,
     )
     .await

@@ -33,7 +33,9 @@ pub fn first_close(seen: &Seen) -> Option<Close> {
             EndKind::Error { .. } => (sender, CloseKind::Error),
             EndKind::WriteFailed { reset: true, .. } => (receiver, CloseKind::Rst),
             EndKind::WriteFailed { .. } => (receiver, CloseKind::Error),
-            EndKind::Linger | EndKind::IdleTimeout => (ClosedBy::Proxy, CloseKind::Timeout),
+            EndKind::Linger | EndKind::IdleTimeout | EndKind::FirstByteTimeout => {
+                (ClosedBy::Proxy, CloseKind::Timeout)
+            }
             EndKind::Shutdown => (ClosedBy::Proxy, CloseKind::Shutdown),
             // rdptap's own follow-up, and a capture that ended first, are nobody's close.
             EndKind::Aborted | EndKind::CaptureEnded => continue,
@@ -68,7 +70,9 @@ pub fn side_end(seen: &Seen, dir: Dir) -> SideEnd {
                 EndKind::Error { .. } | EndKind::WriteFailed { .. } | EndKind::Aborted => {
                     CloseKind::Error
                 }
-                EndKind::Linger | EndKind::IdleTimeout => CloseKind::Timeout,
+                EndKind::Linger | EndKind::IdleTimeout | EndKind::FirstByteTimeout => {
+                    CloseKind::Timeout
+                }
                 EndKind::Shutdown => CloseKind::Shutdown,
                 EndKind::CaptureEnded => CloseKind::CaptureEnd,
             }),
