@@ -221,3 +221,52 @@ fn max_connections_refuses_the_third_and_admits_again_once_one_ends() {
     s.read_exact(&mut cr).expect("request relayed");
     assert_eq!(cr, X224_CR);
 }
+
+#[test]
+fn with_split_files_a_file_that_cannot_be_created_costs_only_its_connection() {
+    let dir = support::TempDir::new("bounds-split").expect("temp dir");
+    // A directory stands where connection 1's file would go: creating it fails.
+    std::fs::create_dir(dir.path().join("trace-conn1.pcapng")).unwrap();
+    let pcap = dir.path().join("trace.pcapng").display().to_string();
+    let (l, server_addr) = listener();
+    let proxy = Proxy::start(&server_addr.to_string(), &["--pcap", &pcap, "--pcap-split"]);
+    for n in 1..=2u8 {
+        let mut c = connect(proxy.addr, T);
+        let mut s = accept_within(&l, T).expect("rdptap connected upstream");
+        s.set_read_timeout(Some(T)).unwrap();
+        c.write_all(&X224_CR).unwrap();
+        let mut cr = [0u8; X224_CR.len()];
+        s.read_exact(&mut cr).expect("request relayed");
+        let reply = format!("reply number {n}");
+        s.write_all(reply.as_bytes()).unwrap();
+        let mut got = vec![0u8; reply.len()];
+        c.read_exact(&mut got).expect("reply relayed");
+        assert_eq!(
+            got,
+            reply.as_bytes(),
+            "connection {n} was relayed unchanged"
+        );
+        drop(c);
+        drop(s);
+        proxy.wait_verdicts(n as usize, T);
+    }
+    let failed: Vec<Value> = proxy
+        .events()
+        .into_iter()
+        .filter(|e| e["kind"] == "capture_failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0]["conn"], 1, "{failed:#?}");
+    assert!(
+        proxy.stderr_text().contains("connection 1 is not captured"),
+        "{}",
+        proxy.stderr_text()
+    );
+    // Connection 2's trace was written whole once it ended.
+    let two = wait_for(T, || {
+        std::fs::read(dir.path().join("trace-conn2.pcapng"))
+            .ok()
+            .filter(|b| b.windows(14).any(|w| w == b"reply number 2"))
+    });
+    assert!(two.is_some(), "connection 2 was not captured");
+}
