@@ -224,3 +224,59 @@ impl Timeline {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::Phase;
+
+    fn alert() -> What {
+        What::Decoded(DecodeEvent::Tls(crate::decode::tls::TlsEvent::Alert {
+            level: crate::decode::tls::AlertLevel::WARNING,
+            description: crate::decode::tls::AlertDescription::CLOSE_NOTIFY,
+        }))
+    }
+
+    #[test]
+    fn each_kind_keeps_its_first_and_latest_entries_under_their_own_numbers() {
+        let mut t = Timeline::default();
+        let ms = Duration::from_millis;
+        t.push(ms(0), None, What::Phase(Phase::TcpConnect));
+        for i in 0..1000 {
+            t.push(ms(i), Some(Dir::S2C), alert());
+            if i == 500 {
+                t.push(ms(i), None, What::Phase(Phase::X224));
+            }
+        }
+        assert_eq!(t.next_seq(), 1002);
+        assert_eq!(t.len(), 2 + KEEP_FIRST + KEEP_LAST);
+        // Numbers are the ones given at push, which the event file shows.
+        let seqs: Vec<usize> = t.entries().map(|e| e.seq).collect();
+        assert_eq!(&seqs[..3], &[0, 1, 2]);
+        assert!(
+            seqs.contains(&502),
+            "the phase entered mid-flood is kept: {seqs:?}"
+        );
+        assert_eq!(seqs.last(), Some(&1001));
+        assert!(
+            t.get(500).is_none(),
+            "the middle of the flood is only counted"
+        );
+        assert!(matches!(
+            t.get(502).map(|e| &e.what),
+            Some(What::Phase(Phase::X224))
+        ));
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(
+            t.unkept(|w| *w == alert()),
+            1000 - (KEEP_FIRST + KEEP_LAST) as u64
+        );
+        // Only-counted entries add to the count.
+        assert!(t.count_only(KindKey::of(Some(Dir::S2C), &alert())));
+        assert!(!t.count_only(KindKey::of(Some(Dir::C2S), &alert())));
+        assert_eq!(
+            t.unkept(|w| *w == alert()),
+            1001 - (KEEP_FIRST + KEEP_LAST) as u64
+        );
+    }
+}
