@@ -111,6 +111,9 @@ Examples:
   # Record events as JSON Lines and exit after the first connection (exit 0 = ok):
   rdptap proxy --target rdp-host --events trace.jsonl --once
 
+  # Shared by a help desk: at most 200 clients at once, silent ones closed after 10 s:
+  rdptap proxy --target rdp-host --listen 0.0.0.0:13389 --allow-remote --max-connections 200 --first-byte-timeout 10s
+
   # Read options from a file (flags given on the command line win):
   rdptap proxy --config config/rdptap.toml
 
