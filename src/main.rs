@@ -3,7 +3,7 @@
 use clap::Parser;
 use rdptap::cli::{analyze, bundle, ca, config, lab, report, Cli, Command};
 use rdptap::proxy::ProxyServer;
-use tracing_subscriber::EnvFilter;
+use rdptap::runtime::console::init_logging;
 
 fn main() {
     let cli = Cli::parse();
@@ -44,22 +44,6 @@ fn main() {
         Command::Bundle(args) => bundle::run(args),
     };
     std::process::exit(code);
-}
-
-fn init_logging(verbose: u8, quiet: bool) {
-    let level = match (quiet, verbose) {
-        (true, _) => "rdptap=warn",
-        (false, 0) => "rdptap=info",
-        (false, 1) => "rdptap=debug",
-        (false, _) => "rdptap=trace",
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .compact()
-        .init();
 }
 
 /// Raise the open-file limit and say so when it still caps the connection count.

@@ -309,7 +309,7 @@ impl State<'_> {
                 let passthrough = matches!(kind, Kind::Tls { .. }) && self.keys.is_empty();
                 Box::new(GatewayTracker::new(
                     info,
-                    Box::new(self.tunnels.link(id, None)),
+                    Box::new(self.tunnels.link(id, Some(opened.client.ip()), None)),
                     passthrough,
                 ))
             }

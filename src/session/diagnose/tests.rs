@@ -554,3 +554,69 @@ mod decrypted {
             .any(|w| w.cause == Cause::UpstreamTlsIncompatible));
     }
 }
+
+#[test]
+fn every_cause_gives_a_verdict_with_a_hint() {
+    // A rule that gives no advice of its own still leaves the verdict with the cause's.
+    let t = T::new();
+    let input = Inputs {
+        plain: Default::default(),
+        capture: false,
+        timeline: &t.tl,
+        tls_stats: Default::default(),
+        target: "host:3389",
+        linger: Duration::from_secs(5),
+        duration: t.now,
+    };
+    let seen = Seen::scan(&t.tl);
+    for &c in Cause::ALL {
+        for far in [FarEnd::Host, FarEnd::Gateway] {
+            let f = Finding::new(c, "x".into(), "");
+            let v = assemble(&input, &seen, None, f, far);
+            assert_eq!(v.cause, c);
+            assert_eq!(v.hint, c.fallback_hint(), "{}", c.id());
+        }
+    }
+    // A rule's own hint wins.
+    let v = assemble(
+        &input,
+        &seen,
+        None,
+        Finding::new(Cause::GwAuthRejected, "x".into(), "own advice"),
+        FarEnd::Gateway,
+    );
+    assert_eq!(v.hint, "own advice");
+}
+
+#[test]
+fn an_unreachable_gateway_is_named_as_the_gateway() {
+    let mut t = T::new();
+    t.push(
+        None,
+        What::Tcp(TcpEvent::UpstreamFailed {
+            error: crate::vocab::ConnectError::Refused {
+                addr: "127.0.0.1:9".into(),
+            },
+        }),
+    );
+    let seen = Seen::scan(&t.tl);
+    let f = negotiation::upstream(&seen, FarEnd::Gateway).unwrap();
+    assert!(
+        f.summary.contains("could not reach the gateway"),
+        "{}",
+        f.summary
+    );
+    assert!(
+        !f.summary.contains("host") && !f.hint.contains("host"),
+        "{} / {}",
+        f.summary,
+        f.hint
+    );
+    assert!(f.mstsc.is_none());
+    let f = negotiation::upstream(&seen, FarEnd::Host).unwrap();
+    assert!(
+        f.summary.contains("could not reach the host"),
+        "{}",
+        f.summary
+    );
+}
