@@ -51,7 +51,7 @@ pub fn run(args: BundleArgs) -> i32 {
     match execute(&args) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("rdptap: {e}");
+            crate::runtime::console::error(e);
             2
         }
     }
@@ -82,7 +82,7 @@ fn execute(args: &BundleArgs) -> Result<(), String> {
     for m in &contents.missing {
         say(format!(
             "rdptap: note: the trace {} named in the events is not there; the bundle has none (give --pcap FILE)",
-            m.display()
+            crate::runtime::console::inert(&m.display().to_string())
         ));
     }
     let names: Vec<&str> = contents.entries.iter().map(|e| e.name.as_str()).collect();

@@ -56,7 +56,7 @@ pub fn run(args: ReportArgs) -> i32 {
     match execute(&args) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("rdptap: {e}");
+            crate::runtime::console::error(e);
             2
         }
     }

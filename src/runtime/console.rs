@@ -29,6 +29,15 @@ pub fn say(line: impl AsRef<str>) {
     }
 }
 
+/// Prints an error (`rdptap: …`) to standard error, even under `-q`. Errors can quote a
+/// file or a peer, so the text is made inert, keeping only its own line breaks (a TOML
+/// error shows the offending line under its message).
+pub fn error(msg: impl std::fmt::Display) {
+    let text = msg.to_string();
+    let lines: Vec<Cow<'_, str>> = text.split('\n').map(inert).collect();
+    eprintln!("rdptap: {}", lines.join("\n"));
+}
+
 /// Which stream a line goes to, for the colour decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
