@@ -474,3 +474,5 @@ fn nla_failure(seen: &Seen, close: Option<&Close>) -> Option<Finding> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wording_tests;
