@@ -158,7 +158,7 @@ impl ProxyServer {
         if let Some((c, t)) = capture {
             let (packets, bytes) = c.dropped();
             if packets > 0 {
-                eprintln!("rdptap: {packets} packets ({bytes} bytes) were not captured: the capture queue was full (--capture-overflow drop)");
+                crate::runtime::console::say(format!("rdptap: {packets} packets ({bytes} bytes) were not captured: the capture queue was full (--capture-overflow drop)"));
             }
             c.close(t).await;
         }
