@@ -3,7 +3,7 @@
 use clap::Parser;
 use rdptap::cli::{analyze, bundle, ca, config, lab, report, Cli, Command};
 use rdptap::proxy::ProxyServer;
-use tracing_subscriber::EnvFilter;
+use rdptap::runtime::console::{error as rdptap_error, init_logging};
 
 fn main() {
     let cli = Cli::parse();
@@ -14,7 +14,7 @@ fn main() {
             let cfg = match config::resolve(&args) {
                 Ok(c) => c,
                 Err(e) => {
-                    eprintln!("rdptap: {e}");
+                    rdptap_error(e);
                     std::process::exit(2);
                 }
             };
@@ -24,7 +24,7 @@ fn main() {
             {
                 Ok(rt) => rt,
                 Err(e) => {
-                    eprintln!("rdptap: cannot start the runtime: {e}");
+                    rdptap_error(format!("cannot start the runtime: {e}"));
                     std::process::exit(2);
                 }
             };
@@ -32,7 +32,7 @@ fn main() {
             match rt.block_on(run) {
                 Ok(code) => code,
                 Err(e) => {
-                    eprintln!("rdptap: {}", e.0);
+                    rdptap_error(e.0);
                     2
                 }
             }
@@ -44,22 +44,6 @@ fn main() {
         Command::Bundle(args) => bundle::run(args),
     };
     std::process::exit(code);
-}
-
-fn init_logging(verbose: u8, quiet: bool) {
-    let level = match (quiet, verbose) {
-        (true, _) => "rdptap=warn",
-        (false, 0) => "rdptap=info",
-        (false, 1) => "rdptap=debug",
-        (false, _) => "rdptap=trace",
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .compact()
-        .init();
 }
 
 /// Raise the open-file limit and say so when it still caps the connection count.

@@ -164,6 +164,39 @@ fn listen_port_in_use_is_reported() {
 }
 
 #[test]
+fn the_port_suggested_for_a_taken_one_is_free() {
+    // Hold a port and, where they can be had, the two after it: the suggestion must
+    // skip every one of them and name a port that binds.
+    let (_held, addr) = listener();
+    let next: Vec<std::net::TcpListener> = (1..=2)
+        .filter_map(|i| std::net::TcpListener::bind((addr.ip(), addr.port().checked_add(i)?)).ok())
+        .collect();
+    let (code, err) = run_rdptap(
+        &[
+            "proxy",
+            "--target",
+            "127.0.0.1:3389",
+            "--listen",
+            &addr.to_string(),
+        ],
+        T,
+    );
+    assert_eq!(code, Some(2), "{err}");
+    let suggested = err
+        .split("--listen ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+        .unwrap_or_else(|| panic!("no --listen ADDR suggested: {err}"));
+    assert_ne!(suggested, addr, "{err}");
+    for l in &next {
+        assert_ne!(suggested, l.local_addr().unwrap(), "{err}");
+    }
+    assert_eq!(suggested.ip(), addr.ip());
+    drop(std::net::TcpListener::bind(suggested).expect("the suggested port is free"));
+}
+
+#[test]
 fn remote_listen_needs_allow_remote() {
     let listen = format!("0.0.0.0:{}", free_port());
     let (code, err) = run_rdptap(
@@ -229,7 +262,7 @@ fn config_file_applies_and_flags_override_it() {
             "--listen",
             &flag_listen,
             "--linger",
-            "1",
+            "1s",
         ],
         "  events:",
     );
@@ -424,6 +457,67 @@ fn events_file_is_private() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
+}
+
+#[test]
+fn an_events_path_that_is_a_planted_symlink_is_refused() {
+    let dir = TempDir::new("cli-link").unwrap();
+    let victim = write_file(dir.path(), "victim", "precious");
+    let link = dir.path().join("events.jsonl");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let l = link.display().to_string();
+    for append in [false, true] {
+        let mut args = vec![
+            "proxy",
+            "--target",
+            "127.0.0.1:3389",
+            "--listen",
+            &listen,
+            "--events",
+            &l,
+        ];
+        if append {
+            args.push("--events-append");
+        }
+        let (code, err) = run_rdptap(&args, T);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains("symbolic link") && err.contains(&l), "{err}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    }
+}
+
+#[test]
+fn a_duration_without_a_unit_asks_for_one() {
+    let listen = format!("127.0.0.1:{}", free_port());
+    for (flag, key) in [
+        ("--linger", "--linger"),
+        ("--connect-timeout", "--connect-timeout"),
+        ("--idle-timeout", "--idle-timeout"),
+    ] {
+        let (code, err) = run_rdptap(
+            &[
+                "proxy",
+                "--target",
+                "127.0.0.1",
+                "--listen",
+                &listen,
+                flag,
+                "5",
+            ],
+            T,
+        );
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains(key), "{err}");
+        assert!(err.contains("has no unit") && err.contains("5s"), "{err}");
+    }
+    // In the config file too, named with the file.
+    let dir = TempDir::new("cli-dur").unwrap();
+    let cfg = write_file(dir.path(), "r.toml", "target = \"h\"\nlinger = \"30\"\n");
+    let (code, err) = run_rdptap(&["proxy", "--config", cfg.to_str().unwrap()], T);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("linger") && err.contains("r.toml"), "{err}");
+    assert!(err.contains("30s"), "{err}");
 }
 
 #[test]

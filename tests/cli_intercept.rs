@@ -49,6 +49,32 @@ fn intercept_without_a_ca_says_how_to_make_one() {
 }
 
 #[test]
+fn gateway_without_a_ca_says_to_make_one_not_to_add_intercept() {
+    let dir = TempDir::new("noca-gw").unwrap();
+    let d = dir.path().display().to_string();
+    let listen = support::loopback(support::free_port()).to_string();
+    let (code, out) = run_rdptap(
+        &[
+            "proxy",
+            "--gateway",
+            "rdgw.example.com",
+            "--listen",
+            &listen,
+            "--ca-dir",
+            &d,
+        ],
+        QUICK,
+    );
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("--gateway:"), "{out}");
+    assert!(out.contains("rdptap ca init"), "{out}");
+    assert!(out.contains("--constrain rdgw.example.com"), "{out}");
+    assert!(out.contains(&d), "{out}");
+    assert!(out.contains("--gateway-passthrough"), "{out}");
+    assert!(!out.contains("--intercept"), "{out}");
+}
+
+#[test]
 fn bad_pin_and_trust_files_are_named() {
     let (code, out) = run_rdptap(&["proxy", "--target", "127.0.0.1", "--pin", "abc"], QUICK);
     assert_eq!(code, Some(2), "{out}");

@@ -74,7 +74,7 @@ fn zero_window(extra: &[&str], close_client: bool) -> (Value, bool, Duration) {
 
 #[test]
 fn a_client_that_stops_reading_is_released_at_the_idle_timeout() {
-    let (v, released, after) = zero_window(&["--idle-timeout", "1"], false);
+    let (v, released, after) = zero_window(&["--idle-timeout", "1s"], false);
     // The flood is not RDP, which the verdict says; how it ended is what counts here.
     assert_eq!(
         (&v["closed_by"], &v["close_kind"]),
@@ -106,7 +106,7 @@ fn a_client_that_closed_and_stops_reading_is_released_at_the_linger() {
 #[test]
 fn a_silent_client_is_closed_at_the_first_byte_deadline() {
     let (l, server_addr) = listener();
-    let proxy = Proxy::start(&server_addr.to_string(), &["--first-byte-timeout", "1"]);
+    let proxy = Proxy::start(&server_addr.to_string(), &["--first-byte-timeout", "1s"]);
     let opened = Instant::now();
     let mut c = connect(proxy.addr, T);
     let mut s = accept_within(&l, T).expect("rdptap connected upstream");
@@ -150,7 +150,7 @@ fn a_silent_client_of_the_gateway_is_closed_at_the_first_byte_deadline() {
     let ca = gw.ca_dir().display().to_string();
     let proxy = Proxy::start_gateway(
         &gw.addr.to_string(),
-        &["--ca-dir", &ca, "--first-byte-timeout", "1"],
+        &["--ca-dir", &ca, "--first-byte-timeout", "1s"],
     );
     let mut c = connect(proxy.addr, T);
     let v = wait_for(Duration::from_secs(10), || {

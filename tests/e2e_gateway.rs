@@ -6,6 +6,7 @@ mod support;
 
 use serde_json::Value;
 use std::time::{Duration, Instant};
+use support::gw_client::GwClient;
 use support::lab_gateway::LabGateway;
 use support::proxy::Proxy;
 use support::{
@@ -283,6 +284,125 @@ fn final_401_is_auth_rejected() {
         c.context(&out)
     );
     assert!(s(&v, "summary").contains("gwuser"), "{v:#}");
+    // Every verdict says what to check next, on the console too.
+    assert!(s(&v, "hint").contains("RD CAP"), "{v:#}");
+    let console = c.proxy.stderr_text();
+    assert!(
+        console.contains("[gateway session {") && console.contains("    hint: check the user name"),
+        "{console}"
+    );
+    // rdptap's own TLS leg goes to the gateway, and the console says so.
+    assert!(
+        console.contains("rdptap's TLS to the gateway: TLS"),
+        "{console}"
+    );
+    assert!(!console.contains("to the host"), "{console}");
+}
+
+#[test]
+fn a_hostile_service_message_reaches_the_console_inert() {
+    // The gateway's administrative message is a peer's text: escape sequences, a line
+    // break and a right-to-left override must not reach the terminal as they are.
+    let msg = "Maint\u{1b}]0;pwned\u{7} at 18:00\n[conn 9] ok at active\u{202E}gpj.exe";
+    let knob = format!("service-message={msg}");
+    let Some(c) = chain(&["--fail", &knob], true) else {
+        return;
+    };
+    let out = c.client("http");
+    let v = c.session_verdict(&out);
+    assert!(
+        s(&v, "summary").contains("gpj.exe"),
+        "{v:#}\n{}",
+        c.context(&out)
+    );
+    let console = c.proxy.stderr_text();
+    assert!(console.contains("Maint"), "{console}");
+    for line in console.lines() {
+        assert!(
+            !line.chars().any(|ch| ch.is_control()
+                || matches!(ch, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')),
+            "a hostile character reached the console: {line:?}"
+        );
+        assert!(!line.starts_with("[conn 9]"), "a forged line: {line:?}");
+    }
+    assert!(console.contains("\\u{202e}gpj.exe"), "{console}");
+    // The event file keeps the text exactly (JSON escapes it).
+    let events = std::fs::read_to_string(&c.proxy.events).unwrap_or_default();
+    assert!(
+        events.contains("\\u202e") || events.contains('\u{202E}'),
+        "{events}"
+    );
+}
+
+#[test]
+fn a_reused_connection_id_from_another_address_is_a_session_of_its_own() {
+    // Two scripted clients name one RDG-Connection-Id: one from 127.0.0.1 (twice, as
+    // the two channels would) and one from 127.0.0.2. Only the same address joins.
+    let gw = LabGateway::start("127.0.0.1:9", &[]);
+    let ca = gw.ca_dir();
+    let pem = ca.join("rdptap-ca.pem");
+    let (ca_s, pem_s) = (ca.display().to_string(), pem.display().to_string());
+    let proxy = Proxy::start_gateway(
+        &gw.addr.to_string(),
+        &["--ca-dir", &ca_s, "--trust", &pem_s],
+    );
+    const ID: &str = "{0d5e7a2c-4f61-4b8e-9a3d-2c7b1e6f0a99}";
+    let request = format!(
+        "RDG_OUT_DATA /remoteDesktopGateway/ HTTP/1.1\r\nHost: localhost\r\nRDG-Connection-Id: {ID}\r\nContent-Length: 0\r\n\r\n"
+    );
+    let open = |from: &str| {
+        let from: std::net::IpAddr = from.parse().unwrap();
+        let mut c = GwClient::connect(from, proxy.addr, &pem).expect("TLS through rdptap");
+        c.send(request.as_bytes()).expect("request");
+        let head = c.response_head().expect("response");
+        assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+        c
+    };
+    // Opened in turn, so the connection numbers are 1, 2, 3.
+    let a = open("127.0.0.1");
+    let a2 = open("127.0.0.1");
+    let b = open("127.0.0.2");
+    for c in [a, a2, b] {
+        c.close();
+    }
+    let v = proxy.wait_verdicts(5, VERDICT_WAIT);
+    let key_of = |conn: u64| {
+        v.iter()
+            .find(|x| x["conn"] == conn && x["scope"] == "connection")
+            .map(|x| s(x, "gw_connection_id"))
+    };
+    let own = format!("{ID}@127.0.0.2");
+    assert_eq!(key_of(1).as_deref(), Some(ID), "{v:#?}");
+    assert_eq!(key_of(2).as_deref(), Some(ID), "{v:#?}");
+    assert_eq!(key_of(3).as_deref(), Some(own.as_str()), "{v:#?}");
+    let sessions: Vec<String> = v
+        .iter()
+        .filter(|x| x["scope"] == "gateway_session")
+        .map(|x| s(x, "gw_connection_id"))
+        .collect();
+    assert_eq!(sessions.len(), 2, "{v:#?}");
+    assert!(
+        sessions.contains(&ID.to_string()) && sessions.contains(&own),
+        "{sessions:?}"
+    );
+    // The event says so, on the connection that did not join, and only there.
+    let reused: Vec<Value> = proxy
+        .events()
+        .into_iter()
+        .filter(|e| e["kind"] == "gateway_id_reused")
+        .collect();
+    assert_eq!(reused.len(), 1, "{reused:#?}");
+    let e = &reused[0];
+    assert_eq!(e["conn"], 3);
+    assert_eq!(e["layer"], "session");
+    assert_eq!(s(e, "connection_id"), ID);
+    assert_eq!(s(e, "first_client"), "127.0.0.1");
+    assert_eq!(s(e, "own_key"), own);
+    assert!(
+        proxy.stderr_text().contains("another client address"),
+        "{}",
+        proxy.stderr_text()
+    );
 }
 
 #[test]

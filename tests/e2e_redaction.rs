@@ -6,6 +6,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use support::gw_client::GwClient;
 use support::lab_gateway::LabGateway;
 use support::proxy::{run_rdptap, Proxy};
 use support::run::VERDICT_TIMEOUT;
@@ -234,6 +235,130 @@ fn no_seeded_secret_survives_in_any_output() {
 
 /// The gateway user name.
 const GW_USER: &str = "gwuser";
+
+/// Secrets a scripted gateway client puts where redaction used to miss them.
+const QUERY_SECRET: &str = "QuerySeed-4Rt9";
+const COOKIE_SECRET: &str = "CookieSeed-8Lp2";
+const FOLD_SECRET: &str = "FoldSeed-3Vx6";
+
+/// One xfreerdp session with standard RDP security at encryption level NONE (xrdp's
+/// `security_layer=rdp`, `crypt_level=none`) through rdptap, not intercepting: the
+/// Client Info with the host password crosses the raw legs in the clear.
+fn clear_rdp_run(x: &Xvfb, xrdp: &Xrdp, more: &[&str]) -> (TempDir, PathBuf, Proxy) {
+    let dir = TempDir::new("redact-clear").expect("temp dir");
+    let pcap = dir.path().join("trace.pcapng");
+    let mut args = vec!["--pcap", pcap.to_str().unwrap()];
+    args.extend_from_slice(more);
+    let mut proxy = Proxy::start(&xrdp.addr().to_string(), &args);
+    let out = xfreerdp(
+        &auth_only_args(proxy.addr, RDP_SECRET, &["/sec:rdp"]),
+        &x.display(),
+        CLIENT_TIMEOUT,
+    );
+    assert!(!out.timed_out, "{}", out.log);
+    proxy.first_verdict(VERDICT_TIMEOUT);
+    proxy.stop();
+    (dir, pcap, proxy)
+}
+
+/// Three scripted gateway connections through rdptap --gateway --pcap to the lab
+/// gateway, each with a secret where redaction used to miss it: a query string value, a
+/// cookie without `=`, and the folded continuation of an Authorization header.
+fn scripted_gateway_run(more: &[&str]) -> (TempDir, PathBuf, Proxy) {
+    let gw = LabGateway::start("127.0.0.1:9", &[]);
+    let ca_s = gw.ca_dir().display().to_string();
+    let pem = gw.ca_dir().join("rdptap-ca.pem");
+    let pem_s = pem.display().to_string();
+    let dir = TempDir::new("redact-scripted").expect("temp dir");
+    let pcap = dir.path().join("trace.pcapng");
+    let mut args = vec![
+        "--ca-dir",
+        &ca_s,
+        "--trust",
+        &pem_s,
+        "--pcap",
+        pcap.to_str().unwrap(),
+    ];
+    args.extend_from_slice(more);
+    let mut proxy = Proxy::start_gateway(&gw.addr.to_string(), &args);
+    let id = "RDG-Connection-Id: {5b0c3e1a-77f2-4a10-9c4d-0e8f6a2b1c3d}";
+    let requests = [
+        format!(
+            "RDG_OUT_DATA /remoteDesktopGateway/?token={QUERY_SECRET}&flag HTTP/1.1\r\nHost: localhost\r\n{id}\r\nContent-Length: 0\r\n\r\n"
+        ),
+        format!(
+            "RDG_OUT_DATA /remoteDesktopGateway/ HTTP/1.1\r\nHost: localhost\r\nCookie: {COOKIE_SECRET}\r\n{id}\r\nContent-Length: 0\r\n\r\n"
+        ),
+        format!(
+            "RDG_OUT_DATA /remoteDesktopGateway/ HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer x\r\n  {FOLD_SECRET}\r\nContent-Length: 0\r\n\r\n"
+        ),
+    ];
+    for r in &requests {
+        let mut c = GwClient::connect("127.0.0.1".parse().unwrap(), proxy.addr, &pem)
+            .expect("TLS through rdptap");
+        c.send(r.as_bytes()).expect("request");
+        // The lab gateway answers (401) or drops a head it cannot parse: either will do.
+        let _ = c.response_head();
+        c.close();
+    }
+    proxy.wait_verdicts(requests.len(), VERDICT_TIMEOUT);
+    proxy.stop();
+    (dir, pcap, proxy)
+}
+
+/// Whether `secret` is in `file`, in any of its forms.
+fn present(file: &Path, secret: &str) -> bool {
+    let data = std::fs::read(file).unwrap_or_default();
+    forms(secret)
+        .iter()
+        .any(|f| data.windows(f.len()).any(|w| w == f.as_slice()))
+}
+
+#[test]
+fn secrets_in_clear_rdp_and_odd_http_places_are_scrubbed() {
+    // The gateway cases first: they need only the lab gateway.
+    // Without redaction the scripted secrets do reach the trace's decrypted flow ...
+    let (_keep, pcap, _p) = scripted_gateway_run(&["--no-redact"]);
+    for s in [QUERY_SECRET, COOKIE_SECRET, FOLD_SECRET] {
+        assert!(present(&pcap, s), "{s} not in the unredacted trace");
+    }
+    // ... and with it, no output keeps them: trace, events, report, bundle.
+    let (dir, pcap, proxy) = scripted_gateway_run(&[]);
+    let events = proxy.events.clone();
+    check_every_output(
+        dir.path(),
+        &events,
+        &pcap,
+        &[QUERY_SECRET, COOKIE_SECRET, FOLD_SECRET],
+    );
+    // What is not secret stays: the query's parameter name, the request's path.
+    let ev = std::fs::read_to_string(&events).unwrap();
+    assert!(
+        ev.contains("/remoteDesktopGateway/?token=<redacted 14 bytes>&<redacted 4 bytes>"),
+        "{ev}"
+    );
+
+    if !peers_available(&[XVFB, XRDP, XFREERDP, TSHARK]) {
+        return;
+    }
+    let x = Xvfb::start().expect("Xvfb");
+    let xrdp = Xrdp::start(
+        &XrdpOpts::default()
+            .security_layer(SecurityLayer::Rdp)
+            .crypt_level("none"),
+    )
+    .expect("xrdp");
+    // Without redaction the password is on the raw legs, in the clear ...
+    let (_keep, pcap, _p) = clear_rdp_run(&x, &xrdp, &["--no-redact"]);
+    assert!(
+        present(&pcap, RDP_SECRET),
+        "the password is not on the raw legs"
+    );
+    // ... and with it, nowhere.
+    let (dir, pcap, proxy) = clear_rdp_run(&x, &xrdp, &[]);
+    support::tshark::check_clean(&pcap, &[]);
+    check_every_output(dir.path(), &proxy.events, &pcap, &[RDP_SECRET]);
+}
 
 #[test]
 fn redact_users_leaves_no_user_name_in_any_output() {

@@ -170,7 +170,7 @@ fn half_close_keeps_the_other_direction_flowing() {
 #[test]
 fn silent_server_is_closed_after_the_linger() {
     let (l, server_addr) = listener();
-    // Proxy::start passes --linger 1.
+    // Proxy::start passes --linger 1s.
     let proxy = Proxy::start(&server_addr.to_string(), &[]);
     let mut c = connect(proxy.addr, T);
     let mut s = accept_within(&l, T).expect("rdptap connected upstream");
@@ -254,7 +254,7 @@ fn server_reset_is_recorded_and_reaches_the_client() {
 #[test]
 fn idle_timeout_closes_a_silent_connection() {
     let (l, server_addr) = listener();
-    let proxy = Proxy::start(&server_addr.to_string(), &["--idle-timeout", "1"]);
+    let proxy = Proxy::start(&server_addr.to_string(), &["--idle-timeout", "1s"]);
     let opened = Instant::now();
     let mut c = connect(proxy.addr, T);
     let mut s = accept_within(&l, T).expect("rdptap connected upstream");
@@ -391,7 +391,7 @@ fn fifty_concurrent_echoes_are_unaffected_by_failing_neighbours() {
 #[test]
 fn silent_upstream_is_reported_as_upstream_timeout() {
     let (_l, silent, _fillers) = support::net::silent_listener();
-    let proxy = Proxy::start(&silent.to_string(), &["--connect-timeout", "1"]);
+    let proxy = Proxy::start(&silent.to_string(), &["--connect-timeout", "1s"]);
     let opened = Instant::now();
     let mut c = connect(proxy.addr, T);
     let mut buf = [0u8; 64];
@@ -417,7 +417,7 @@ fn silent_upstream_is_reported_as_upstream_timeout() {
 #[test]
 fn failed_upstream_closes_a_client_that_already_sent_its_request_in_order() {
     let (_l, silent, _fillers) = support::net::silent_listener();
-    let proxy = Proxy::start(&silent.to_string(), &["--connect-timeout", "1"]);
+    let proxy = Proxy::start(&silent.to_string(), &["--connect-timeout", "1s"]);
     let mut c = connect(proxy.addr, T);
     c.write_all(&X224_CR).unwrap();
     let mut buf = [0u8; 64];

@@ -138,3 +138,40 @@ fn help_has_examples() {
         assert!(out.contains(want), "{want}:\n{out}");
     }
 }
+
+#[test]
+fn a_symlink_planted_at_the_output_is_refused_and_its_target_kept() {
+    let dir = TempDir::new("report-link").expect("temp dir");
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "precious").unwrap();
+    let link = dir.path().join("report.html");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let l = link.display().to_string();
+    let (code, _, err) = rdptap(&["report", &fixture("gateway-http-ok"), "-o", &l]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("symbolic link") && err.contains(&l), "{err}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    // The bundle is written the same way.
+    let zip = dir.path().join("case.zip");
+    std::os::unix::fs::symlink(&victim, &zip).unwrap();
+    let z = zip.display().to_string();
+    let (code, _, err) = rdptap(&["bundle", &z, "--events", &fixture("gateway-http-ok")]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("symbolic link"), "{err}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+}
+
+#[test]
+fn quiet_report_says_nothing_on_success() {
+    let dir = TempDir::new("report-quiet").expect("temp dir");
+    let out = dir.path().join("r.html");
+    let o = out.display().to_string();
+    let (code, stdout, err) = rdptap(&["-q", "report", &fixture("gateway-http-ok"), "-o", &o]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!((stdout.as_str(), err.as_str()), ("", ""));
+    assert!(out.exists());
+    // Errors still show.
+    let (code, _, err) = rdptap(&["-q", "report", "/nonexistent/events.jsonl"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("/nonexistent/events.jsonl"), "{err}");
+}

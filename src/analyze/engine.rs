@@ -309,7 +309,10 @@ impl State<'_> {
                 let passthrough = matches!(kind, Kind::Tls { .. }) && self.keys.is_empty();
                 Box::new(GatewayTracker::new(
                     info,
-                    Box::new(self.tunnels.link(id, None)),
+                    // Paired by id alone: a capture taken behind a load balancer can
+                    // show one client's two channels from two source-NAT addresses, and
+                    // splitting them would report an IN channel without its OUT.
+                    Box::new(self.tunnels.link(id, None, None)),
                     passthrough,
                 ))
             }

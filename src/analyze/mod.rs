@@ -104,7 +104,7 @@ pub fn run(opts: &Options) -> i32 {
             i32::from(out.causes.iter().any(|c| *c != Cause::Ok))
         }
         Err(s) => {
-            eprintln!("rdptap: {}", s.failure);
+            crate::runtime::console::error(&s.failure);
             match s.failure {
                 // The shells' convention for a command stopped by Ctrl-C.
                 Failure::Interrupted(..) => 130,

@@ -2,6 +2,7 @@
 
 use crate::record::bundle::archive::{self, Format};
 use crate::record::bundle::{self, Input};
+use crate::runtime::console::say;
 use crate::runtime::files::create_private;
 use clap::Args;
 use std::path::PathBuf;
@@ -50,7 +51,7 @@ pub fn run(args: BundleArgs) -> i32 {
     match execute(&args) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("rdptap: {e}");
+            crate::runtime::console::error(e);
             2
         }
     }
@@ -79,14 +80,14 @@ fn execute(args: &BundleArgs) -> Result<(), String> {
     archive::write(file, format, &contents.entries)
         .map_err(|e| format!("writing {} failed: {e}", args.out.display()))?;
     for m in &contents.missing {
-        eprintln!(
+        say(format!(
             "rdptap: note: the trace {} named in the events is not there; the bundle has none (give --pcap FILE)",
-            m.display()
-        );
+            crate::runtime::console::inert(&m.display().to_string())
+        ));
     }
     let names: Vec<&str> = contents.entries.iter().map(|e| e.name.as_str()).collect();
     let conns: Vec<String> = contents.conns.iter().map(u64::to_string).collect();
-    eprintln!(
+    say(format!(
         "rdptap: wrote {} (connections {}): {}",
         args.out.display(),
         if conns.is_empty() {
@@ -95,9 +96,9 @@ fn execute(args: &BundleArgs) -> Result<(), String> {
             conns.join(", ")
         },
         names.join(", ")
-    );
+    ));
     if args.keylog.is_some() {
-        eprintln!("rdptap: WARNING: the bundle holds a TLS key log: whoever has it can decrypt the raw legs, secrets included");
+        say("rdptap: WARNING: the bundle holds a TLS key log: whoever has it can decrypt the raw legs, secrets included");
     }
     Ok(())
 }

@@ -40,7 +40,7 @@ pub fn run(cmd: CaCommand) -> i32 {
             0
         }
         Err(e) => {
-            eprintln!("rdptap: {e}");
+            crate::runtime::console::error(e);
             2
         }
     }

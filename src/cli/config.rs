@@ -390,7 +390,7 @@ mod tests {
         assert_eq!(c.dial, c.target);
         assert_eq!(c.first_byte_timeout, Some(Duration::from_secs(30)));
         let mut a = args("host");
-        a.first_byte_timeout = Some("0".into());
+        a.first_byte_timeout = Some("0s".into());
         assert_eq!(resolve(&a).unwrap().first_byte_timeout, None);
         a.first_byte_timeout = Some("soon".into());
         let e = resolve(&a).unwrap_err();

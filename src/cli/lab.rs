@@ -93,7 +93,7 @@ pub fn run(cmd: LabCommand) -> i32 {
     let cfg = match config(&args) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("rdptap: {e}");
+            crate::runtime::console::error(e);
             return 2;
         }
     };
@@ -110,7 +110,7 @@ pub fn run(cmd: LabCommand) -> i32 {
     match rt.block_on(crate::lab::run(cfg)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("rdptap: {e}");
+            crate::runtime::console::error(e);
             2
         }
     }

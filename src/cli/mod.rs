@@ -134,6 +134,7 @@ Examples:
   rdptap report trace.jsonl -o report.html
   rdptap bundle case-1234.zip --events trace.jsonl --pcap trace.pcapng
 
+Durations (--linger, --connect-timeout, --idle-timeout) take a unit: 500ms, 5s, 2m, 1h.
 Every option can also be set in the TOML file; see config/rdptap.toml.";
 
 /// Options of `rdptap proxy`. Each is optional here so that a config file can supply it.

@@ -1,6 +1,7 @@
 //! `rdptap report`: an event file as one HTML page, or as plain text.
 
 use crate::record::report::{self, Report};
+use crate::runtime::console::say;
 use crate::runtime::files::create_private;
 use clap::Args;
 use std::io::Write as _;
@@ -55,7 +56,7 @@ pub fn run(args: ReportArgs) -> i32 {
     match execute(&args) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("rdptap: {e}");
+            crate::runtime::console::error(e);
             2
         }
     }
@@ -74,14 +75,14 @@ fn output_of(args: &ReportArgs) -> Output {
 fn execute(args: &ReportArgs) -> Result<(), String> {
     let mut r: Report = report::load(&args.events).map_err(|e| e.to_string())?;
     if r.skipped > 0 {
-        eprintln!(
+        say(format!(
             "rdptap: warning: {} line{} of {} {} not JSON and left out (the first is line {})",
             r.skipped,
             if r.skipped == 1 { "" } else { "s" },
             args.events.display(),
             if r.skipped == 1 { "is" } else { "are" },
             r.first_skipped.unwrap_or(0)
-        );
+        ));
     }
     if r.event_count() == 0 {
         return Err(format!("{} holds no events", args.events.display()));
@@ -112,13 +113,13 @@ fn execute(args: &ReportArgs) -> Result<(), String> {
             f.write_all(body.as_bytes())
                 .and_then(|()| f.flush())
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            eprintln!(
+            say(format!(
                 "rdptap: wrote {} ({} connection{}, {} events)",
                 path.display(),
                 r.conns.len(),
                 if r.conns.len() == 1 { "" } else { "s" },
                 r.event_count()
-            );
+            ));
         }
     }
     Ok(())

@@ -117,6 +117,11 @@ fn every_note() -> Vec<Note> {
             direction: Dir::C2S,
             reason: "no keys for this connection in the key log".into(),
         },
+        Note::GatewayIdReused {
+            connection_id: "{6c1f2a4e-0000-4000-8000-000000000001}".into(),
+            first_client: "127.0.0.1".into(),
+            own_key: "{6c1f2a4e-0000-4000-8000-000000000001}@127.0.0.2".into(),
+        },
     ]);
     notes
 }

@@ -7,7 +7,7 @@ use crate::decode::names::Protocols;
 use crate::decode::tls::names::{AlertDescription, CipherSuite, TlsVersion};
 use crate::decode::x509::CertInfo;
 use crate::vocab::closed_vocab;
-use crate::vocab::{Dir, Layer};
+use crate::vocab::{Dir, FarEnd, Layer};
 use serde::{Deserialize, Serialize};
 
 closed_vocab! {
@@ -165,11 +165,22 @@ pub enum Note {
         /// Why, in plain English.
         reason: String,
     },
+    /// The connection named the RDG-Connection-Id of an open gateway session that came
+    /// from another client address: it does not join that session (its decoder, its
+    /// verdict, its flow in the trace) but starts a session of its own.
+    GatewayIdReused {
+        /// The RDG-Connection-Id, as the client sent it.
+        connection_id: String,
+        /// The address of the client whose session already has that id.
+        first_client: String,
+        /// The key this connection's own session goes by.
+        own_key: String,
+    },
 }
 
 impl Note {
     /// The `kind` of every note, which no decoder event shares.
-    pub const KINDS: [&'static str; 16] = [
+    pub const KINDS: [&'static str; 17] = [
         "not_intercepted",
         "nla_downgraded",
         "downgrade_hidden",
@@ -186,6 +197,7 @@ impl Note {
         "capture_conflict",
         "decrypted",
         "decrypt_stopped",
+        "gateway_id_reused",
     ];
 
     /// The note's `kind`, as the event file writes it.
@@ -207,6 +219,7 @@ impl Note {
             Note::CaptureConflict { .. } => "capture_conflict",
             Note::Decrypted { .. } => "decrypted",
             Note::DecryptStopped { .. } => "decrypt_stopped",
+            Note::GatewayIdReused { .. } => "gateway_id_reused",
         }
     }
 
@@ -241,7 +254,7 @@ impl Note {
     /// The protocol layer the note is about.
     pub fn layer(&self) -> Layer {
         match self {
-            Note::NotIntercepted { .. } => Layer::Session,
+            Note::NotIntercepted { .. } | Note::GatewayIdReused { .. } => Layer::Session,
             Note::NlaDowngraded { .. } => Layer::X224,
             Note::DowngradeHidden { .. } => Layer::Mcs,
             Note::CaptureGap { .. }
@@ -251,8 +264,15 @@ impl Note {
         }
     }
 
-    /// One line in plain English.
+    /// One line in plain English, for a connection to the host.
     pub fn describe(&self) -> String {
+        self.describe_for(FarEnd::Host)
+    }
+
+    /// One line in plain English, naming what rdptap relays to as `far` (the gateway's
+    /// TLS leg is not "the host's").
+    pub fn describe_for(&self, far: FarEnd) -> String {
+        let far = far.name();
         match self {
             Note::NotIntercepted { reason } => format!("not intercepted: {reason}"),
             Note::NlaDowngraded { requested, sent } => format!(
@@ -262,7 +282,7 @@ impl Note {
                 "NLA downgrade hidden: clientRequestedProtocols in the host's MCS Connect Response rewritten from {from} to {to}"
             ),
             Note::UpstreamTls { tls, resumed, .. } => format!(
-                "rdptap's TLS to the host: {}{}{}",
+                "rdptap's TLS to the {far}: {}{}{}",
                 leg(tls),
                 if *resumed { ", resumed" } else { "" },
                 tls.sni
@@ -274,17 +294,17 @@ impl Note {
                 error, fallback, ..
             } => {
                 if *fallback {
-                    format!("rdptap's TLS to the host failed ({error}); relaying the client's own TLS instead")
+                    format!("rdptap's TLS to the {far} failed ({error}); relaying the client's own TLS instead")
                 } else {
-                    format!("rdptap's TLS to the host failed: {error}")
+                    format!("rdptap's TLS to the {far} failed: {error}")
                 }
             }
             Note::FallbackReplayed { selected } => format!(
-                "fresh connection to the host: Connection Request replayed, host selected {}",
+                "fresh connection to the {far}: Connection Request replayed, {far} selected {}",
                 selected.map(|p| p.to_string()).unwrap_or_else(|| "nothing".into())
             ),
             Note::FallbackFailed { error } => {
-                format!("the fresh connection to the host failed: {error}")
+                format!("the fresh connection to the {far} failed: {error}")
             }
             Note::ClientTls { tls, leaf_for } => format!(
                 "client accepted rdptap's TLS: {} (certificate minted for {leaf_for})",
@@ -294,7 +314,7 @@ impl Note {
                 format!("the client's TLS handshake with rdptap failed: {error}")
             }
             Note::StrictRefused { findings } => format!(
-                "--strict-upstream: refusing the host's certificate: {}",
+                "--strict-upstream: refusing the {far}'s certificate: {}",
                 findings.join("; ")
             ),
             Note::MintFailed { error } => format!("cannot mint a certificate: {error}"),
@@ -336,6 +356,13 @@ impl Note {
             } => {
                 format!("the {}'s TLS is not decrypted: {reason}", dir.sender())
             }
+            Note::GatewayIdReused {
+                connection_id,
+                first_client,
+                own_key,
+            } => format!(
+                "RDG-Connection-Id {connection_id} belongs to an open gateway session from {first_client}, another client address: this connection does not join it and starts its own session, {own_key}"
+            ),
         }
     }
 }

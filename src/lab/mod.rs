@@ -17,6 +17,7 @@ pub mod tls;
 pub mod tunnel;
 pub mod ws_io;
 
+use crate::runtime::console::say;
 use crate::runtime::workers::Workers;
 use crate::tls::keylog::KeyLogFile;
 use config::LabConfig;
@@ -42,9 +43,17 @@ pub async fn run(cfg: LabConfig) -> Result<i32, String> {
         None => None,
     };
     let server = tls::server_config(&cfg.ca_dir, &name, cfg.fail.cert, key_log)?;
-    let listener = TcpListener::bind(cfg.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
+    let listener = TcpListener::bind(cfg.listen).await.map_err(|e| {
+        let advice = if e.kind() == std::io::ErrorKind::AddrInUse {
+            format!(
+                "; {}",
+                crate::runtime::ports::in_use_advice(cfg.listen, "--listen")
+            )
+        } else {
+            String::new()
+        };
+        format!("cannot listen on {}: {e}{advice}", cfg.listen)
+    })?;
     let addr = listener.local_addr().unwrap_or(cfg.listen);
     announce(&cfg, addr);
     let shared = Arc::new(Shared {
@@ -69,12 +78,12 @@ pub async fn run(cfg: LabConfig) -> Result<i32, String> {
         .map_err(|e| format!("cannot accept connections: {e}"))?;
     crate::runtime::signal::shutdown_signal().await;
     let _ = stop_tx.send(true);
-    eprintln!("rdptap lab gateway stopped");
+    say("rdptap lab gateway stopped");
     Ok(0)
 }
 
 fn announce(cfg: &LabConfig, addr: std::net::SocketAddr) {
-    eprintln!(
+    say(format!(
         "rdptap lab gateway listening on {addr} (HTTP and WebSocket transports, {}), tunnels go to {}",
         cfg.auth,
         if cfg.route_by_resource {
@@ -82,23 +91,25 @@ fn announce(cfg: &LabConfig, addr: std::net::SocketAddr) {
         } else {
             cfg.target.clone()
         }
-    );
-    eprintln!("  connect through it, for example:");
-    eprintln!("    xfreerdp /v:rdp-host /g:{addr} /gu:anyuser /gp:anypass /gt:http /cert:ignore");
+    ));
+    say("  connect through it, for example:");
+    say(format!(
+        "    xfreerdp /v:rdp-host /g:{addr} /gu:anyuser /gp:anypass /gt:http /cert:ignore"
+    ));
     match cfg.fail.cert {
-        Some(c) => eprintln!("  TLS presents {c} (--fail cert)"),
-        None => eprintln!(
+        Some(c) => say(format!("  TLS presents {c} (--fail cert)")),
+        None => say(format!(
             "  TLS certificate from the local CA in {} (clients must trust it or skip the check)",
             cfg.ca_dir.display()
-        ),
+        )),
     }
     for line in cfg.fail.describe() {
-        eprintln!("  --fail: {line}");
+        say(format!("  --fail: {line}"));
     }
     if let Some(k) = &cfg.keylog {
-        eprintln!(
+        say(format!(
             "  WARNING: TLS keys are written to {}: with it, anyone holding a capture can read the lab's connections, credentials included",
             k.display()
-        );
+        ));
     }
 }

@@ -3,6 +3,7 @@
 use super::config::ProxyConfig;
 use crate::record::jsonl;
 use crate::relay::intercept::NlaPolicy;
+use crate::runtime::console::say;
 use std::collections::BTreeMap;
 use tokio::net::TcpListener;
 
@@ -24,10 +25,10 @@ pub fn announce(cfg: &ProxyConfig, listener: &TcpListener) {
     } else {
         format!(" (dialling {})", cfg.dial)
     };
-    eprintln!(
+    say(format!(
         "rdptap listening on {addr}, relaying to {}{dial}",
         cfg.target
-    );
+    ));
     let host = if addr.ip().is_loopback() {
         "localhost".to_string()
     } else {
@@ -44,21 +45,23 @@ pub fn announce(cfg: &ProxyConfig, listener: &TcpListener) {
         ip
     };
     if let Some(g) = cfg.gateway {
-        eprintln!("  RD Gateway mode: set the client's RD Gateway to rdptap:");
-        eprintln!("    mstsc: Advanced → Settings → Use these RD Gateway server settings → Server name {host}:{port}");
-        eprintln!("    xfreerdp /v:HOST /g:{ip}:{port} /gu:USER /gp:PASSWORD /gt:http");
+        say("  RD Gateway mode: set the client's RD Gateway to rdptap:");
+        say(format!("    mstsc: Advanced → Settings → Use these RD Gateway server settings → Server name {host}:{port}"));
+        say(format!(
+            "    xfreerdp /v:HOST /g:{ip}:{port} /gu:USER /gp:PASSWORD /gt:http"
+        ));
         if let Some(k) = cfg.intercept.as_ref().and_then(|i| i.keylog.as_ref()) {
-            eprintln!("  WARNING: TLS keys are written to {} — anyone with this file and a capture can read the gateway traffic, credentials included", k.display());
+            say(format!("  WARNING: TLS keys are written to {} — anyone with this file and a capture can read the gateway traffic, credentials included", k.display()));
         }
         if g.passthrough {
-            eprintln!("  --gateway-passthrough: the gateway's TLS is relayed untouched; only its TLS facts, certificate (TLS 1.2) and closes are seen");
+            say("  --gateway-passthrough: the gateway's TLS is relayed untouched; only its TLS facts, certificate (TLS 1.2) and closes are seen");
         } else {
-            eprintln!("  the gateway's TLS is terminated with a certificate from the local CA, so clients must trust it (`rdptap ca show` prints how); if authentication fails only through rdptap, the gateway enforces Extended Protection: use --gateway-passthrough");
+            say("  the gateway's TLS is terminated with a certificate from the local CA, so clients must trust it (`rdptap ca show` prints how); if authentication fails only through rdptap, the gateway enforces Extended Protection: use --gateway-passthrough");
         }
     } else {
-        eprintln!("  connect the client to rdptap:");
-        eprintln!("    mstsc /v:{host}:{port}");
-        eprintln!("    xfreerdp /v:{ip}:{port}");
+        say("  connect the client to rdptap:");
+        say(format!("    mstsc /v:{host}:{port}"));
+        say(format!("    xfreerdp /v:{ip}:{port}"));
     }
     let target_is_local = cfg.target.host == "localhost"
         || cfg
@@ -67,28 +70,33 @@ pub fn announce(cfg: &ProxyConfig, listener: &TcpListener) {
             .parse::<std::net::IpAddr>()
             .map(|i| i.is_loopback())
             .unwrap_or(false);
-    if addr.ip().is_loopback() && !target_is_local {
-        eprintln!(
+    if addr.ip().is_loopback() && !target_is_local && cfg.gateway.is_some() {
+        say(format!(
+            "  note: pointing the client's gateway setting at localhost changes the failure itself: Kerberos asks for a ticket for HTTP/localhost (and falls back to NTLM). To keep the gateway's real name {}, map it to 127.0.0.x in the hosts file and listen there on 443 (see README, \"Keeping the host's name\").",
+            cfg.target.host
+        ));
+    } else if addr.ip().is_loopback() && !target_is_local {
+        say(format!(
             "  note: pointing the client at localhost changes the failure itself: Kerberos asks for TERMSRV/localhost (and falls back to NTLM), and the host's certificate will not match the name. To keep the real name {}, map it to 127.0.0.x in the hosts file and listen there on 3389 (see README, \"Keeping the host's name\").",
             cfg.target.host
-        );
+        ));
     }
     if let (Some(i), None) = (&cfg.intercept, cfg.gateway) {
-        eprintln!(
+        say(format!(
             "  intercepting TLS with the local CA in {} (clients must trust it: `rdptap ca show` prints how)",
             i.ca_dir.display()
-        );
-        eprintln!("  interception hides the host's own certificate problems from the client; rdptap reports them instead");
+        ));
+        say("  interception hides the host's own certificate problems from the client; rdptap reports them instead");
         if i.nla == NlaPolicy::Downgrade {
-            eprintln!("  WARNING: --nla downgrade is on (lab use only): NLA is removed from every client's request, so the host shows its logon screen before anyone authenticates and credentials travel inside the session instead of CredSSP");
+            say("  WARNING: --nla downgrade is on (lab use only): NLA is removed from every client's request, so the host shows its logon screen before anyone authenticates and credentials travel inside the session instead of CredSSP");
         } else {
-            eprintln!("  NLA connections are relayed untouched (--nla passthrough): CredSSP binds the host's own TLS key");
+            say("  NLA connections are relayed untouched (--nla passthrough): CredSSP binds the host's own TLS key");
         }
         if let Some(k) = &i.keylog {
-            eprintln!("  WARNING: TLS keys are written to {} — anyone with this file and a capture can read the sessions, passwords typed at a logon screen included", k.display());
+            say(format!("  WARNING: TLS keys are written to {} — anyone with this file and a capture can read the sessions, passwords typed at a logon screen included", k.display()));
         }
         if i.strict_upstream {
-            eprintln!("  --strict-upstream: hosts whose certificate has any problem are refused");
+            say("  --strict-upstream: hosts whose certificate has any problem are refused");
         }
     }
     if let Some(c) = &cfg.capture {
@@ -103,36 +111,36 @@ pub fn announce(cfg: &ProxyConfig, listener: &TcpListener) {
         } else {
             c.path.display().to_string()
         };
-        eprintln!(
+        say(format!(
             "  packet capture: {where_} (pcapng; queue {} MiB, {} when full)",
             c.queue_bytes >> 20,
             c.overflow
-        );
+        ));
         if c.redact {
-            eprintln!("  secrets (Authorization, passwords, cookies, keystrokes, clipboard) are scrubbed from the decrypted flows; --no-redact keeps them");
+            say("  secrets (Authorization, passwords, cookies, keystrokes, clipboard) are scrubbed from the decrypted flows; --no-redact keeps them");
             if c.redact_users {
-                eprintln!("  user and domain names are hidden in the trace too (--redact-users)");
+                say("  user and domain names are hidden in the trace too (--redact-users)");
             }
         } else {
-            eprintln!("  WARNING: --no-redact: the trace keeps passwords, authentication tokens, cookies, keystrokes and clipboard contents; do not send it to anyone");
+            say("  WARNING: --no-redact: the trace keeps passwords, authentication tokens, cookies, keystrokes and clipboard contents; do not send it to anyone");
             if cfg.redact_users {
-                eprintln!("  WARNING: --redact-users with --no-redact: user names are hidden in the events and the report, but the trace keeps them");
+                say("  WARNING: --redact-users with --no-redact: user names are hidden in the events and the report, but the trace keeps them");
             }
         }
         let keylog = cfg.intercept.as_ref().and_then(|i| i.keylog.as_ref());
         if c.keys {
-            eprintln!("  WARNING: --pcap-keys: the trace holds the TLS keys, so anyone with it can decrypt the raw legs, secrets included: redaction covers only the decrypted flows");
+            say("  WARNING: --pcap-keys: the trace holds the TLS keys, so anyone with it can decrypt the raw legs, secrets included: redaction covers only the decrypted flows");
         } else if c.redact && keylog.is_some() {
-            eprintln!("  WARNING: --keylog with --pcap: the key log decrypts the trace's raw legs, and redaction cannot reach them; keep the key log out of anything you send");
+            say("  WARNING: --keylog with --pcap: the key log decrypts the trace's raw legs, and redaction cannot reach them; keep the key log out of anything you send");
         }
     }
     match &cfg.events {
-        Some(jsonl::Target::Stdout) => eprintln!("  events: standard output (JSON Lines)"),
-        Some(jsonl::Target::File { path, append }) => eprintln!(
+        Some(jsonl::Target::Stdout) => say("  events: standard output (JSON Lines)"),
+        Some(jsonl::Target::File { path, append }) => say(format!(
             "  events: {} ({})",
             path.display(),
             if *append { "appending" } else { "truncated" }
-        ),
+        )),
         None => {}
     }
 }
@@ -149,7 +157,7 @@ pub fn info_desc(cfg: &ProxyConfig) -> String {
 /// The line printed when the proxy stops.
 pub fn print_summary(t: &Tally) {
     let parts: Vec<String> = t.by_cause.iter().map(|(c, n)| format!("{c} {n}")).collect();
-    eprintln!(
+    say(format!(
         "rdptap stopped: {} connection{} seen{}",
         t.total,
         if t.total == 1 { "" } else { "s" },
@@ -158,5 +166,5 @@ pub fn print_summary(t: &Tally) {
         } else {
             format!("; verdicts: {}", parts.join(", "))
         }
-    );
+    ));
 }

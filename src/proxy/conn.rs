@@ -71,7 +71,7 @@ pub async fn handle(
     let tracker: Box<dyn Tracker> = match cfg.gateway {
         Some(g) => Box::new(GatewayTracker::new(
             info,
-            Box::new(ctx.gateways.link(id, capture.clone())),
+            Box::new(ctx.gateways.link(id, Some(peer.ip()), capture.clone())),
             g.passthrough,
         )),
         None => Box::new(DirectTracker::new(info)),

@@ -12,7 +12,7 @@ use crate::relay::{Backpressure, Observer};
 use crate::session::event::{Body, Event, EventLine};
 use crate::session::tracker::{Fact, Finished, Tracker};
 use crate::session::What;
-use crate::vocab::{Dir, EndKind, Leg, Legs, StreamEnd};
+use crate::vocab::{Dir, EndKind, FarEnd, Leg, Legs, StreamEnd};
 use bytes::Bytes;
 use std::future::Future;
 use std::pin::Pin;
@@ -138,7 +138,13 @@ impl LiveConn {
     /// The console log and the capture's comments for one event.
     fn say(&self, st: &mut State, ev: &Event) {
         let Body::Entry(what) = &ev.body else { return };
-        console::log_entry(self.id, ev.dir, what);
+        // Gateway HTTP means the far end is a gateway: its TLS leg is not "the host's".
+        let far = if self.sinks.http {
+            FarEnd::Gateway
+        } else {
+            FarEnd::Host
+        };
+        console::log_entry(self.id, ev.dir, what, far);
         match what {
             What::Note(Note::NlaDowngraded { .. }) => tracing::warn!(
                 conn = self.id,
@@ -153,7 +159,8 @@ impl LiveConn {
                 // certificate, so it never saw these problems itself.
                 tracing::warn!(
                     conn = self.id,
-                    "INTERCEPTION HIDES the host's certificate problems from the client: {}",
+                    "INTERCEPTION HIDES the {}'s certificate problems from the client: {}",
+                    far.name(),
                     v.join("; ")
                 );
             }
@@ -171,7 +178,7 @@ impl LiveConn {
         }
         st.comments.push(format!(
             "rdptap: {}",
-            crate::session::describe::describe(what)
+            crate::session::describe::describe_for(what, far)
         ));
     }
 

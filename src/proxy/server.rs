@@ -13,6 +13,7 @@ use crate::runtime::signal::shutdown_signal;
 use crate::runtime::workers::Workers;
 use crate::session::event::{Body, EventLine};
 use crate::session::Cause;
+use crate::tls::ca::{shell_path, CaError};
 use crate::tls::keylog::KeyLogFile;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
@@ -162,7 +163,7 @@ impl ProxyServer {
         if let Some((c, t)) = capture {
             let (packets, bytes) = c.dropped();
             if packets > 0 {
-                eprintln!("rdptap: {packets} packets ({bytes} bytes) were not captured: the capture queue was full (--capture-overflow drop)");
+                crate::runtime::console::say(format!("rdptap: {packets} packets ({bytes} bytes) were not captured: the capture queue was full (--capture-overflow drop)"));
             }
             c.close(t).await;
         }
@@ -189,8 +190,8 @@ impl ProxyServer {
 fn bind_error(e: &std::io::Error, cfg: &ProxyConfig) -> String {
     if e.kind() == std::io::ErrorKind::AddrInUse {
         format!(
-            "the address is already in use (another rdptap, or a Remote Desktop service on that port?); choose another with --listen, e.g. --listen 127.0.0.1:{}",
-            cfg.listen.port().wrapping_add(1).max(1024)
+            "the address is already in use (another rdptap, or a Remote Desktop service on that port?); {}",
+            crate::runtime::ports::in_use_advice(cfg.listen, "--listen")
         )
     } else {
         e.to_string()
@@ -260,8 +261,8 @@ fn intercept_ctx(
     roots: Arc<rustls::RootCertStore>,
     capture: Option<Capture>,
 ) -> Result<InterceptCtx, StartError> {
-    let minter =
-        crate::tls::leaf::minter_for_proxy(&i.ca_dir, &cfg.target.host).map_err(StartError)?;
+    let minter = crate::tls::leaf::minter_for_proxy(&i.ca_dir, &cfg.target.host)
+        .map_err(|e| StartError(ca_error(cfg, e)))?;
     let file = match &i.keylog {
         Some(p) => Some(KeyLogFile::create(p).map_err(|e| {
             StartError(format!(
@@ -286,6 +287,23 @@ fn intercept_ctx(
         roots,
         HANDSHAKE_TIMEOUT,
     ))
+}
+
+/// Why the CA could not be used, said for the mode that needs it: gateway mode always
+/// terminates the client's TLS, so its fix is creating the CA (or relaying the
+/// gateway's TLS untouched), never a flag it does not have.
+fn ca_error(cfg: &ProxyConfig, e: CaError) -> String {
+    match (cfg.gateway, e) {
+        (Some(_), CaError::NotFound { dir }) => {
+            let d = shell_path(&dir);
+            format!(
+                "--gateway: there is no CA in {d}, and gateway mode needs one: rdptap ends the client's TLS with a certificate from its local CA. Create it once with `rdptap ca init --ca-dir {d} --constrain {}` and make the clients trust it (`rdptap ca show --ca-dir {d}` prints how); or add --gateway-passthrough to relay the gateway's TLS untouched (then only its TLS facts and closes are seen)",
+                cfg.target.host
+            )
+        }
+        (Some(_), e) => format!("--gateway: {e}"),
+        (None, e) => format!("--intercept: {e}"),
+    }
 }
 
 /// How long each of rdptap's TLS handshakes may take before it gives up on it.

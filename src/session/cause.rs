@@ -86,6 +86,53 @@ closed_vocab! {
     }
 }
 
+impl Cause {
+    /// What to check next when a rule has no more specific advice. Every cause has one:
+    /// the match is exhaustive, so a new cause cannot be added without its hint, and the
+    /// verdict falls back to it whenever a rule left its hint empty.
+    pub fn fallback_hint(self) -> &'static str {
+        match self {
+            Cause::Ok => "nothing to fix on the path rdptap can see; if the user still saw an error, run with --intercept to see inside TLS",
+            Cause::UpstreamDnsFailed => "check the name, or give the address with --connect IP while keeping the name",
+            Cause::UpstreamRefused => "check that the far end listens on that port, and that no firewall rejects it",
+            Cause::UpstreamTimeout => "check that the far end is up and reachable, and that no firewall silently drops the port",
+            Cause::NegotiationFailure => "compare the security layers the client offers with the ones the host requires (TLS, NLA, standard RDP security)",
+            Cause::ProtocolMismatch => "check that the client is an RDP client pointed at an RDP port, and that both sides allow a common security protocol",
+            Cause::TlsAlert => "the alert names the problem: compare the TLS versions, cipher suites and certificates both sides accept",
+            Cause::TlsVersionMismatch => "enable a TLS version both sides support (TLS 1.2 on old hosts needs its update)",
+            Cause::CertExpired => "renew the certificate (on a host: Remote Desktop's certificate in the certificate store, or let it regenerate its self-signed one)",
+            Cause::CertNotYetValid => "check the clocks of the host and the client, or wait until the certificate becomes valid",
+            Cause::CertSelfSigned => "install a certificate from a CA the clients trust, or make the clients trust this one",
+            Cause::CertUntrusted => "make the clients trust the issuing CA, or install a certificate from a CA they trust",
+            Cause::CertNameMismatch => "connect by the name the certificate carries, or install a certificate for the name clients use",
+            Cause::CertWrongUsage => "install a certificate with the Server Authentication usage (EKU 1.3.6.1.5.5.7.3.1)",
+            Cause::CredsspFailed => "check the user name, password and domain, and the account's logon rights on the host",
+            Cause::EarlyAuthDenied => "check that the user may log on through Remote Desktop (Remote Desktop Users group, the host's logon rights policy)",
+            Cause::ServerClosed | Cause::ServerReset => "check the host's event log (TerminalServices-RemoteConnectionManager, Security) at this time",
+            Cause::ClientClosed | Cause::ClientReset => "check what the client reported to the user",
+            Cause::IdleTimeout => "raise --idle-timeout, or check why neither side sent anything",
+            Cause::ClientSilent => "check that an RDP client is pointed at this port (RDP and RD Gateway clients speak first), or raise --first-byte-timeout for a slow client",
+            Cause::ProxyShutdown => "nothing was wrong on the wire; the connection was cut by stopping rdptap",
+            Cause::CertPinMismatch => "check that --pin names the certificate the host presents now (it changes when the host renews it)",
+            Cause::ServerErrorInfo => "look the error up in the host's event log (TerminalServices-LocalSessionManager, RemoteConnectionManager) at this time",
+            Cause::LicensingFailed => "check the host's Remote Desktop licensing: the licensing mode, the license server and its CALs",
+            Cause::ServerClosedAfterLogon => "check the host's event log for the logon (Winlogon, User Profile Service, Group Policy) at this time",
+            Cause::ClientRejectedProxyCert => "make the client trust rdptap's local CA: `rdptap ca show` prints the commands",
+            Cause::UpstreamTlsIncompatible => "run without --intercept for this host, and check that it still accepts connections",
+            Cause::GwHttpIncomplete => "check the gateway's HTTP error log (httperr) and any load balancer or WAF in front of it",
+            Cause::GwHttpStatus => "check the gateway's IIS site (the /remoteDesktopGateway/ application and its app pool) and its event log",
+            Cause::GwAuthRejected => "check the user name, password and domain, and that the user is in the RD CAP's user groups",
+            Cause::GwAuthBindingSuspected => "run rdptap with --gateway-passthrough for this gateway (its outer TLS stays the gateway's own, so channel binding holds)",
+            Cause::GwHresult => "look the status up in the gateway's TerminalServices-Gateway event log at this time",
+            Cause::GwClosedChannel => "check the gateway's TerminalServices-Gateway event log at this time (session time limits and idle timeouts end channels)",
+            Cause::GwInWithoutOut => "a load balancer sent the two channels to different gateway servers: enable source-IP or cookie affinity",
+            Cause::GwProtocolViolation => "compare client and gateway versions, and check for a proxy or WAF rewriting the traffic",
+            Cause::GwReset => "check the gateway's event log and any firewall or load balancer in front of it at this time",
+            Cause::CaptureEnded => "nothing failed in what was captured; capture longer (until the error shows) to see how the connection ends",
+        }
+    }
+}
+
 closed_vocab! {
     /// Who ended the connection.
     pub enum ClosedBy {
@@ -130,6 +177,14 @@ mod tests {
         for &c in Cause::ALL {
             assert!(seen.insert(c.id()));
             assert_eq!(Cause::from_id(c.id()), Some(c));
+        }
+    }
+
+    #[test]
+    fn every_cause_has_a_hint() {
+        for &c in Cause::ALL {
+            let h = c.fallback_hint();
+            assert!(h.len() > 20, "{}: {h:?}", c.id());
         }
     }
 }

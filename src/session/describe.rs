@@ -3,13 +3,19 @@
 
 use crate::cert::CertProblem;
 use crate::session::{diagnose, TcpEvent, What};
+use crate::vocab::FarEnd;
 
-/// The entry in plain English.
+/// The entry in plain English, for a connection to the host.
 pub fn describe(what: &What) -> String {
+    describe_for(what, FarEnd::Host)
+}
+
+/// The entry in plain English, naming what rdptap relays to as `far`.
+pub fn describe_for(what: &What, far: FarEnd) -> String {
     match what {
         What::Decoded(d) => diagnose::describe(d),
         What::Phase(p) => format!("phase: {p}"),
-        What::Note(n) => n.describe(),
+        What::Note(n) => n.describe_for(far),
         What::CertAssessed(p) if p.is_empty() => "certificate: no problems found".into(),
         What::CertAssessed(p) => {
             let v: Vec<String> = p.iter().map(CertProblem::to_string).collect();

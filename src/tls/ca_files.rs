@@ -168,3 +168,32 @@ fn host_name() -> Option<String> {
 fn host_name() -> Option<String> {
     non_empty_env("COMPUTERNAME").map(|c| c.to_string_lossy().into_owned())
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_planted_link_is_replaced_never_followed() {
+        let d = std::env::temp_dir().join(format!("rdptap-ca-link-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        let victim = d.join("victim");
+        fs::write(&victim, "precious").unwrap();
+        // A link at the CA file's own path: the rename replaces the link itself.
+        let key = d.join("rdptap-ca.key");
+        std::os::unix::fs::symlink(&victim, &key).unwrap();
+        write_replacing(&key, b"KEY", true).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+        assert!(!fs::symlink_metadata(&key).unwrap().file_type().is_symlink());
+        assert_eq!(fs::read(&key).unwrap(), b"KEY");
+        // A link at the temporary file's path is removed, not written through.
+        let pem = d.join("rdptap-ca.pem");
+        let tmp = d.join(format!(".rdptap-ca.pem.{}.tmp", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+        write_replacing(&pem, b"PEM", false).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(fs::read(&pem).unwrap(), b"PEM");
+        fs::remove_dir_all(&d).unwrap();
+    }
+}

@@ -219,10 +219,10 @@ pub(crate) fn sign_leaf(ca: &Ca, name: &CaName) -> Result<Minted, CaError> {
     })
 }
 
-/// The leaf minter `rdptap proxy --intercept` uses, with the target's leaf minted ahead
-/// so the first connection does not wait for it.
-pub fn minter_for_proxy(dir: &std::path::Path, target: &str) -> Result<LeafMinter, String> {
-    let ca = Ca::load(dir).map_err(|e| format!("--intercept: {e}"))?;
+/// The leaf minter `rdptap proxy --intercept` (and `--gateway`) uses, with the target's
+/// leaf minted ahead so the first connection does not wait for it.
+pub fn minter_for_proxy(dir: &std::path::Path, target: &str) -> Result<LeafMinter, ca::CaError> {
+    let ca = Ca::load(dir)?;
     if ca.days_left() < 3 {
         tracing::warn!(
             "the local CA expires in {} day(s); renew it with `rdptap ca init --ca-dir {} --force` (clients must trust the new one)",

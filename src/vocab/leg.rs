@@ -30,3 +30,24 @@ pub enum Legs {
     /// socket wrapper).
     Neither,
 }
+
+/// What rdptap relays to, for the words of its messages: the RDP host, or in gateway
+/// mode the RD Gateway.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FarEnd {
+    /// The RDP host (`--target`).
+    #[default]
+    Host,
+    /// The RD Gateway (`--gateway`).
+    Gateway,
+}
+
+impl FarEnd {
+    /// "host" or "gateway".
+    pub fn name(self) -> &'static str {
+        match self {
+            FarEnd::Host => "host",
+            FarEnd::Gateway => "gateway",
+        }
+    }
+}

@@ -15,4 +15,4 @@ pub(crate) use closed::closed_vocab;
 pub use connect::ConnectError;
 pub use dir::{Dir, Layer};
 pub use end::{EndKind, StreamEnd};
-pub use leg::{Leg, Legs};
+pub use leg::{FarEnd, Leg, Legs};

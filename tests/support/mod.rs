@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod capture;
+pub mod gw_client;
 pub mod lab_gateway;
 pub mod net;
 pub mod proxy;

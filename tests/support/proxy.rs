@@ -19,7 +19,7 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// Start `rdptap proxy --target TARGET --listen 127.0.0.1:FREE --events FILE --linger 1`
+    /// Start `rdptap proxy --target TARGET --listen 127.0.0.1:FREE --events FILE --linger 1s`
     /// plus `extra` arguments, and wait until it listens.
     pub fn start(target: &str, extra: &[&str]) -> Proxy {
         Proxy::start_with(&["--target", target], extra)
@@ -44,7 +44,7 @@ impl Proxy {
             "--events".into(),
             events.display().to_string(),
             "--linger".into(),
-            "1".into(),
+            "1s".into(),
         ]);
         args.extend(extra.iter().map(|s| s.to_string()));
         let child = Command::new(env!("CARGO_BIN_EXE_rdptap"))

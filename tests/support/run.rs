@@ -8,7 +8,7 @@ use super::ClientOutput;
 use serde_json::Value;
 use std::time::Duration;
 
-/// rdptap writes the verdict once both directions have ended; with `--linger 1` that is
+/// rdptap writes the verdict once both directions have ended; with `--linger 1s` that is
 /// at most about a second after the first side closes.
 pub const VERDICT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Bound for one xfreerdp run through the proxy. Every run here finishes in about 2 s.

@@ -18,11 +18,12 @@ pub struct CookieInfo {
     pub value_len: usize,
 }
 
-/// Splits `name=value` (a bare word is a name with an empty value).
+/// Splits `name=value`. A piece without `=` is a value without a name, as browsers
+/// read `Cookie: token`: shown as a name, it would put the value in the events.
 fn pair(s: &str) -> (&str, &str) {
     match s.split_once('=') {
         Some((n, v)) => (n.trim(), v.trim()),
-        None => (s.trim(), ""),
+        None => ("", s.trim()),
     }
 }
 
@@ -66,7 +67,11 @@ pub(super) fn redact_cookie(value: &str) -> String {
         .filter(|p| !p.trim().is_empty())
         .map(|p| {
             let (name, v) = pair(p);
-            format!("{}={}", clean(name, NAME_MAX_CHARS), redacted(v.len()))
+            if name.is_empty() && !p.contains('=') {
+                redacted(v.len())
+            } else {
+                format!("{}={}", clean(name, NAME_MAX_CHARS), redacted(v.len()))
+            }
         })
         .collect::<Vec<_>>()
         .join("; ")
@@ -76,8 +81,13 @@ pub(super) fn redact_cookie(value: &str) -> String {
 /// Secure…) are not secret and stay.
 pub(super) fn redact_set_cookie(value: &str) -> String {
     let mut parts = value.split(';');
-    let (name, v) = pair(parts.next().unwrap_or(""));
-    let mut out = format!("{}={}", clean(name, NAME_MAX_CHARS), redacted(v.len()));
+    let first = parts.next().unwrap_or("");
+    let (name, v) = pair(first);
+    let mut out = if first.contains('=') {
+        format!("{}={}", clean(name, NAME_MAX_CHARS), redacted(v.len()))
+    } else {
+        redacted(v.len())
+    };
     for attr in parts {
         let attr = attr.trim();
         if !attr.is_empty() {
@@ -108,8 +118,8 @@ mod tests {
                     value_len: 3
                 },
                 CookieInfo {
-                    name: "flag".into(),
-                    value_len: 0
+                    name: "".into(),
+                    value_len: 4
                 },
             ]
         );
@@ -117,6 +127,12 @@ mod tests {
         assert_eq!(
             r,
             "RDGSESSION=<redacted 6 bytes>; affinity=<redacted 3 bytes>"
+        );
+        // A cookie without `=` is all value: nothing of it is shown.
+        assert_eq!(redact_cookie("s3cr3tT0ken"), "<redacted 11 bytes>");
+        assert_eq!(
+            redact_set_cookie("bare-token; Path=/"),
+            "<redacted 10 bytes>; Path=/"
         );
     }
 

@@ -1,6 +1,7 @@
 //! HTTP message heads: finding where a head ends (bounded) and parsing it with httparse
 //! into owned start-line fields and headers, plus the framing facts read from them.
 
+use super::redact::redact_target;
 use super::text::clean;
 
 /// Largest head accepted, terminator included: more is refused (`http_head_too_large`).
@@ -73,7 +74,7 @@ pub(super) fn parse(buf: &[u8], request: bool) -> Result<Option<Head>, String> {
         }
         let start = StartLine::Request {
             method: clean(req.method.unwrap_or(""), TARGET_MAX_CHARS),
-            target: clean(req.path.unwrap_or(""), TARGET_MAX_CHARS),
+            target: clean(&redact_target(req.path.unwrap_or("")), TARGET_MAX_CHARS),
         };
         (start, req.version, own(req.headers))
     } else {

@@ -31,7 +31,7 @@ pub use conn::HttpConn;
 pub use cookies::CookieInfo;
 pub use event::{HeaderLine, HttpEvent, Method, Transport, Truncation};
 pub use head::{HEAD_LIMIT, MAX_HEADERS};
-pub use redact::redact_header;
+pub use redact::{names_rpc_server, redact_header, redact_target};
 pub use secret_names::{header_secret, HeaderSecret, NOT_SECRET, SECRET_NAME_PARTS};
 pub use snippet::{sanitise as sanitise_snippet, CAPTURE_LIMIT, SNIPPET_MAX_CHARS};
 

@@ -26,6 +26,48 @@ pub fn redact_header(name: &str, value: &str) -> String {
     }
 }
 
+/// A request target with its query's values replaced by `<redacted N bytes>`: each
+/// parameter keeps its name, and a parameter without `=` is all value. Gateways and the
+/// proxies in front of them can carry tokens in the query.
+pub fn redact_target(target: &str) -> String {
+    let Some((path, query)) = target.split_once('?') else {
+        return target.to_string();
+    };
+    if names_rpc_server(path.as_bytes(), query.as_bytes()) {
+        return target.to_string();
+    }
+    let params: Vec<String> = query
+        .split('&')
+        .map(|p| match p.split_once('=') {
+            Some((name, "")) => format!("{name}="),
+            Some((name, value)) => format!("{name}={}", redacted(value.len())),
+            None if p.is_empty() => String::new(),
+            None => redacted(p.len()),
+        })
+        .collect();
+    format!("{path}?{}", params.join("&"))
+}
+
+/// Whether a query is the legacy RPC transport's `SERVER:PORT` (MS-RPCH: the RPC
+/// server the gateway is to reach, `/rpc/rpcproxy.dll?host:3388`), which names a host,
+/// not a secret, and is kept.
+pub fn names_rpc_server(path: &[u8], query: &[u8]) -> bool {
+    let rpc = path.len() >= 12
+        && path
+            .get(path.len() - 12..)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"rpcproxy.dll"));
+    let Some(colon) = query.iter().rposition(|&b| b == b':') else {
+        return false;
+    };
+    let (host, port) = (&query[..colon], &query[colon + 1..]);
+    rpc && !host.is_empty()
+        && host
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && (1..=5).contains(&port.len())
+        && port.iter().all(u8::is_ascii_digit)
+}
+
 /// `Scheme <redacted N bytes>`; the scheme word is kept only when it looks like one,
 /// since some clients send a bare secret with no scheme.
 fn redact_credentials(value: &str) -> String {
@@ -122,6 +164,29 @@ mod tests {
                 r#"Basic realm="gw, lab", charset="UTF-8""#
             ),
             r#"Basic realm="gw, lab", charset=<redacted 7 bytes>"#
+        );
+    }
+
+    #[test]
+    fn query_values_are_hidden_and_names_kept() {
+        assert_eq!(
+            redact_target("/remoteDesktopGateway/?token=s3cret&flag&x=&&id=42"),
+            "/remoteDesktopGateway/?token=<redacted 6 bytes>&<redacted 4 bytes>&x=&&id=<redacted 2 bytes>"
+        );
+        assert_eq!(
+            redact_target("/remoteDesktopGateway/"),
+            "/remoteDesktopGateway/"
+        );
+        assert_eq!(redact_target("/a?"), "/a?");
+        // The RPC transport's server and port are a host name, kept; anything else in
+        // that query is not.
+        assert_eq!(
+            redact_target("/rpc/rpcproxy.dll?localhost:3388"),
+            "/rpc/rpcproxy.dll?localhost:3388"
+        );
+        assert_eq!(
+            redact_target("/rpc/rpcproxy.dll?tok=x:3388"),
+            "/rpc/rpcproxy.dll?tok=<redacted 6 bytes>"
         );
     }
 

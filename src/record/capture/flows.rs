@@ -30,10 +30,11 @@ impl WFlow {
         let proto = match kind {
             FlowKind::PlainHttp if redact => Some(FlowProto::Http),
             FlowKind::PlainRdp if redact => Some(FlowProto::Rdp),
-            // Raw legs are ciphertext (or the clear X.224 exchange) and the tunnel's RDP
-            // is the client's own end-to-end TLS: no secret there is readable. Only the
-            // mstshash cookie (a user name) is, in the clear Connection Request.
-            FlowKind::Raw | FlowKind::Inner if names => Some(FlowProto::Cr),
+            // Raw legs are ciphertext after the clear X.224 exchange, and so is the
+            // tunnel's RDP (the client's own end-to-end TLS), except under standard RDP
+            // security: at encryption level NONE the Client Info's password is in the
+            // clear there. The mstshash cookie (a user name) always is.
+            FlowKind::Raw | FlowKind::Inner if redact => Some(FlowProto::Raw),
             _ => None,
         };
         let redactor = proto.map(|p| StreamRedactor::new(p).hiding_names(names));

@@ -4,7 +4,7 @@
 //! the decoder's list (`decode::http::header_secret`), the one the events use too.
 
 use super::{der, ntlm};
-use crate::decode::http::{header_secret, AuthScheme, HeaderSecret};
+use crate::decode::http::{header_secret, names_rpc_server, AuthScheme, HeaderSecret};
 use base64::engine::general_purpose::{
     GeneralPurpose, GeneralPurposeConfig, STANDARD, STANDARD_NO_PAD,
 };
@@ -41,14 +41,30 @@ pub(super) fn scrub_head(head: &[u8], patches: &mut Vec<Patch>, names: bool) -> 
     let mut found = 0;
     let mut start = 0;
     let mut first = true;
+    // Whether the header being read is secret, for its folded continuation lines.
+    let mut secret = false;
     while start < head.len() {
         let end = head
             .get(start..)
             .and_then(|r| r.iter().position(|&b| b == b'\n'))
             .map_or(head.len(), |p| start + p);
         let line = head.get(start..end).unwrap_or(&[]);
-        if !first {
-            found += scrub_line(line, start, patches, names);
+        if first {
+            found += scrub_query(line, start, patches);
+        } else if matches!(line.first(), Some(b' ' | b'\t')) {
+            // obs-fold (RFC 9112 5.2): the line goes on the header above, so a secret
+            // header's continuation is as secret as its first line.
+            if secret {
+                let (s, e) = trim(line, 0, line.len());
+                if e > s {
+                    patches.push((start + s, vec![TEXT_FILL; e - s]));
+                    found += 1;
+                }
+            }
+        } else {
+            let (n, is_secret) = scrub_line(line, start, patches, names);
+            found += n;
+            secret = is_secret;
         }
         first = false;
         start = end + 1;
@@ -56,29 +72,76 @@ pub(super) fn scrub_head(head: &[u8], patches: &mut Vec<Patch>, names: bool) -> 
     found
 }
 
-/// One header line at offset `at`.
-fn scrub_line(line: &[u8], at: usize, patches: &mut Vec<Patch>, names: bool) -> u64 {
-    let Some(colon) = line.iter().position(|&b| b == b':') else {
+/// The query string of a request line (`METHOD /path?name=value&flag HTTP/1.1`) at
+/// offset `at`: each parameter keeps its name; values, and parameters without a name,
+/// are filled. Gateways and proxies in front of them put tokens there.
+fn scrub_query(line: &[u8], at: usize, patches: &mut Vec<Patch>) -> u64 {
+    let Some(sp) = line.iter().position(|&b| b == b' ') else {
         return 0;
+    };
+    // A response's first line ("HTTP/1.1 200 OK") has no query.
+    if line.starts_with(b"HTTP/") {
+        return 0;
+    }
+    let target_end = line
+        .iter()
+        .skip(sp + 1)
+        .position(|&b| b == b' ' || b == b'\r')
+        .map_or(line.len(), |p| sp + 1 + p);
+    let target = line.get(sp + 1..target_end).unwrap_or(&[]);
+    let Some(q) = target.iter().position(|&b| b == b'?') else {
+        return 0;
+    };
+    let query_at = sp + 1 + q + 1;
+    let query = line.get(query_at..target_end).unwrap_or(&[]);
+    if names_rpc_server(target.get(..q).unwrap_or(&[]), query) {
+        return 0;
+    }
+    let before = patches.len();
+    let mut from = 0;
+    for piece in query.split(|&b| b == b'&') {
+        let value_from = match piece.iter().position(|&b| b == b'=') {
+            Some(eq) => eq + 1,
+            None => 0,
+        };
+        if piece.len() > value_from {
+            patches.push((
+                at + query_at + from + value_from,
+                vec![TEXT_FILL; piece.len() - value_from],
+            ));
+        }
+        from += piece.len() + 1;
+    }
+    u64::from(patches.len() > before)
+}
+
+/// One header line at offset `at`: how many secret values it held, and whether the
+/// header is secret (so its folded continuation lines are too).
+fn scrub_line(line: &[u8], at: usize, patches: &mut Vec<Patch>, names: bool) -> (u64, bool) {
+    let Some(colon) = line.iter().position(|&b| b == b':') else {
+        return (0, false);
     };
     let name = line.get(..colon).unwrap_or(&[]);
     if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
-        return 0;
+        return (0, false);
     }
+    let name = String::from_utf8_lossy(name);
+    let kind = header_secret(&name);
+    let user_id = names && name.eq_ignore_ascii_case("rdg-user-id");
+    let secret = user_id || !matches!(kind, HeaderSecret::Challenges | HeaderSecret::Plain);
     let (vstart, vend) = trim(line, colon + 1, line.len());
     let value = line.get(vstart..vend).unwrap_or(&[]);
     if value.is_empty() {
-        return 0;
+        return (0, secret);
     }
-    let name = String::from_utf8_lossy(name);
     let before = patches.len();
     let base = at + vstart;
-    if names && name.eq_ignore_ascii_case("rdg-user-id") {
+    if user_id {
         // The gateway user name, base64 of its UTF-16 form.
         patches.push((base, vec![TEXT_FILL; value.len()]));
-        return 1;
+        return (1, true);
     }
-    match header_secret(&name) {
+    match kind {
         HeaderSecret::Credentials => credentials(value, base, patches, names),
         HeaderSecret::Cookie => {
             let mut from = 0;
@@ -96,18 +159,17 @@ fn scrub_line(line: &[u8], at: usize, patches: &mut Vec<Patch>, names: bool) -> 
         // whole, a dissector can still read the NTLM CHALLENGE.
         HeaderSecret::Challenges | HeaderSecret::Plain => {}
     }
-    u64::from(patches.len() > before)
+    (u64::from(patches.len() > before), secret)
 }
 
-/// The value of a `name=value` pair in `value[from..to]` (a bare word has none).
+/// The value of a `name=value` pair in `value[from..to]`. A piece without `=` is a
+/// value without a name (as browsers read `Cookie: token`), so all of it goes.
 fn cookie_pair(value: &[u8], from: usize, to: usize, base: usize, patches: &mut Vec<Patch>) {
-    let Some(eq) = value
+    let value_from = value
         .get(from..to)
         .and_then(|p| p.iter().position(|&b| b == b'='))
-    else {
-        return;
-    };
-    let (s, e) = trim(value, from + eq + 1, to);
+        .map_or(from, |eq| from + eq + 1);
+    let (s, e) = trim(value, value_from, to);
     if e > s {
         patches.push((base + s, vec![TEXT_FILL; e - s]));
     }
@@ -241,9 +303,17 @@ mod tests {
             scrubbed("GET / HTTP/1.1\r\nCookie: RDGSESS=s3cret; a=1;;flag; b = \"q\"\r\n\r\n");
         assert_eq!(
             h,
-            "GET / HTTP/1.1\r\nCookie: RDGSESS=XXXXXX; a=X;;flag; b = XXX\r\n\r\n"
+            "GET / HTTP/1.1\r\nCookie: RDGSESS=XXXXXX; a=X;;XXXX; b = XXX\r\n\r\n"
         );
         assert_eq!(n, 1);
+        // A cookie with no `=` is all value.
+        let (h, _) = scrubbed("GET / HTTP/1.1\r\nCookie: s3cr3tT0ken\r\n\r\n");
+        assert_eq!(h, "GET / HTTP/1.1\r\nCookie: XXXXXXXXXXX\r\n\r\n");
+        let (h, _) = scrubbed("HTTP/1.1 200 OK\r\nSet-Cookie: bare-token; Path=/\r\n\r\n");
+        assert_eq!(
+            h,
+            "HTTP/1.1 200 OK\r\nSet-Cookie: XXXXXXXXXX; Path=/\r\n\r\n"
+        );
         let (h, _) = scrubbed("HTTP/1.1 200 OK\r\nSet-Cookie: lb=xyz; Path=/; HttpOnly\r\n\r\n");
         assert_eq!(
             h,
@@ -274,5 +344,39 @@ mod tests {
             h,
             "GET / HTTP/1.1\r\nAuthorization: NTLM AAAAAAAAAAA\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn folded_lines_of_a_secret_header_go_too() {
+        let (h, n) = scrubbed(
+            "GET / HTTP/1.1\r\nAuthorization: Bearer abc\r\n  def-s3cret\r\n\tmore\r\nHost: gw\r\n  folded-host\r\n\r\n",
+        );
+        assert_eq!(
+            h,
+            "GET / HTTP/1.1\r\nAuthorization: Bearer XXX\r\n  XXXXXXXXXX\r\n\tXXXX\r\nHost: gw\r\n  folded-host\r\n\r\n"
+        );
+        assert_eq!(n, 3);
+        // A secret header whose first line is empty still hides what is folded under it.
+        let (h, _) = scrubbed("GET / HTTP/1.1\r\nCookie:\r\n a=b\r\n\r\n");
+        assert_eq!(h, "GET / HTTP/1.1\r\nCookie:\r\n XXX\r\n\r\n");
+    }
+
+    #[test]
+    fn query_values_go_and_names_stay() {
+        let (h, n) = scrubbed(
+            "RDG_OUT_DATA /remoteDesktopGateway/?token=s3cret&flag&x=&id=42 HTTP/1.1\r\nHost: gw\r\n\r\n",
+        );
+        assert_eq!(
+            h,
+            "RDG_OUT_DATA /remoteDesktopGateway/?token=XXXXXX&XXXX&x=&id=XX HTTP/1.1\r\nHost: gw\r\n\r\n"
+        );
+        assert_eq!(n, 1);
+        let plain = "GET /remoteDesktopGateway/ HTTP/1.1\r\n\r\n";
+        assert_eq!(scrubbed(plain).0, plain);
+        let rpc = "RPC_IN_DATA /rpc/rpcproxy.dll?localhost:3388 HTTP/1.1\r\n\r\n";
+        assert_eq!(scrubbed(rpc).0, rpc);
+        // The status line of a response is left alone.
+        let resp = "HTTP/1.1 200 OK?x=1\r\n\r\n";
+        assert_eq!(scrubbed(resp).0, resp);
     }
 }

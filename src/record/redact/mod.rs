@@ -38,6 +38,8 @@ mod http_tests;
 #[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
+mod raw_tests;
+#[cfg(test)]
 mod rdp_tests;
 #[cfg(test)]
 mod secret_names_tests;
@@ -59,9 +61,11 @@ pub enum FlowProto {
     Http,
     /// RDP after TLS (from the MCS Connect-Initial on, or CredSSP before it), on port 3389.
     Rdp,
-    /// A raw leg or a tunnel's inner RDP: only its clear Connection Request is read, for
-    /// the mstshash cookie under `--redact-users`.
-    Cr,
+    /// A raw leg or a tunnel's inner RDP: its clear Connection Request (the mstshash
+    /// cookie, under `--redact-users`), then RDP as on a decrypted flow until the leg
+    /// turns to TLS. A leg that stays in the clear is standard RDP security, and at
+    /// encryption level NONE its Client Info carries the password readable.
+    Raw,
 }
 
 impl fmt::Display for FlowProto {
@@ -69,7 +73,7 @@ impl fmt::Display for FlowProto {
         f.write_str(match self {
             FlowProto::Http => "gateway HTTP",
             FlowProto::Rdp => "RDP",
-            FlowProto::Cr => "X.224 Connection Request",
+            FlowProto::Raw => "raw RDP leg",
         })
     }
 }
@@ -115,13 +119,52 @@ trait Scrub {
     fn pin(&self, dir: Dir) -> Option<u64>;
     /// True once `dir`'s framing was lost and its bytes pass unchanged.
     fn lost(&self, dir: Dir) -> bool;
+    /// True once nothing more in `dir` can be secret or readable (TLS from here, or the
+    /// framing lost): its bytes may pass without being read or held.
+    fn idle(&self, _dir: Dir) -> bool {
+        false
+    }
+}
+
+/// A raw leg: the cookie scrubber and the RDP one, side by side.
+#[derive(Debug, Default)]
+struct RawScrub {
+    cookie: cookie::CookieScrub,
+    rdp: rdp::RdpScrub,
+}
+
+impl Scrub for RawScrub {
+    fn feed(&mut self, dir: Dir, at: u64, bytes: &[u8], ctx: &mut Ctx) {
+        self.cookie.feed(dir, at, bytes, ctx);
+        self.rdp.feed(dir, at, bytes, ctx);
+    }
+
+    fn finish(&mut self, dir: Dir, ctx: &mut Ctx) {
+        self.cookie.finish(dir, ctx);
+        self.rdp.finish(dir, ctx);
+    }
+
+    fn pin(&self, dir: Dir) -> Option<u64> {
+        match (self.cookie.pin(dir), self.rdp.pin(dir)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn lost(&self, dir: Dir) -> bool {
+        self.rdp.lost(dir)
+    }
+
+    fn idle(&self, dir: Dir) -> bool {
+        self.cookie.idle(dir) && self.rdp.idle(dir)
+    }
 }
 
 #[derive(Debug)]
 enum Inner {
     Http(Box<http::HttpScrub>),
     Rdp(Box<rdp::RdpScrub>),
-    Cr(cookie::CookieScrub),
+    Raw(Box<RawScrub>),
 }
 
 impl Inner {
@@ -129,7 +172,7 @@ impl Inner {
         match self {
             Inner::Http(h) => h.as_mut(),
             Inner::Rdp(r) => r.as_mut(),
-            Inner::Cr(c) => c,
+            Inner::Raw(r) => r.as_mut(),
         }
     }
 
@@ -137,7 +180,7 @@ impl Inner {
         match self {
             Inner::Http(h) => h.as_ref(),
             Inner::Rdp(r) => r.as_ref(),
-            Inner::Cr(c) => c,
+            Inner::Raw(r) => r.as_ref(),
         }
     }
 }
@@ -162,7 +205,7 @@ impl StreamRedactor {
         let inner = match proto {
             FlowProto::Http => Inner::Http(Box::default()),
             FlowProto::Rdp => Inner::Rdp(Box::default()),
-            FlowProto::Cr => Inner::Cr(cookie::CookieScrub::default()),
+            FlowProto::Raw => Inner::Raw(Box::default()),
         };
         StreamRedactor {
             proto,
@@ -199,7 +242,9 @@ impl StreamRedactor {
             return;
         }
         let i = dir.idx();
-        if self.finished[i] {
+        // Once a direction has nothing left to read (a raw leg's TLS), its bytes leave
+        // as they came, unread.
+        if self.finished[i] || (self.lanes[i].held() == 0 && self.inner.scrub_ref().idle(dir)) {
             out.push(chunk);
             return;
         }

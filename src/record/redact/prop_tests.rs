@@ -202,7 +202,7 @@ fn dump_for_tshark() {
         let kind = match proto {
             FlowProto::Http => "http",
             FlowProto::Rdp => "rdp",
-            FlowProto::Cr => "cr",
+            FlowProto::Raw => "raw",
         };
         for (streams, suffix) in [(&out, ""), (&original, "-orig")] {
             let name = format!("{dir}/{kind}-{i}{suffix}.txt");

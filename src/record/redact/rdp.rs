@@ -223,6 +223,13 @@ impl Scrub for RdpScrub {
     fn lost(&self, dir: Dir) -> bool {
         matches!(self.sides[dir.idx()].state, State::Lost)
     }
+
+    fn idle(&self, dir: Dir) -> bool {
+        matches!(
+            self.sides[dir.idx()].state,
+            State::Lost | State::Ciphertext | State::Ended
+        )
+    }
 }
 
 /// Whether `buf` starts a TLS handshake record (content type 22, version 3.x), which

@@ -245,6 +245,9 @@ fn note_label(n: &Note) -> String {
         } => format!("decrypted with the key log: {v} {c}"),
         Note::Decrypted { .. } => "decrypted stream".to_string(),
         Note::DecryptStopped { reason, .. } => format!("not decrypted: {reason}"),
+        Note::GatewayIdReused { first_client, .. } => {
+            format!("RDG-Connection-Id already used from {first_client}: a session of its own")
+        }
     }
 }
 

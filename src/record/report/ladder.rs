@@ -175,7 +175,8 @@ fn entry_route(w: &What, dir: Option<Dir>, l: Lanes) -> Option<Shape> {
             | Note::CaptureStartMissed { .. }
             | Note::CaptureConflict { .. }
             | Note::Decrypted { .. }
-            | Note::DecryptStopped { .. } => proxy_note,
+            | Note::DecryptStopped { .. }
+            | Note::GatewayIdReused { .. } => proxy_note,
         },
         What::Decoded(d) => decoded_route(d, dir, l),
     }

@@ -7,6 +7,7 @@ use super::labels::label;
 use super::model::{fmt_ms, plural, Connection};
 use super::verdict::{closed, code};
 use super::Report;
+use crate::runtime::console::is_hostile;
 use crate::session::event::{Body, VerdictRecord};
 use crate::vocab::Dir;
 use std::fmt::Write as _;
@@ -15,12 +16,13 @@ use std::fmt::Write as _;
 const WIDTH: usize = 100;
 
 /// Makes a string from the event file safe for a terminal: control characters (escape
-/// sequences in particular) become `?`, and line breaks become spaces.
+/// sequences in particular) and bidirectional overrides become `?`, and line breaks
+/// become spaces.
 pub fn clean(s: &str) -> String {
     s.chars()
         .map(|c| match c {
-            '\n' | '\r' | '\t' => ' ',
-            c if c.is_control() => '?',
+            '\n' | '\r' | '\t' | '\u{2028}' | '\u{2029}' => ' ',
+            c if is_hostile(c) => '?',
             c => c,
         })
         .collect()

@@ -83,7 +83,7 @@ pub fn side_end(seen: &Seen, dir: Dir) -> SideEnd {
 }
 
 /// A one-line description of timeline entry `seq`, for the verdict's evidence.
-pub fn evidence(t: &Timeline, seq: usize) -> Option<Evidence> {
+pub fn evidence(t: &Timeline, seq: usize, far: crate::vocab::FarEnd) -> Option<Evidence> {
     let e = t.get(seq)?;
     let what = match &e.what {
         What::Phase(p) => format!("entered the {p} phase"),
@@ -101,7 +101,7 @@ pub fn evidence(t: &Timeline, seq: usize) -> Option<Evidence> {
         What::Tcp(TcpEvent::UpstreamFailed { error }) => error.to_string(),
         What::Tcp(t) => serde_json::to_string(t).unwrap_or_default(),
         What::Decoded(d) => describe(d),
-        What::Note(n) => n.describe(),
+        What::Note(n) => n.describe_for(far),
     };
     Some(Evidence {
         seq,

@@ -6,7 +6,7 @@ use super::close::Close;
 use super::seen::Seen;
 use super::{cert_hint, effective_problems, Finding, Inputs};
 use crate::session::{Cause, CloseKind, ClosedBy, Phase};
-use crate::vocab::Dir;
+use crate::vocab::{Dir, FarEnd};
 use std::time::Duration;
 
 /// How long after its TLS handshake a client that closes without sending anything is
@@ -15,21 +15,32 @@ const REJECT_WINDOW: Duration = Duration::from_secs(2);
 
 /// What to do about a client that does not trust rdptap's CA.
 pub const TRUST_CA_HINT: &str = "make the client trust rdptap's local CA: `rdptap ca show` prints the commands (Windows: certutil -user -addstore Root <file>; Debian: update-ca-certificates; FreeRDP: /cert:ignore or /cert:tofu), or run without --intercept";
+/// The same, in gateway mode, where the way out is relaying the gateway's own TLS.
+pub const TRUST_CA_HINT_GATEWAY: &str = "make the client trust rdptap's local CA: `rdptap ca show` prints the commands (Windows: certutil -user -addstore Root <file>; Debian: update-ca-certificates; FreeRDP: /cert:ignore or /cert:tofu), or run with --gateway-passthrough";
 
 /// The interception-specific cause, if one applies.
 pub(super) fn intercept_failure(
     input: &Inputs<'_>,
     seen: &Seen,
     close: Option<&Close>,
+    far: FarEnd,
 ) -> Option<Finding> {
     let i = &seen.icpt;
+    let (name, trust_hint, without) = match far {
+        FarEnd::Host => ("host", TRUST_CA_HINT, "run without --intercept"),
+        FarEnd::Gateway => (
+            "gateway",
+            TRUST_CA_HINT_GATEWAY,
+            "run with --gateway-passthrough",
+        ),
+    };
     if let Some(at) = i.strict_refused {
         let problems = effective_problems(&seen.problems);
         let top = problems.first()?;
         let mut f = Finding::new(
             Cause::from_id(top.cause_id()).unwrap_or(Cause::CertUntrusted),
             format!(
-                "--strict-upstream refused the host's certificate: {top}; rdptap closed the client's connection before answering its TLS handshake"
+                "--strict-upstream refused the {name}'s certificate: {top}; rdptap closed the client's connection before answering its TLS handshake"
             ),
             cert_hint(top),
         )
@@ -41,9 +52,12 @@ pub(super) fn intercept_failure(
         let mut f = Finding::new(
             Cause::UpstreamTlsIncompatible,
             format!(
-                "rdptap could not speak the host's TLS, and the fresh connection to relay the client's own TLS failed: {error}"
+                "rdptap could not speak the {name}'s TLS, and the fresh connection to relay the client's own TLS failed: {error}"
             ),
-            "run without --intercept for this host, and check that it still accepts connections",
+            match far {
+                FarEnd::Host => "run without --intercept for this host, and check that it still accepts connections",
+                FarEnd::Gateway => "run with --gateway-passthrough for this gateway, and check that it still accepts connections",
+            },
         )
         .evidence(i.upstream_failed.as_ref().map(|u| u.0).into_iter().chain([*at]));
         f.closed = Some((ClosedBy::Proxy, CloseKind::Error));
@@ -56,19 +70,19 @@ pub(super) fn intercept_failure(
                 format!(
                     "the client refused rdptap's certificate with the TLS alert {a}: it does not trust rdptap's local CA"
                 ),
-                TRUST_CA_HINT,
+                trust_hint,
             ),
             Some(a) => Finding::new(
                 Cause::TlsAlert,
                 format!("the client sent the TLS alert {a} during its TLS handshake with rdptap"),
-                "compare the TLS versions and cipher suites the client allows with TLS 1.2/1.3 and modern suites, or run without --intercept",
+                &format!("compare the TLS versions and cipher suites the client allows with TLS 1.2/1.3 and modern suites, or {without}"),
             ),
             None => Finding::new(
                 Cause::ClientRejectedProxyCert,
                 format!(
                     "the client gave up during its TLS handshake with rdptap ({error}) (inferred: it did not accept rdptap's certificate)"
                 ),
-                TRUST_CA_HINT,
+                trust_hint,
             )
             .inferred(),
         };
@@ -97,7 +111,7 @@ pub(super) fn intercept_failure(
             "the client closed {:.0} ms after its TLS handshake with rdptap, before sending anything (inferred: it checked rdptap's certificate and refused it)",
             close.at.at.saturating_sub(hs.at).as_secs_f64() * 1e3
         ),
-        TRUST_CA_HINT,
+        trust_hint,
     )
     .inferred()
     .evidence([hs]);

@@ -16,7 +16,7 @@ use crate::cert::CertProblem;
 use crate::decode::tls::RecordStats;
 use crate::session::mstsc::{self, MstscCode};
 use crate::session::{Cause, CloseKind, ClosedBy, Phase, Timeline, Verdict, Warning};
-use crate::vocab::Dir;
+use crate::vocab::{Dir, FarEnd};
 pub use close::describe;
 use close::{first_close, side_end, Close};
 use ending::{by_close, orderly};
@@ -88,11 +88,18 @@ pub fn diagnose(input: &Inputs<'_>) -> Verdict {
     let seen = Seen::scan(input.timeline);
     let close = first_close(&seen);
     let f = find(input, &seen, close.as_ref());
-    assemble(input, &seen, close, f)
+    assemble(input, &seen, close, f, FarEnd::Host)
 }
 
-/// The verdict around a finding: who closed, warnings, evidence and side ends.
-fn assemble(input: &Inputs<'_>, seen: &Seen, close: Option<Close>, f: Finding) -> Verdict {
+/// The verdict around a finding: who closed, warnings, evidence and side ends. `far`
+/// names what rdptap relayed to, in the evidence.
+fn assemble(
+    input: &Inputs<'_>,
+    seen: &Seen,
+    close: Option<Close>,
+    f: Finding,
+    far: FarEnd,
+) -> Verdict {
     let (closed_by, close_kind) = f.closed.unwrap_or(match &close {
         Some(c) => (c.by, c.kind),
         None if seen.capture_ended() => (ClosedBy::None, CloseKind::CaptureEnd),
@@ -133,7 +140,7 @@ fn assemble(input: &Inputs<'_>, seen: &Seen, close: Option<Close>, f: Finding) -
     evidence_at.dedup_by_key(|a| a.seq);
     let evidence = evidence_at
         .iter()
-        .filter_map(|a| close::evidence(input.timeline, a.seq))
+        .filter_map(|a| close::evidence(input.timeline, a.seq, far))
         .collect();
     let mut summary = match &f.mstsc {
         Some(c) => format!("{}; {c}", f.summary),
@@ -150,7 +157,13 @@ fn assemble(input: &Inputs<'_>, seen: &Seen, close: Option<Close>, f: Finding) -
         close_kind,
         summary,
         mstsc: f.mstsc,
-        hint: f.hint,
+        // Every verdict says what to check next: a rule that has no advice of its own
+        // gets the cause's.
+        hint: if f.hint.trim().is_empty() {
+            f.cause.fallback_hint().to_string()
+        } else {
+            f.hint
+        },
         inferred: f.inferred,
         warnings,
         evidence,
@@ -179,7 +192,7 @@ fn ms(d: Duration) -> f64 {
 
 /// Pick the cause, most decisive evidence first.
 fn find(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Finding {
-    if let Some(f) = upstream(seen) {
+    if let Some(f) = upstream(seen, FarEnd::Host) {
         return f;
     }
     if let Some(f) = ending::client_silent(seen) {
@@ -222,7 +235,7 @@ fn find(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Finding {
     if let Some(f) = implied_negotiation_failure(seen, close) {
         return f;
     }
-    if let Some(f) = intercept::intercept_failure(input, seen, close) {
+    if let Some(f) = intercept::intercept_failure(input, seen, close, FarEnd::Host) {
         return f;
     }
     if seen.tried_intercept() {
@@ -464,3 +477,5 @@ fn nla_failure(seen: &Seen, close: Option<&Close>) -> Option<Finding> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wording_tests;

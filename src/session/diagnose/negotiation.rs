@@ -6,15 +6,24 @@ use super::Finding;
 use crate::decode::names::{NegFailureCode, Protocols};
 use crate::session::mstsc;
 use crate::session::{Cause, CloseKind, ClosedBy};
-use crate::vocab::ConnectError;
+use crate::vocab::{ConnectError, FarEnd};
 
-/// The host could not be reached at all.
-pub(super) fn upstream(seen: &Seen) -> Option<Finding> {
+/// The host (or, in gateway mode, the gateway) could not be reached at all.
+pub(super) fn upstream(seen: &Seen, far: FarEnd) -> Option<Finding> {
     let (at, err) = seen.upstream_failed.as_ref()?;
+    let gw = far == FarEnd::Gateway;
     let (cause, hint) = match err {
+        ConnectError::Dns { .. } if gw => (
+            Cause::UpstreamDnsFailed,
+            "check the gateway's name, or give its address with --connect IP while keeping --gateway NAME",
+        ),
         ConnectError::Dns { .. } => (
             Cause::UpstreamDnsFailed,
             "check the host name, or give the address with --connect IP while keeping --target NAME",
+        ),
+        ConnectError::Refused { .. } if gw => (
+            Cause::UpstreamRefused,
+            "check that the gateway's HTTPS site (IIS) is running and listening on that port, and that no firewall rejects it",
         ),
         ConnectError::Refused { .. } => (
             Cause::UpstreamRefused,
@@ -22,18 +31,32 @@ pub(super) fn upstream(seen: &Seen) -> Option<Finding> {
         ),
         ConnectError::Timeout { .. } => (
             Cause::UpstreamTimeout,
-            "check that the host is up and reachable, and that no firewall silently drops the port",
+            if gw {
+                "check that the gateway is up and reachable, and that no firewall silently drops the port"
+            } else {
+                "check that the host is up and reachable, and that no firewall silently drops the port"
+            },
         ),
         ConnectError::Reset { .. } => (
             Cause::ServerReset,
-            "the host (or a device in front of it) accepted and dropped the connection: check its connection limits, and any firewall or load balancer that resets RDP",
+            if gw {
+                "the gateway (or a device in front of it) accepted and dropped the connection: check its connection limits, and any firewall or load balancer in front of it"
+            } else {
+                "the host (or a device in front of it) accepted and dropped the connection: check its connection limits, and any firewall or load balancer that resets RDP"
+            },
         ),
         ConnectError::Other { .. } => (
             Cause::UpstreamRefused,
-            "check the network path to the host (route, VPN, firewall)",
+            if gw {
+                "check the network path to the gateway (route, VPN, firewall)"
+            } else {
+                "check the network path to the host (route, VPN, firewall)"
+            },
         ),
     };
+    // mstsc's codes for an unreachable gateway are its own; these are the host's.
     let code = match cause {
+        _ if gw => None,
         Cause::UpstreamDnsFailed => Some(mstsc::connect(mstsc::DNS_FAILED)),
         Cause::UpstreamTimeout => Some(mstsc::connect(mstsc::CONNECT_TIMEOUT)),
         Cause::UpstreamRefused => Some(mstsc::connect(mstsc::CONNECT_FAILED)),
@@ -41,7 +64,10 @@ pub(super) fn upstream(seen: &Seen) -> Option<Finding> {
     };
     let mut f = Finding::new(
         cause,
-        format!("rdptap could not reach the host: {err}; the client's connection was closed"),
+        format!(
+            "rdptap could not reach the {}: {err}; the client's connection was closed",
+            far.name()
+        ),
         hint,
     )
     .evidence([*at])

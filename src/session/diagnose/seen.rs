@@ -306,7 +306,8 @@ impl Seen {
             Note::DowngradeHidden { .. }
             | Note::FallbackReplayed { .. }
             | Note::MintFailed { .. }
-            | Note::CaptureConflict { .. } => {}
+            | Note::CaptureConflict { .. }
+            | Note::GatewayIdReused { .. } => {}
         }
     }
 

@@ -46,6 +46,10 @@ pub trait Tunnels: Send {
     fn inner_stats(&self) -> [RecordStats; 2];
     /// The linked session's key.
     fn key(&self) -> Option<String>;
+    /// A note about linking, once: an id that belongs to another client's session.
+    fn take_note(&mut self) -> Option<Note> {
+        None
+    }
     /// The connection ended. When it was the last member of its session to end, the
     /// session is forgotten and every member's record comes back, for the session verdict.
     fn depart(&mut self, deposit: Deposit) -> Option<(String, Vec<Deposit>)>;
@@ -95,6 +99,9 @@ impl GatewayTracker {
         });
         self.core.decoded(at, &mut out, phase_of);
         self.core.recycle(out);
+        if let Some(note) = self.tunnels.take_note() {
+            self.core.note(at, note);
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use super::{assemble, effective_problems, Finding, Inputs};
 use crate::decode::http::{AuthScheme, Transport};
 use crate::decode::tls::RecordStats;
 use crate::session::{Cause, CloseKind, ClosedBy, Verdict};
-use crate::vocab::Dir;
+use crate::vocab::{Dir, FarEnd};
 pub use seen::GwSeen;
 
 /// What the gateway verdict needs beyond the common inputs.
@@ -33,7 +33,7 @@ pub fn diagnose(input: &Inputs<'_>, gw: &GwInputs) -> Verdict {
     let g = GwSeen::scan(input.timeline);
     let close = super::close::first_close(&seen);
     let f = find(input, gw, &seen, &g, close.as_ref());
-    assemble(input, &seen, close, f)
+    assemble(input, &seen, close, f, FarEnd::Gateway)
 }
 
 fn transport_name(t: Option<Transport>) -> &'static str {
@@ -52,7 +52,7 @@ fn find(
     g: &GwSeen,
     close: Option<&Close>,
 ) -> Finding {
-    if let Some(f) = super::negotiation::upstream(seen) {
+    if let Some(f) = super::negotiation::upstream(seen, FarEnd::Gateway) {
         return f;
     }
     if let Some(f) = super::ending::client_silent(seen) {
@@ -64,7 +64,9 @@ fn find(
     if !g.transports.is_empty() {
         with_requests.plain[0].bytes = with_requests.plain[0].bytes.max(1);
     }
-    if let Some(f) = super::intercept::intercept_failure(&with_requests, seen, close) {
+    if let Some(f) =
+        super::intercept::intercept_failure(&with_requests, seen, close, FarEnd::Gateway)
+    {
         return f;
     }
     if let Some(f) = super::tls_failure(seen, close) {
