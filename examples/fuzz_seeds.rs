@@ -61,7 +61,7 @@ fn direct(data: &Path, seeds: &mut Seeds) {
         }
         seeds.put("x224", &name, &script);
         seeds.put("session_direct", &name, &script);
-        seeds.put("redact_cr", &name, &script);
+        seeds.put("redact_raw", &name, &script);
         if name.contains("tls") || name.contains("nla") {
             // From the first TLS record on: the TLS decoder's own stream.
             let tls = interleave(&a, &b, 1);

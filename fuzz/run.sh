@@ -59,6 +59,7 @@ bin=fuzz/target/x86_64-unknown-linux-gnu/release
 mkdir -p fuzz/logs
 run_one() {
   local t=$1
+  rm -f "fuzz/logs/$t.rc"
   mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t" "fuzz/seeds/$t" "fuzz/regressions/$t"
   local rc=0
   "$bin/$t" -rss_limit_mb=512 -timeout=2 -max_total_time="$seconds" \
