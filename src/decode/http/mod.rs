@@ -21,7 +21,7 @@ mod redact;
 mod secret_names;
 mod snippet;
 mod text;
-mod tunnel;
+pub mod tunnel;
 
 pub use auth::{ntlm_message, AuthAttempt, AuthScheme, Challenge, NtlmInfo};
 pub use body::{BodyFramer, Framing};

@@ -8,13 +8,15 @@
 //! declares, and so does an `RDG_IN_DATA` request: chunked (FreeRDP), a huge
 //! Content-Length (mstsc), a small one, or none at all, when the next client bytes are
 //! not another request.
+//!
+//! The decoder ([`super::HttpConn`]) and the trace redactor both frame with these rules.
 
 use super::body::Framing;
 use super::event::Method;
 
 /// The framing of a `200` answering `RDG_OUT_DATA`: chunked is de-chunked, anything
 /// else (no Content-Length, any Content-Length, another coding) runs until the close.
-pub(super) fn out_body(chunked: bool) -> Framing {
+pub fn out_body(chunked: bool) -> Framing {
     if chunked {
         Framing::Chunked
     } else {
@@ -25,7 +27,7 @@ pub(super) fn out_body(chunked: bool) -> Framing {
 /// The framing of an `RDG_IN_DATA` request body, from what the headers declare: the
 /// tunnel until the close when they declare a body of any length; `Empty` when they
 /// declare none (an authentication round, or a bodiless tunnel: see [`starts_tunnel`]).
-pub(super) fn in_body(declared: Framing) -> Framing {
+pub fn in_body(declared: Framing) -> Framing {
     match declared {
         Framing::Length(0) | Framing::Empty => Framing::Empty,
         Framing::Length(_) | Framing::UntilClose => Framing::UntilClose,
@@ -51,7 +53,7 @@ pub(super) fn is_rdg_out(m: &Method) -> bool {
 /// packet starts with its type, a little-endian u16 of 1 to 0x11, so its first byte is
 /// a control character; two of them are CR (KEEPALIVE) and LF (DATA), told from a
 /// stray CRLF by the zero byte that follows.
-pub(super) fn starts_tunnel(first: u8, second: Option<u8>) -> Option<bool> {
+pub fn starts_tunnel(first: u8, second: Option<u8>) -> Option<bool> {
     match first {
         b'\r' | b'\n' => second.map(|b| b == 0),
         b if is_tchar(b) => Some(false),
