@@ -64,6 +64,20 @@ impl Chain {
         out
     }
 
+    /// The same client straight to the lab gateway, without rdptap, for comparison.
+    fn direct(&self, gt: &str) -> ClientOutput {
+        let mut extra = vec!["/sec:tls".to_string()];
+        extra.extend(self.gw.client_args(gt));
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let out = xfreerdp(
+            &auth_only_args(self.xrdp.addr(), PASS, &extra),
+            &self.x.display(),
+            CLIENT_TIMEOUT,
+        );
+        assert!(!out.timed_out, "xfreerdp (direct) timed out\n{}", out.log);
+        out
+    }
+
     fn context(&self, out: &ClientOutput) -> String {
         format!(
             "xfreerdp exit {:?}:\n{}\n--- rdptap:\n{}\n--- lab gateway:\n{}",
@@ -493,4 +507,88 @@ fn gateway_passthrough_relays_the_outer_tls_untouched() {
     // Nothing inside the outer TLS is decoded, and nothing is intercepted.
     assert!(!events.iter().any(|e| e["kind"] == "http_request"));
     assert!(!events.iter().any(|e| e["kind"] == "client_tls"));
+}
+
+/// The OUT channel framings a gateway or a reverse proxy in front of it may use, beyond
+/// the lab's default (no Content-Length, read until the close).
+const OUT_FRAMINGS: [&str; 4] = ["length:0", "length:1073741824", "chunked", "chunked:7"];
+
+#[test]
+fn every_out_framing_carries_the_tunnel_through_rdptap() {
+    for framing in OUT_FRAMINGS {
+        let Some(c) = chain(&["--out-framing", framing], true) else {
+            return;
+        };
+        // The client reads this framing without rdptap, and so it must through it.
+        let direct = c.direct("http,no-websockets");
+        assert!(direct.success(), "{framing}, direct: {}", direct.log);
+        let out = c.client("http,no-websockets");
+        assert!(out.success(), "{framing}: {}", c.context(&out));
+        let v = c.session_verdict(&out);
+        assert_eq!(
+            s(&v, "cause"),
+            "ok",
+            "{framing}: {v:#}\n{}",
+            c.context(&out)
+        );
+        assert_full_tunnel(&c);
+        let head = c
+            .proxy
+            .events()
+            .into_iter()
+            .find(|e| e["kind"] == "http_response" && e["status"] == 200)
+            .expect("the OUT channel's 200");
+        let declared = if framing.starts_with("chunked") {
+            head["chunked"] == true
+        } else {
+            head["content_length"]
+                .as_u64()
+                .map(|n| format!("length:{n}"))
+                .as_deref()
+                == Some(framing)
+        };
+        assert!(declared, "{framing}: {head:#}");
+    }
+}
+
+#[test]
+fn a_packet_cut_short_by_the_gateway_is_named_in_every_out_framing() {
+    // 40 tunnel bytes: the 10-byte seed, HANDSHAKE_RESPONSE (18), then 12 bytes of
+    // TUNNEL_RESPONSE, cut inside a chunk when chunked.
+    for framing in ["none", "length:10", "chunked", "chunked:7"] {
+        let knobs = ["--out-framing", framing, "--fail", "close=out-body:40"];
+        let Some(c) = chain(&knobs, true) else {
+            return;
+        };
+        let direct = c.direct("http,no-websockets");
+        let out = c.client("http,no-websockets");
+        assert!(!out.success(), "{framing}: {}", c.context(&out));
+        assert_eq!(
+            out.code, direct.code,
+            "{framing}: rdptap changed the failure\n{}",
+            direct.log
+        );
+        let v = c.verdict_where(&out, "gw_http_incomplete", |v| {
+            v["cause"] == "gw_http_incomplete"
+        });
+        let summary = s(&v, "summary");
+        // TUNNEL_RESPONSE with its tunnel id and capabilities is 26 bytes.
+        assert!(
+            summary.contains("the gateway closed after 12 of 26 bytes of an MS-TSGU packet"),
+            "{framing}: {summary}\n{}",
+            c.context(&out)
+        );
+        let cut = c
+            .proxy
+            .events()
+            .into_iter()
+            .find(|e| e["kind"] == "tsgu_cut")
+            .expect("a tsgu_cut event");
+        assert_eq!(cut["got"], 12, "{framing}: {cut:#}");
+        // The packets before the cut were decoded.
+        assert!(
+            c.packets().iter().any(|p| p == "HANDSHAKE_RESPONSE"),
+            "{framing}"
+        );
+    }
 }

@@ -3,6 +3,7 @@
 use crate::lab::auth::AuthMode;
 use crate::lab::channels::PAIR_TIMEOUT;
 use crate::lab::config::{parse_knob, FailPlan, Knob, LabConfig};
+use crate::lab::out_framing::OutFraming;
 use clap::{Args, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -48,7 +49,17 @@ Failure knobs (--fail, repeatable):
   rdptap lab gateway --target 127.0.0.1:3389 --fail tunnel=E_PROXY_RAP_ACCESSDENIED
   rdptap lab gateway --target 127.0.0.1:3389 --fail close=out-preamble
   rdptap lab gateway --target 127.0.0.1:3389 --fail cert=expired --fail auth=final-401
-  rdptap lab gateway --target 127.0.0.1:3389 --fail 'service-message=Maintenance at 18:00'";
+  rdptap lab gateway --target 127.0.0.1:3389 --fail 'service-message=Maintenance at 18:00'
+
+OUT channel framing (--out-framing, HTTP transport only), as gateways and the reverse
+proxies in front of them send it; clients read the tunnel whatever it declares:
+  none                   no Content-Length: the body runs until the close (default)
+  length:N               Content-Length: N, whatever the tunnel's size (0, 10, 1073741824)
+  chunked                Transfer-Encoding: chunked, one chunk per write
+  chunked:N              chunked, in chunks of at most N bytes, which cut packets
+--fail close=out-body:N counts tunnel bytes before chunking, so with chunked it cuts
+inside a chunk's data:
+  rdptap lab gateway --target 127.0.0.1:3389 --out-framing chunked:7 --fail close=out-body:40";
 
 /// Options of `rdptap lab gateway`.
 #[derive(Debug, Clone, Args)]
@@ -75,6 +86,12 @@ pub struct LabGatewayArgs {
     /// Fail on purpose (repeatable); see the knobs below.
     #[arg(long, value_name = "KNOB=VALUE", value_parser = parse_knob)]
     pub fail: Vec<Knob>,
+    /// How the HTTP transport's OUT channel frames its 200 body: none (no
+    /// Content-Length, read until the close), length:N (Content-Length: N, whatever
+    /// the tunnel's size), chunked (one chunk per write) or chunked:N (chunks of at most
+    /// N bytes, which cut packets). Clients read the tunnel the same whatever it says.
+    #[arg(long, value_name = "MODE", default_value = "none", value_parser = OutFraming::parse)]
+    pub out_framing: OutFraming,
     /// Where the local CA lives [default: the per-user directory `rdptap ca show` prints].
     #[arg(long, value_name = "DIR")]
     pub ca_dir: Option<PathBuf>,
@@ -135,6 +152,7 @@ fn config(a: &LabGatewayArgs) -> Result<LabConfig, String> {
         ca_dir,
         auth: AuthMode::parse(&a.auth)?,
         fail: FailPlan::from_knobs(&a.fail)?,
+        out_framing: a.out_framing,
         pair_timeout: std::time::Duration::from_secs(a.pair_timeout.max(1)),
         idle_timeout_min: 30,
         keylog: a.keylog.clone(),
@@ -202,6 +220,16 @@ mod tests {
         assert_eq!(a.fail.len(), 2);
         let e = parse(&["--target", "h", "--fail", "cert=revoked"]).unwrap_err();
         assert!(e.contains("cert=revoked") && e.contains("expired"), "{e}");
+    }
+
+    #[test]
+    fn out_framing_defaults_to_none_and_is_checked_by_the_parser() {
+        let a = parse(&["--target", "h"]).unwrap();
+        assert_eq!(config(&a).unwrap().out_framing, OutFraming::None);
+        let a = parse(&["--target", "h", "--out-framing", "length:10"]).unwrap();
+        assert_eq!(config(&a).unwrap().out_framing, OutFraming::Length(10));
+        let e = parse(&["--target", "h", "--out-framing", "gzip"]).unwrap_err();
+        assert!(e.contains("chunked:N"), "{e}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod tests;
 
 use super::auth::AuthMode;
+use super::out_framing::OutFraming;
 use super::tls::BadCert;
 use crate::decode::tsgu::status::Status;
 use std::fmt;
@@ -245,6 +246,8 @@ pub struct LabConfig {
     pub auth: AuthMode,
     /// Deliberate failures.
     pub fail: FailPlan,
+    /// How the OUT channel's `200` body is framed (the HTTP transport).
+    pub out_framing: OutFraming,
     /// How long one channel of the HTTP transport waits for the other.
     pub pair_timeout: Duration,
     /// Where to write the TLS keys of every client connection (NSS key log), so a

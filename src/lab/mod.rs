@@ -11,6 +11,7 @@ pub mod config;
 pub mod fail;
 pub mod http_io;
 pub mod ntlm_challenge;
+pub mod out_framing;
 pub mod packet_io;
 pub mod serve;
 pub mod tls;
@@ -102,6 +103,12 @@ fn announce(cfg: &LabConfig, addr: std::net::SocketAddr) {
             "  TLS certificate from the local CA in {} (clients must trust it or skip the check)",
             cfg.ca_dir.display()
         )),
+    }
+    if cfg.out_framing != Default::default() {
+        eprintln!(
+            "  the HTTP transport's OUT channel body: {} (--out-framing)",
+            cfg.out_framing
+        );
     }
     for line in cfg.fail.describe() {
         say(format!("  --fail: {line}"));

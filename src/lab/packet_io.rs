@@ -7,6 +7,7 @@
 
 use super::fail::Budget;
 use super::http_io::ChunkDecoder;
+use super::out_framing::{self, OutFraming};
 use crate::decode::tsgu::framer::TsguFramer;
 use crate::decode::ws::{self, Opcode, WsDecoder, WsEvent};
 use crate::vocab::Dir;
@@ -151,15 +152,18 @@ pub struct Outbound {
     writer: Writer,
     ws: bool,
     budget: Budget,
+    /// The largest chunk, when the OUT channel's body is chunked.
+    chunks: Option<usize>,
 }
 
 impl Outbound {
-    /// Raw packets into the OUT channel's body.
-    pub fn http(writer: Writer, budget: Budget) -> Outbound {
+    /// Packets into the OUT channel's body, framed as `framing` declares.
+    pub fn http(writer: Writer, budget: Budget, framing: OutFraming) -> Outbound {
         Outbound {
             writer,
             ws: false,
             budget,
+            chunks: framing.chunk_limit(),
         }
     }
 
@@ -169,6 +173,7 @@ impl Outbound {
             writer,
             ws: true,
             budget,
+            chunks: None,
         }
     }
 
@@ -183,28 +188,46 @@ impl Outbound {
         }
     }
 
-    /// Writes body bytes within the `close=out-body:N` budget; the stream is closed and
+    /// Writes body bytes within the `close=out-body:N` budget (counted before any
+    /// chunk framing, so a cut falls inside a chunk's data); the stream is closed and
     /// an error returned once the budget is spent.
     pub async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let (n, cut) = self.budget.take(bytes.len());
-        self.writer.write_all(&bytes[..n]).await?;
-        if cut {
-            self.writer.flush().await?;
-            let _ = self.writer.shutdown().await;
-            return Err(io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                "closed on purpose (--fail close=out-body)",
-            ));
+        let pieces: Vec<&[u8]> = match self.chunks {
+            Some(max) => bytes.chunks(max).collect(),
+            None => vec![bytes],
+        };
+        for piece in pieces {
+            let (n, cut) = self.budget.take(piece.len());
+            let data = piece.get(..n).unwrap_or(&[]);
+            if self.chunks.is_some() {
+                let mut wire = Vec::with_capacity(n + 12);
+                out_framing::chunk(data, piece.len(), n == piece.len(), &mut wire);
+                self.writer.write_all(&wire).await?;
+            } else {
+                self.writer.write_all(data).await?;
+            }
+            if cut {
+                self.writer.flush().await?;
+                let _ = self.writer.shutdown().await;
+                return Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    "closed on purpose (--fail close=out-body)",
+                ));
+            }
         }
         self.writer.flush().await
     }
 
-    /// Ends the stream: a WebSocket close frame (1000) first, then TLS close_notify.
+    /// Ends the stream: a WebSocket close frame (1000), or the last chunk of a chunked
+    /// body, first; then TLS close_notify.
     pub async fn close(&mut self) {
         if self.ws {
             let mut frame = Vec::new();
             ws::encode_frame(Opcode::Close, &1000u16.to_be_bytes(), None, &mut frame);
             let _ = self.write(&frame).await;
+        } else if self.chunks.is_some() {
+            // After a cut on purpose the stream is shut already and this fails quietly.
+            let _ = self.writer.write_all(out_framing::LAST_CHUNK).await;
         }
         let _ = self.writer.shutdown().await;
     }

@@ -317,26 +317,23 @@ impl Conn<'_> {
                 .refuse(400, "Bad Request", "RDG_OUT_DATA without RDG-Connection-Id")
                 .await;
         };
-        // No Content-Length: the body runs until the connection closes.
-        let headers = [
+        // The body runs until the connection closes, whatever --out-framing declares.
+        let framing = self.shared.cfg.out_framing;
+        let mut headers = vec![
             ("Server", "rdptap-lab".to_string()),
             ("Cache-Control", "no-cache".to_string()),
         ];
+        headers.extend(framing.header());
         if !self.final_head(200, "OK", &headers).await? {
             return Ok(());
         }
         let seed = random_seed();
-        if self.shared.cfg.fail.close == Some(CloseAt::OutPreamble) {
-            self.tls.write_all(&seed[..4]).await?;
-            self.tls.flush().await?;
-            let _ = self.tls.shutdown().await;
-            tracing::info!(
-                "{}: closed after 4 of the {SEED_LEN} seed bytes on purpose (--fail close=out-preamble)",
-                self.peer
-            );
-            return Ok(());
-        }
-        let budget = self.budget();
+        let preamble = self.shared.cfg.fail.close == Some(CloseAt::OutPreamble);
+        let budget = if preamble {
+            Budget::bytes(4)
+        } else {
+            self.budget()
+        };
         let id = self.tunnel_id();
         let Conn {
             tls,
@@ -344,7 +341,14 @@ impl Conn<'_> {
             peer: out_peer,
             ..
         } = self;
-        let mut outbound = Outbound::http(Box::new(tls) as Writer, budget);
+        let mut outbound = Outbound::http(Box::new(tls) as Writer, budget, framing);
+        if preamble {
+            let _ = outbound.write(&seed).await;
+            tracing::info!(
+                "{out_peer}: closed after 4 of the {SEED_LEN} seed bytes on purpose (--fail close=out-preamble)"
+            );
+            return Ok(());
+        }
         if let Err(e) = outbound.write(&seed).await {
             tracing::info!("{out_peer}: OUT channel {conn_id}: {e}");
             return Ok(());

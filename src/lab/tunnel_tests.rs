@@ -69,6 +69,7 @@ fn config(target: String, fail: FailPlan) -> LabConfig {
         ca_dir: std::env::temp_dir(),
         auth: AuthMode::None,
         fail,
+        out_framing: Default::default(),
         pair_timeout: Duration::from_secs(1),
         idle_timeout_min: 30,
         keylog: None,

@@ -1,10 +1,13 @@
 //! One TCP connection to an RD Gateway, after TLS: its HTTP requests and responses,
 //! then the tunnel body they open, split into MS-TSGU packets.
 //!
-//! Which body carries packets follows from the requests: an `RDG_IN_DATA` request sent
-//! chunked (the IN channel, one packet per chunk), the `200` answering `RDG_OUT_DATA`
-//! (the OUT channel: a random seed, then packets until the close), or both directions
-//! after a `101` (WebSocket frames). Every other body (401 pages, RPC) is only counted.
+//! Which body carries packets follows from the requests: the body of an `RDG_IN_DATA`
+//! request (the IN channel), the `200` answering `RDG_OUT_DATA` (the OUT channel: a
+//! random seed, then packets until the close), or both directions after a `101`
+//! (WebSocket frames). The HTTP layer frames the two channels' bodies whatever their
+//! headers declare (chunked is de-chunked; no Content-Length or any Content-Length runs
+//! until the close), and chunk boundaries need not match packet boundaries. Every other
+//! body (401 pages, RPC) is only counted.
 
 use super::event::GwEvent;
 use crate::decode::http::{HttpConn, HttpEvent, HttpSink, Transport};
@@ -112,14 +115,10 @@ impl GwChannel {
         self.http.feed(dir, chunk, &mut sink);
     }
 
-    /// `dir`'s stream ended: says what it ended in the middle of.
+    /// `dir`'s stream ended: says what it ended in the middle of. A packet cut short is
+    /// reported before the HTTP chunk around it, if any: the packet is what the peer
+    /// could not read.
     pub fn finish(&mut self, dir: Dir, out: &mut Vec<Decoded>, packets: &mut impl PacketSink) {
-        let mut sink = Sink {
-            st: &mut self.st,
-            out,
-            packets,
-        };
-        self.http.finish(dir, &mut sink);
         let cut = match &self.st.body[dir.idx()] {
             Body::Seed(seed) if seed.len() < SEED_LEN => Some(GwEvent::TsguCut {
                 inside: "the random seed that precedes the gateway's first packet".into(),
@@ -139,6 +138,12 @@ impl GwChannel {
                 event: DecodeEvent::Gw(event),
             });
         }
+        let mut sink = Sink {
+            st: &mut self.st,
+            out,
+            packets,
+        };
+        self.http.finish(dir, &mut sink);
     }
 }
 
@@ -155,7 +160,6 @@ impl<P: PacketSink> HttpSink for Sink<'_, P> {
             HttpEvent::Request {
                 transport,
                 connection_id,
-                chunked,
                 ..
             } => {
                 if self.st.pending.len() < MAX_PENDING {
@@ -167,7 +171,9 @@ impl<P: PacketSink> HttpSink for Sink<'_, P> {
                 if self.st.connection_id.is_none() {
                     self.st.connection_id.clone_from(connection_id);
                 }
-                self.st.body[0] = if *transport == Transport::HttpIn && *chunked {
+                // Whatever its framing: the HTTP layer hands on body bytes only when the
+                // request has a body, and an authentication round has none.
+                self.st.body[0] = if *transport == Transport::HttpIn {
                     Body::Packets(TsguFramer::new())
                 } else {
                     Body::Http

@@ -6,7 +6,7 @@ use super::event::{HeaderLine, HttpEvent, Method, Transport, Truncation};
 use super::head::{self, Head, StartLine, HEAD_LIMIT};
 use super::snippet::{self, SnippetCapture};
 use super::text::clean;
-use super::{auth, cookies, redact_header, HttpSink};
+use super::{auth, cookies, redact_header, tunnel, HttpSink};
 use crate::vocab::Dir;
 use base64::Engine;
 use std::collections::VecDeque;
@@ -50,6 +50,10 @@ enum Phase {
     Body(Box<BodyCtx>),
     /// Client bytes after an upgrade request, held until its answer says what they are.
     Hold(Vec<u8>),
+    /// After an `RDG_IN_DATA` request that declared no body: the next bytes are either
+    /// another request or the tunnel. Holds a lone CR or LF until the byte after it
+    /// tells (see [`tunnel::starts_tunnel`]).
+    Sniff(Option<u8>),
     /// Upgraded: bytes go straight to the sink.
     Raw,
     /// Decoding stopped (an error, or the direction finished).
@@ -63,6 +67,8 @@ struct Side {
     head: Vec<u8>,
     /// The client's last request asked to upgrade and has no answer yet.
     await_upgrade: bool,
+    /// The client's last request was an `RDG_IN_DATA` that declared no body.
+    sniff_next: bool,
     closed: bool,
 }
 
@@ -150,8 +156,51 @@ impl HttpConn {
                     }
                 }
             }
+            Phase::Sniff(held) => {
+                let first = held.or_else(|| input.first().copied());
+                let second = if held.is_some() {
+                    input.first()
+                } else {
+                    input.get(1)
+                };
+                let Some(first) = first else { return &[] };
+                match tunnel::starts_tunnel(first, second.copied()) {
+                    None => {
+                        *held = Some(first);
+                        input.get(1..).unwrap_or(&[])
+                    }
+                    Some(false) => {
+                        // A held CR or LF was a stray line end, which a head skips.
+                        side.phase = Phase::Head;
+                        input
+                    }
+                    Some(true) => {
+                        let held = *held;
+                        self.start_in_tunnel();
+                        if let Some(b) = held {
+                            // A read-until-close body takes every byte it is given.
+                            let one = [b];
+                            self.step(dir, &one, sink);
+                        }
+                        input
+                    }
+                }
+            }
             Phase::Head => self.head_step(dir, input, sink),
         }
+    }
+
+    /// The client's bytes after a bodiless `RDG_IN_DATA` are packets: the request's
+    /// body is the tunnel after all, until the close, and no answer is awaited for it.
+    fn start_in_tunnel(&mut self) {
+        if let Some(p) = self
+            .pending
+            .back_mut()
+            .filter(|p| tunnel::is_rdg_in(&p.method))
+        {
+            p.streaming = true;
+        }
+        self.start_body(Dir::C2S, Framing::UntilClose, None, true);
     }
 
     /// Accumulates head bytes; parses the head once its empty line is in.
@@ -264,6 +313,12 @@ impl HttpConn {
             upgrade: upgrade.is_some(),
             method: method.clone(),
         });
+        let framing = if tunnel::is_rdg_in(&method) {
+            tunnel::in_body(framing)
+        } else {
+            framing
+        };
+        self.c2s.sniff_next = tunnel::is_rdg_in(&method) && framing == Framing::Empty;
         self.c2s.await_upgrade = upgrade.is_some();
         self.start_body(Dir::C2S, framing, None, method.is_in_channel());
     }
@@ -312,6 +367,8 @@ impl HttpConn {
         let is_head = method.is_some_and(|m| m.as_str() == "HEAD");
         let framing = if is_head || status == 204 || status == 304 {
             Framing::Empty
+        } else if status == 200 && method.is_some_and(tunnel::is_rdg_out) {
+            tunnel::out_body(te_present && chunked)
         } else if te_present {
             // A response coding other than chunked is delimited by the close.
             if chunked {
@@ -363,6 +420,11 @@ impl HttpConn {
                 self.c2s.phase = Phase::Stopped;
                 return;
             }
+            Phase::Sniff(held) => {
+                if let Some(b) = held {
+                    sink.body(Dir::C2S, &[b]);
+                }
+            }
             Phase::Body(_) | Phase::Raw => {}
         }
         self.c2s.phase = Phase::Raw;
@@ -394,9 +456,12 @@ impl HttpConn {
         let side = self.side(dir);
         side.phase = if dir == Dir::C2S && side.await_upgrade {
             Phase::Hold(Vec::new())
+        } else if dir == Dir::C2S && side.sniff_next {
+            Phase::Sniff(None)
         } else {
             Phase::Head
         };
+        side.sniff_next = false;
     }
 
     /// A body ended in-stream.
@@ -443,7 +508,8 @@ impl HttpConn {
                     _ => push_body_end(dir, &ctx, sink),
                 }
             }
-            Phase::Hold(_) | Phase::Raw | Phase::Stopped => {}
+            // A lone CR or LF after a bodiless RDG_IN_DATA cuts nothing short.
+            Phase::Hold(_) | Phase::Sniff(_) | Phase::Raw | Phase::Stopped => {}
         }
     }
 }

@@ -148,6 +148,68 @@ fn rdg_in_channel_chunked_ends_between_chunks() {
 }
 
 #[test]
+fn an_out_channel_200_runs_to_the_close_whatever_its_content_length() {
+    // Proxies in front of gateways send any length; clients read the tunnel regardless.
+    for cl in ["Content-Length: 0\r\n", "Content-Length: 4\r\n", ""] {
+        let (events, sink) = run(&[
+            bytes(C2S, request("RDG_OUT_DATA", "Content-Length: 0\r\n")),
+            bytes(S2C, format!("HTTP/1.1 200 OK\r\n{cl}\r\n")),
+            bytes(S2C, [0xAB; 10]),
+            bytes(S2C, b"\x02\x00\x00\x00"),
+            Step::Fin(S2C),
+        ]);
+        assert_eq!(sink.s2c.len(), 14, "{cl:?}");
+        assert_eq!(
+            kinds(&events),
+            ["http_request", "http_response", "http_body_end"],
+            "{cl:?}"
+        );
+    }
+    // An RPC_OUT_DATA answer keeps its Content-Length: that transport is not decoded.
+    let (_, sink) = run(&[
+        bytes(C2S, request("RPC_OUT_DATA", "Content-Length: 76\r\n")),
+        bytes(
+            S2C,
+            "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nabcdHTTP/1.1 200 OK\r\n\r\n",
+        ),
+    ]);
+    assert_eq!(sink.s2c, b"abcd");
+}
+
+#[test]
+fn a_bodiless_rdg_in_data_is_the_tunnel_when_packets_follow() {
+    // The authentication round's request is followed by another request; the last one
+    // declares no body, yet a packet follows it.
+    let (events, sink) = run(&[
+        bytes(C2S, request("RDG_IN_DATA", "Content-Length: 0\r\n")),
+        bytes(S2C, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        bytes(C2S, "\r\n"),
+        bytes(C2S, request("RDG_IN_DATA", "")),
+        bytes(C2S, b"\x01\x00\x00\x00\x0e\x00\x00\x00"),
+        Step::Fin(C2S),
+        Step::Fin(S2C),
+    ]);
+    assert_eq!(
+        kinds(&events),
+        [
+            "http_request",
+            "http_response",
+            "http_request",
+            "http_body_end"
+        ],
+        "the streaming request awaits no answer: {events:?}"
+    );
+    assert_eq!(sink.c2s, b"\x01\x00\x00\x00\x0e\x00\x00\x00");
+    // A DATA packet (type 0x0A, like LF) first, split after its first byte.
+    let (_, sink) = run(&[
+        bytes(C2S, request("RDG_IN_DATA", "")),
+        bytes(C2S, b"\x0a"),
+        bytes(C2S, b"\x00\x00\x00"),
+    ]);
+    assert_eq!(sink.c2s, b"\x0a\x00\x00\x00");
+}
+
+#[test]
 fn head_over_64_kib_is_refused() {
     let mut head = b"GET / HTTP/1.1\r\n".to_vec();
     while head.len() <= HEAD_LIMIT {

@@ -21,6 +21,7 @@ mod redact;
 mod secret_names;
 mod snippet;
 mod text;
+pub mod tunnel;
 
 pub use auth::{ntlm_message, AuthAttempt, AuthScheme, Challenge, NtlmInfo};
 pub use body::{BodyFramer, Framing};

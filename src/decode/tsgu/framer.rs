@@ -204,6 +204,17 @@ mod tests {
     }
 
     #[test]
+    fn the_largest_data_packet_in_one_byte_pieces_is_copied_once() {
+        // 1-byte WebSocket frames or HTTP chunks hand the framer one byte at a time:
+        // each byte must be held once, not once per piece.
+        let big = build::data(&vec![7u8; 65535]);
+        let singles: Vec<&[u8]> = big.chunks(1).collect();
+        let (got, f) = frames(&singles);
+        assert_eq!(got, vec![big.clone()]);
+        assert_eq!(f.re.copied(), big.len() as u64);
+    }
+
+    #[test]
     fn unframeable_streams_stop() {
         let (_, f) = frames(&[&[0x0D, 0, 1, 0]]);
         assert!(f.error().is_some_and(|e| e.contains("reserved")));

@@ -8,7 +8,7 @@ use super::headers::{self, Patch};
 use super::packets::{PacketStream, RpcScrub, TsguScrub};
 use super::ws::WsScrub;
 use super::{Ctx, Scrub};
-use crate::decode::http::HEAD_LIMIT;
+use crate::decode::http::{tunnel, HEAD_LIMIT};
 use crate::vocab::Dir;
 use std::collections::VecDeque;
 
@@ -25,6 +25,8 @@ struct Pending {
     head: bool,
     /// It asked to upgrade the connection.
     upgrade: bool,
+    /// An `RDG_OUT_DATA` request: its `200` is the tunnel, whatever its framing.
+    out: bool,
 }
 
 /// What a direction is reading.
@@ -40,6 +42,9 @@ enum Phase {
     },
     /// The client's bytes after an upgrade request that has no answer yet.
     AwaitUpgrade,
+    /// The client's bytes after an `RDG_IN_DATA` that declared no body: another
+    /// request, or the tunnel's packets.
+    Sniff,
     /// The client's WebSocket frames.
     Ws(Box<WsScrub>),
     /// The server's bytes after a `101`: nothing secret, passed as they are.
@@ -63,6 +68,8 @@ pub(super) struct HttpScrub {
     phases: [Phase; 2],
     /// The client's last request asked to upgrade and has no answer yet.
     await_upgrade: bool,
+    /// The client's last request was an `RDG_IN_DATA` that declared no body.
+    sniff_next: bool,
     /// A `101` was seen.
     upgraded: bool,
     pending: VecDeque<Pending>,
@@ -73,6 +80,7 @@ impl Default for HttpScrub {
         HttpScrub {
             phases: [Phase::head(), Phase::head()],
             await_upgrade: false,
+            sniff_next: false,
             upgraded: false,
             pending: VecDeque::new(),
         }
@@ -149,6 +157,19 @@ impl HttpScrub {
                 } else {
                     Phase::head()
                 };
+                0
+            }
+            Phase::Sniff => {
+                // As the decoder decides (a lone CR or LF, whose next byte is not in
+                // yet, is taken for a stray line end before a request).
+                let (first, second) = (input.first().copied(), input.get(1).copied());
+                let packets = first.and_then(|f| tunnel::starts_tunnel(f, second));
+                if packets == Some(true) {
+                    let scrub: Box<dyn PacketStream> = Box::<TsguScrub>::default();
+                    self.start_body(dir, Framing::UntilClose, Some(scrub));
+                } else {
+                    self.phases[dir.idx()] = Phase::head();
+                }
                 0
             }
             Phase::Body { framer, packets } => {
@@ -240,7 +261,16 @@ impl HttpScrub {
         self.pending.push_back(Pending {
             head: h.first.eq_ignore_ascii_case("HEAD"),
             upgrade: h.upgrade,
+            out: h.first == "RDG_OUT_DATA",
         });
+        // The IN channel's body runs to the close whatever its headers declare.
+        let rdg_in = h.first == "RDG_IN_DATA";
+        let framing = if rdg_in {
+            tunnel::in_body(framing)
+        } else {
+            framing
+        };
+        self.sniff_next = rdg_in && framing == Framing::Empty;
         self.await_upgrade = h.upgrade;
         // The IN channel's body is the client's half of the tunnel: MS-TSGU packets on
         // the HTTP transport, RPC PDUs (with their own authentication) on the legacy one.
@@ -277,6 +307,8 @@ impl HttpScrub {
         }
         let framing = if answered.is_some_and(|p| p.head) || status == 204 || status == 304 {
             Some(Framing::Empty)
+        } else if status == 200 && answered.is_some_and(|p| p.out) {
+            Some(tunnel::out_body(h.te_present && h.chunked))
         } else if h.te_present {
             Some(if h.chunked {
                 Framing::Chunked
@@ -314,9 +346,14 @@ impl HttpScrub {
     fn after_message(&mut self, dir: Dir) {
         self.phases[dir.idx()] = if dir == Dir::C2S && self.await_upgrade {
             Phase::AwaitUpgrade
+        } else if dir == Dir::C2S && self.sniff_next {
+            Phase::Sniff
         } else {
             Phase::head()
         };
+        if dir == Dir::C2S {
+            self.sniff_next = false;
+        }
     }
 }
 

@@ -124,6 +124,37 @@ fn in_channel_packets_lose_the_cookie_and_ntlm_responses() {
     assert_eq!(out.scrubbed, 5);
 }
 
+#[test]
+fn in_channel_packets_lose_the_cookie_whatever_the_request_declares() {
+    // mstsc's huge Content-Length, one smaller than the tunnel, 0 and none: the body is
+    // the tunnel to the close all the same, as the decoder reads it.
+    for framing in [
+        "Content-Length: 1073741824\r\n",
+        "Content-Length: 20\r\n",
+        "Content-Length: 0\r\n",
+        "",
+    ] {
+        let head = test_msgs::request(
+            "RDG_IN_DATA",
+            &format!("RDG-Connection-Id: {{1}}\r\n{framing}"),
+        );
+        let body = client_packets().concat();
+        let script = vec![
+            bytes(
+                C2S,
+                test_msgs::request("RDG_IN_DATA", "Content-Length: 0\r\n"),
+            ),
+            bytes(S2C, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+            bytes(C2S, head),
+            bytes(C2S, &body[..30]),
+            bytes(C2S, &body[30..]),
+        ];
+        let out = redact(&script);
+        assert!(!contains(&out.c2s, &utf16(PAA)), "{framing:?}");
+        assert_eq!(out.scrubbed, 5, "{framing:?}");
+    }
+}
+
 /// A WebSocket channel: a 401 round, the 101, then masked client frames (a packet
 /// split over a fragment, a ping and its continuation) and server frames.
 pub(super) fn websocket(packets: &[Vec<u8>]) -> Vec<Step> {
