@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 fuzz_target!(|data: &[u8]| {
     let registry = Arc::new(Registry::new());
-    let link = Box::new(registry.link(1, None));
+    let client = Some(std::net::Ipv4Addr::LOCALHOST.into());
+    let link = Box::new(registry.link(1, client, None));
     let mut t = GatewayTracker::new(rdptap_fuzz::drive::conn_info(), link, false);
     rdptap_fuzz::drive::tracker(&mut t, &rdptap_fuzz::script(data), true);
 });
