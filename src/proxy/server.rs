@@ -251,8 +251,6 @@ fn intercept_ctx(
     roots: Arc<rustls::RootCertStore>,
     capture: Option<Capture>,
 ) -> Result<InterceptCtx, StartError> {
-    let minter =
-        crate::tls::leaf::minter_for_proxy(&i.ca_dir, &cfg.target.host).map_err(StartError)?;
     let file = match &i.keylog {
         Some(p) => Some(KeyLogFile::create(p).map_err(|e| {
             StartError(format!(
@@ -268,6 +266,9 @@ fn intercept_ctx(
     } else {
         None
     };
+    let minter =
+        crate::tls::leaf::minter_for_proxy(&i.ca_dir, &cfg.target.host, i.mirror, key_log.clone())
+            .map_err(StartError)?;
     Ok(InterceptCtx::new(
         Arc::new(minter),
         key_log,

@@ -27,7 +27,12 @@ pub fn render(conn: u64, v: &Verdict, colour: bool) -> String {
         v.hint
     );
     for w in &v.warnings {
-        s.push_str(&format!("\n    warning: {} ({})", w.detail, w.cause.id()));
+        s.push_str(&format!(
+            "\n    {}: {} ({})",
+            w.severity.id(),
+            w.detail,
+            w.cause.id()
+        ));
     }
     s
 }
@@ -59,7 +64,7 @@ pub fn log_entry(conn: u64, dir: Option<Dir>, what: &What) {
         What::Note(Note::NotIntercepted { .. }) => {
             tracing::warn!(conn, "{d} {}", crate::session::describe::describe(what))
         }
-        What::CertAssessed(p) if !p.is_empty() => {
+        What::CertAssessed(p) if p.iter().any(|f| !f.is_note()) => {
             tracing::warn!(conn, "{d} {}", crate::session::describe::describe(what))
         }
         What::Phase(_) => tracing::debug!(conn, "{d} {}", crate::session::describe::describe(what)),

@@ -33,6 +33,8 @@ closed_vocab! {
         CertNameMismatch = ("cert_name_mismatch", "the host's certificate is for another name"),
         /// The host's certificate is not for server authentication.
         CertWrongUsage = ("cert_wrong_usage", "the host's certificate is not for server authentication"),
+        /// A note, never a cause: the host's certificate says CA:TRUE.
+        CertIsCa = ("cert_is_ca", "the host's certificate is a CA certificate (a note)"),
         /// NLA (CredSSP) failed.
         CredsspFailed = ("credssp_failed", "network level authentication (CredSSP) failed"),
         /// HYBRID_EX Early User Authorization denied the user.

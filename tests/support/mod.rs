@@ -27,8 +27,8 @@ mod xvfb;
 // re-exports go unused in a given test binary, and `dead_code` does not cover imports.
 #[allow(unused_imports)]
 pub use self::{
-    certs::CertFiles,
-    client::{auth_only_args, xfreerdp, ClientOutput},
+    certs::{CertFiles, TestCa},
+    client::{auth_only_args, xfreerdp, xfreerdp_trusting, ClientOutput},
     ntlm::{md4, nt_hash},
     process::find_bin,
     shadow::Shadow,

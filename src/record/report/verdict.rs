@@ -12,7 +12,16 @@ pub fn is_ok(v: &VerdictRecord) -> bool {
 /// `ok`, `warn` (ok with warnings) or `bad`, for colours; `none` without a verdict.
 pub fn class(v: Option<&VerdictRecord>) -> &'static str {
     match v {
-        Some(v) if is_ok(v) && v.verdict.warnings.is_empty() => "ok",
+        // Notes (a CA:TRUE host certificate) do not make a working session amber.
+        Some(v)
+            if is_ok(v)
+                && v.verdict
+                    .warnings
+                    .iter()
+                    .all(|w| w.severity == crate::session::Severity::Note) =>
+        {
+            "ok"
+        }
         Some(v) if is_ok(v) => "warn",
         Some(_) => "bad",
         None => "none",
