@@ -298,7 +298,18 @@ impl LeafMinter {
                         // Ends when the last minter (and with it the sender) is gone.
                         while let Some(job) = rx.blocking_recv() {
                             // A queued repeat of a name minted meanwhile is a cache hit.
-                            let _ = job.reply.send(core.mint(&job.spec));
+                            // Should minting ever panic, that request fails and the
+                            // worker carries on for the others.
+                            let minted =
+                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                    core.mint(&job.spec)
+                                }))
+                                .unwrap_or_else(|_| {
+                                    Err(CaError::TaskFailed {
+                                        name: job.spec.name.to_string(),
+                                    })
+                                });
+                            let _ = job.reply.send(minted);
                         }
                     })
                     .ok()
