@@ -178,7 +178,8 @@ pub struct ProxyArgs {
     /// Append to the events file instead of truncating it.
     #[arg(long)]
     pub events_append: bool,
-    /// Exit after the first connection's verdict: status 0 for ok, 1 otherwise.
+    /// Exit after the first connection's verdict (in gateway mode, the first gateway
+    /// session's): status 0 for ok, 1 otherwise.
     #[arg(long)]
     pub once: bool,
     /// Read options from this TOML file; command-line flags override it.

@@ -125,8 +125,11 @@ impl ProxyServer {
                 // Beyond --max-connections the socket is dropped here: closed at once.
                 let slot = admitted.admit(peer)?;
                 let id = next_id.fetch_add(1, Ordering::Relaxed);
-                if template.cfg.once && id > 1 {
+                if template.cfg.once && id > 1 && template.cfg.gateway.is_none() {
                     // --once diagnoses one connection; later ones are refused by closing.
+                    // A gateway session may span several connections (the HTTP
+                    // transport's IN and OUT channels), so gateway mode takes them all
+                    // until the first session's verdict.
                     return None;
                 }
                 let conn = handle(template.clone(), id, client, peer, SystemTime::now());
