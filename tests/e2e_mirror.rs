@@ -1,127 +1,26 @@
-//! Certificate mirroring through real peers: rdptap's certificate reproduces the host's
-//! (or gateway's) certificate problem, so the client makes the same trust decision as
-//! without rdptap.
+//! Certificate mirroring through real peers, under `--intercept` in front of xrdp:
+//! rdptap's certificate reproduces the host's certificate problem, so the client makes
+//! the same trust decision as without rdptap (gateway mode: `e2e_mirror_gateway.rs`).
 //!
-//! Each case runs the same xfreerdp twice, directly against the host (xrdp, or the lab
-//! gateway) and through rdptap, and compares the client's outcome: its exit code and
-//! its last error line. The client trusts a lab CA and rdptap's local CA, so a refusal
-//! is about the problem under test and nothing else. `/cert:ignore` accepts every
-//! certificate (then the verdict is `ok`, with the problem as a warning); `/cert:deny`
-//! refuses what does not verify or does not match the name (then the problem is the
-//! cause).
+//! Each case runs the same xfreerdp twice, directly against xrdp and through rdptap,
+//! and compares the client's outcome: its exit code and its last error line. The
+//! client trusts a lab CA and rdptap's local CA, so a refusal is about the problem
+//! under test and nothing else. `/cert:ignore` accepts every certificate (then the
+//! verdict is `ok`, with the problem as a warning); `/cert:deny` refuses what does not
+//! verify or does not match the name (then the problem is the cause).
 
 mod support;
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-use support::lab_gateway::LabGateway;
-use support::proxy::{run_rdptap, Proxy};
+use std::path::Path;
+use std::time::Duration;
+use support::mirror::{outcome, rdptap_ca, Client, Problem};
+use support::proxy::Proxy;
 use support::run::{Run, CLIENT_RUN};
 use support::{
-    peers_available, xfreerdp_trusting, CertFiles, ClientOutput, SecurityLayer, TempDir, TestCa,
-    Xrdp, XrdpOpts, Xvfb, PASS, USER, XFREERDP, XRDP, XVFB,
+    peers_available, xfreerdp_trusting, CertFiles, SecurityLayer, TestCa, Xrdp, XrdpOpts, Xvfb,
+    PASS, USER, XFREERDP, XRDP, XVFB,
 };
-
-/// A certificate problem under test.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Problem {
-    /// Issued by the lab CA, valid only during 2020.
-    Expired,
-    /// Issued by the lab CA for another name than the one the client dials.
-    WrongName,
-    /// Signed by its own key.
-    SelfSigned,
-    /// Issued by the lab CA for the name the client dials: nothing wrong.
-    Clean,
-}
-
-impl Problem {
-    /// The verdict's cause (or warning) for the problem.
-    fn cause(self) -> Option<&'static str> {
-        match self {
-            Problem::Expired => Some("cert_expired"),
-            Problem::WrongName => Some("cert_name_mismatch"),
-            Problem::SelfSigned => Some("cert_self_signed"),
-            Problem::Clean => None,
-        }
-    }
-
-    /// What `leaf_presented` says rdptap's certificate mirrors.
-    fn mirrors(self) -> Vec<&'static str> {
-        match self {
-            Problem::Expired => vec!["expired"],
-            Problem::WrongName => vec!["name_mismatch"],
-            Problem::SelfSigned => vec!["untrusted"],
-            Problem::Clean => vec![],
-        }
-    }
-
-    /// xrdp's certificate with this problem.
-    fn host_cert(self, lab: &TestCa) -> CertFiles {
-        let here = ["127.0.0.1", "localhost"];
-        match self {
-            Problem::Expired => lab.issue(
-                &here,
-                Some((
-                    rcgen::date_time_ymd(2020, 1, 1),
-                    rcgen::date_time_ymd(2021, 1, 1),
-                )),
-            ),
-            Problem::WrongName => lab.issue(&["other-host.rdptap.invalid"], None),
-            Problem::SelfSigned => CertFiles::normal("mirror-self-signed"),
-            Problem::Clean => lab.issue(&here, None),
-        }
-    }
-}
-
-/// How the client treats a certificate that does not verify.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Client {
-    /// `/cert:ignore`: accepts it.
-    Ignore,
-    /// `/cert:deny`: refuses it.
-    Deny,
-}
-
-impl Client {
-    fn flag(self) -> &'static str {
-        match self {
-            Client::Ignore => "/cert:ignore",
-            Client::Deny => "/cert:deny",
-        }
-    }
-}
-
-/// A fresh local CA for rdptap in a private directory.
-fn rdptap_ca() -> TempDir {
-    let dir = TempDir::new("ca").expect("temp dir");
-    let d = dir.path().display().to_string();
-    let (code, out) = run_rdptap(&["ca", "init", "--ca-dir", &d], Duration::from_secs(30));
-    assert_eq!(code, Some(0), "rdptap ca init failed: {out}");
-    dir
-}
-
-/// The last FreeRDP error code in a client log (e.g. ERRCONNECT_TLS_CONNECT_FAILED).
-fn last_error(log: &str) -> Option<String> {
-    log.lines()
-        .rev()
-        .filter_map(|l| {
-            let i = l.find("ERRCONNECT_")?;
-            Some(
-                l[i..]
-                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                    .next()?
-                    .to_string(),
-            )
-        })
-        .next()
-}
-
-/// The client's outcome, as compared between the direct and the proxied run.
-fn outcome(out: &ClientOutput) -> (Option<i32>, Option<String>) {
-    (out.code, last_error(&out.log))
-}
 
 /// The verdict rdptap gave, checked against what the client did: accepted means `ok`
 /// with the problem as a warning; refused means the problem is the cause.
@@ -215,7 +114,7 @@ fn intercept_case(problem: Problem, client: Client) {
     let leaf = run.one("leaf_presented");
     let mirrors: Vec<String> = support::run::names(&leaf["mirrors"]);
     assert_eq!(mirrors, problem.mirrors(), "{run}");
-    let signer = if problem == Problem::SelfSigned {
+    let signer = if matches!(problem, Problem::SelfSigned | Problem::UnknownIssuer) {
         "untrusted_ca"
     } else {
         "local_ca"
@@ -256,6 +155,26 @@ fn intercept_self_signed_accepted() {
 #[test]
 fn intercept_self_signed_refused() {
     intercept_case(Problem::SelfSigned, Client::Deny);
+}
+
+#[test]
+fn intercept_unknown_issuer_accepted() {
+    intercept_case(Problem::UnknownIssuer, Client::Ignore);
+}
+
+#[test]
+fn intercept_unknown_issuer_refused() {
+    intercept_case(Problem::UnknownIssuer, Client::Deny);
+}
+
+#[test]
+fn intercept_not_yet_valid_accepted() {
+    intercept_case(Problem::NotYetValid, Client::Ignore);
+}
+
+#[test]
+fn intercept_not_yet_valid_refused() {
+    intercept_case(Problem::NotYetValid, Client::Deny);
 }
 
 #[test]
@@ -420,171 +339,4 @@ fn trusting_the_hosts_own_ca_true_certificate_makes_it_trusted() {
         Some(0),
         "{run}"
     );
-}
-
-// ---------------------------------------------------------------------------------------
-// Gateway mode in front of the lab gateway
-
-/// The lab gateway's `cert=` knob for a problem.
-fn gateway_knob(problem: Problem) -> Option<&'static str> {
-    match problem {
-        Problem::Expired => Some("cert=expired"),
-        Problem::WrongName => Some("cert=wrong-name"),
-        Problem::SelfSigned => Some("cert=self-signed"),
-        Problem::Clean => None,
-    }
-}
-
-/// Waits (bounded) for the verdicts `pick` accepts once the client has exited.
-fn verdicts_where(proxy: &Proxy, pick: impl Fn(&Value) -> bool) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let v: Vec<Value> = proxy.verdicts().into_iter().filter(|v| pick(v)).collect();
-        if !v.is_empty() || Instant::now() > deadline {
-            return v;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// One problem of the gateway's certificate and one client setting, directly against
-/// the lab gateway and through rdptap `--gateway`.
-fn gateway_case(problem: Problem, client: Client) {
-    if !peers_available(&[XVFB, XRDP, XFREERDP, "openssl"]) {
-        return;
-    }
-    let x = Xvfb::start().expect("Xvfb");
-    // The RDP host inside the tunnel has a certificate the client trusts outright, so
-    // /cert:deny is only about the gateway's. Its CN is the address the client dials:
-    // FreeRDP 2 matches the CN and DNS names, never IP address SANs.
-    let host_cert = CertFiles::normal("127.0.0.1");
-    let xrdp = Xrdp::start(
-        &XrdpOpts::default()
-            .security_layer(SecurityLayer::Tls)
-            .cert(&host_cert),
-    )
-    .expect("xrdp");
-    let knobs: Vec<&str> = gateway_knob(problem)
-        .map(|k| vec!["--fail", k])
-        .unwrap_or_default();
-    let gw = LabGateway::start(&xrdp.addr().to_string(), &knobs);
-    // rdptap and the lab gateway share one local CA, which the client trusts.
-    let ca_dir = gw.ca_dir();
-    let ca_pem: PathBuf = ca_dir.join("rdptap-ca.pem");
-    let trusted: [&Path; 2] = [&ca_pem, &host_cert.cert];
-    let args = |gateway: std::net::SocketAddr| {
-        vec![
-            format!("/v:{}", xrdp.addr()),
-            format!("/u:{USER}"),
-            format!("/p:{PASS}"),
-            client.flag().to_string(),
-            "+auth-only".to_string(),
-            "/sec:tls".to_string(),
-            format!("/g:{gateway}"),
-            "/gu:gwuser".to_string(),
-            "/gp:gwpass".to_string(),
-            "/gt:http".to_string(),
-        ]
-    };
-    let direct = xfreerdp_trusting(&args(gw.addr), &x.display(), CLIENT_RUN, &trusted);
-    assert!(!direct.timed_out, "direct run timed out:\n{}", direct.log);
-    xrdp.reap_connections();
-
-    let d = ca_dir.display().to_string();
-    let pem = ca_pem.display().to_string();
-    let proxy = Proxy::start_gateway(&gw.addr.to_string(), &["--ca-dir", &d, "--trust", &pem]);
-    let through = xfreerdp_trusting(&args(proxy.addr), &x.display(), CLIENT_RUN, &trusted);
-    let context = || {
-        format!(
-            "direct:\n{}\nthrough rdptap (exit {:?}):\n{}\n--- rdptap:\n{}\n--- lab gateway:\n{}",
-            direct.log,
-            through.code,
-            through.log,
-            proxy.stderr_text(),
-            gw.stderr_text()
-        )
-    };
-    assert!(!through.timed_out, "{}", context());
-    assert_eq!(
-        outcome(&through),
-        outcome(&direct),
-        "{problem:?} with {}: the client fared differently through rdptap\n{}",
-        client.flag(),
-        context()
-    );
-    let accepted = direct.success();
-    assert_eq!(
-        accepted,
-        client == Client::Ignore || problem == Problem::Clean,
-        "{}",
-        context()
-    );
-    if accepted {
-        let v = verdicts_where(&proxy, |v| v["scope"] == "gateway_session");
-        let v = v
-            .first()
-            .unwrap_or_else(|| panic!("no session verdict\n{}", context()));
-        assert_eq!(v["cause"], "ok", "{v:#}\n{}", context());
-        if let Some(cause) = problem.cause() {
-            let warnings: Vec<&str> = v["warnings"]
-                .as_array()
-                .map(|w| w.iter().filter_map(|x| x["cause"].as_str()).collect())
-                .unwrap_or_default();
-            assert!(warnings.contains(&cause), "{v:#}\n{}", context());
-        }
-    } else {
-        let cause = problem.cause().expect("only a problem is refused");
-        // The client refuses the gateway's TLS, so no HTTP ever names a gateway
-        // session: each connection has its own verdict.
-        let v = verdicts_where(&proxy, |v| v["scope"] != "gateway_session");
-        assert!(!v.is_empty(), "no verdict\n{}", context());
-        for v in &v {
-            assert_eq!(v["cause"], cause, "{v:#}\n{}", context());
-        }
-    }
-    let mirrors: Vec<Vec<String>> = proxy
-        .events()
-        .iter()
-        .filter(|e| e["kind"] == "leaf_presented")
-        .map(|e| support::run::names(&e["mirrors"]))
-        .collect();
-    assert!(!mirrors.is_empty(), "{}", context());
-    for m in mirrors {
-        assert_eq!(m, problem.mirrors(), "{}", context());
-    }
-}
-
-#[test]
-fn gateway_clean_is_accepted_by_a_strict_client() {
-    gateway_case(Problem::Clean, Client::Deny);
-}
-
-#[test]
-fn gateway_expired_accepted() {
-    gateway_case(Problem::Expired, Client::Ignore);
-}
-
-#[test]
-fn gateway_expired_refused() {
-    gateway_case(Problem::Expired, Client::Deny);
-}
-
-#[test]
-fn gateway_wrong_name_accepted() {
-    gateway_case(Problem::WrongName, Client::Ignore);
-}
-
-#[test]
-fn gateway_wrong_name_refused() {
-    gateway_case(Problem::WrongName, Client::Deny);
-}
-
-#[test]
-fn gateway_self_signed_accepted() {
-    gateway_case(Problem::SelfSigned, Client::Ignore);
-}
-
-#[test]
-fn gateway_self_signed_refused() {
-    gateway_case(Problem::SelfSigned, Client::Deny);
 }

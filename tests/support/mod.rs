@@ -8,6 +8,7 @@
 
 pub mod capture;
 pub mod lab_gateway;
+pub mod mirror;
 pub mod net;
 pub mod proxy;
 pub mod run;
