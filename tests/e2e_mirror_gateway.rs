@@ -186,3 +186,56 @@ fn gateway_self_signed_accepted() {
 fn gateway_self_signed_refused() {
     gateway_case(Problem::SelfSigned, Client::Deny);
 }
+
+#[test]
+fn a_client_cannot_make_rdptap_mint_a_name_of_its_choosing() {
+    // A real TLS client (openssl s_client) asks rdptap, by SNI, for names of its
+    // choosing. rdptap mints only for names it expects (the gateway's, the loopback
+    // names): any other gets the gateway's own leaf, as the gateway would answer.
+    if !peers_available(&["openssl"]) {
+        return;
+    }
+    // No tunnel is opened, so the lab gateway's RDP target is never dialled.
+    let gw = LabGateway::start("127.0.0.1:9", &[]);
+    let ca_dir = gw.ca_dir();
+    let d = ca_dir.display().to_string();
+    let proxy = Proxy::start_gateway(&gw.addr.to_string(), &["--ca-dir", &d]);
+    let asked = ["evil.example.org", "bank.example.com", "localhost"];
+    for name in asked {
+        let out = std::process::Command::new("timeout")
+            .args(["10s", "openssl", "s_client", "-connect"])
+            .arg(proxy.addr.to_string())
+            .args(["-servername", name])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("openssl s_client");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("BEGIN CERTIFICATE"),
+            "{name}: no certificate\n{text}"
+        );
+    }
+    let verdicts = proxy.wait_verdicts(asked.len(), Duration::from_secs(15));
+    assert_eq!(verdicts.len(), asked.len(), "{}", proxy.stderr_text());
+    let leaves: Vec<Value> = proxy
+        .events()
+        .into_iter()
+        .filter(|e| e["kind"] == "leaf_presented")
+        .collect();
+    let minted_for: Vec<&str> = leaves
+        .iter()
+        .filter_map(|l| l["leaf_for"].as_str())
+        .collect();
+    assert_eq!(
+        minted_for,
+        vec!["127.0.0.1", "127.0.0.1", "localhost"],
+        "{leaves:#?}"
+    );
+    for l in &leaves {
+        let names = support::run::names(&l["names"]);
+        assert!(
+            !names.iter().any(|n| n.contains("example")),
+            "a name the client chose was minted: {l}"
+        );
+    }
+}
