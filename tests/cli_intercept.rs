@@ -26,6 +26,34 @@ fn keylog_and_downgrade_need_intercept() {
     );
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("--nla"), "{out}");
+    let (code, out) = run_rdptap(&["proxy", "--target", "127.0.0.1", "--no-mirror"], QUICK);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("--no-mirror") && out.contains("--intercept"),
+        "{out}"
+    );
+}
+
+#[test]
+fn banner_says_whether_certificates_are_mirrored() {
+    let dir = TempDir::new("mirror-banner").unwrap();
+    let d = dir.path().join("ca").display().to_string();
+    let (code, out) = run_rdptap(&["ca", "init", "--ca-dir", &d], QUICK);
+    assert_eq!(code, Some(0), "{out}");
+    let mut p = Proxy::start("127.0.0.1:9", &["--intercept", "--ca-dir", &d]);
+    let text = p.stderr_text();
+    p.stop();
+    assert!(
+        text.contains("mirrors the host's certificate problems"),
+        "{text}"
+    );
+    let mut p = Proxy::start(
+        "127.0.0.1:9",
+        &["--intercept", "--ca-dir", &d, "--no-mirror"],
+    );
+    let text = p.stderr_text();
+    p.stop();
+    assert!(text.contains("--no-mirror: interception hides"), "{text}");
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! expiry and name are judged directly, and the trust check deliberately ignores both so
 //! a merely expired certificate from a good CA is not also called untrusted.
 
+use crate::decode::note::Mirrored;
 use crate::decode::x509;
 use crate::decode::x509::{CertInfo, CertNames};
 use rustls_pki_types::{CertificateDer, UnixTime};
@@ -53,6 +54,9 @@ pub enum CertProblem {
         /// The presented leaf's SHA-256.
         presented: String,
     },
+    /// The leaf says CA:TRUE. Clients accept it as a server certificate, so this is a
+    /// note ([`CertProblem::is_note`]), never a reason a connection failed.
+    CaCertificate,
 }
 
 impl CertProblem {
@@ -66,7 +70,28 @@ impl CertProblem {
             CertProblem::Untrusted { .. } => "cert_untrusted",
             CertProblem::SelfSigned => "cert_self_signed",
             CertProblem::PinMismatch { .. } => "cert_pin_mismatch",
+            CertProblem::CaCertificate => "cert_is_ca",
         }
+    }
+
+    /// How rdptap's certificate reproduces this problem for the client (mirroring);
+    /// None for what no certificate can carry (a `--pin` mismatch, a note).
+    pub fn mirrored_as(&self) -> Option<Mirrored> {
+        Some(match self {
+            CertProblem::Expired { .. } => Mirrored::Expired,
+            CertProblem::NotYetValid { .. } => Mirrored::NotYetValid,
+            CertProblem::NameMismatch { .. } => Mirrored::NameMismatch,
+            CertProblem::WrongUsage { .. } => Mirrored::WrongUsage,
+            CertProblem::Untrusted { .. } | CertProblem::SelfSigned => Mirrored::Untrusted,
+            CertProblem::PinMismatch { .. } | CertProblem::CaCertificate => return None,
+        })
+    }
+
+    /// A low-severity note: worth saying, but no client refuses a certificate for it,
+    /// so it never becomes a cause, is never mirrored and never trips
+    /// `--strict-upstream`.
+    pub fn is_note(&self) -> bool {
+        matches!(self, CertProblem::CaCertificate)
     }
 
     /// Specificity order: lower is the more specific explanation, reported first.
@@ -79,6 +104,7 @@ impl CertProblem {
             CertProblem::Untrusted { .. } => 4,
             CertProblem::SelfSigned => 5,
             CertProblem::PinMismatch { .. } => 0,
+            CertProblem::CaCertificate => 9,
         }
     }
 }
@@ -123,7 +149,12 @@ impl fmt::Display for CertProblem {
             CertProblem::Untrusted { reason } => {
                 write!(f, "the chain does not lead to a trusted root: {reason}")
             }
-            CertProblem::SelfSigned => f.write_str("the certificate is self-signed"),
+            CertProblem::SelfSigned => {
+                f.write_str("the certificate is self-signed (not issued by a trusted CA)")
+            }
+            CertProblem::CaCertificate => f.write_str(
+                "the certificate is a CA certificate (basicConstraints CA:TRUE), as openssl's and xrdp's defaults make it; clients accept it as a host certificate, so this is only a note",
+            ),
             CertProblem::PinMismatch { presented } => write!(
                 f,
                 "the certificate is not the one --pin names (it is sha256 {presented})"
@@ -195,9 +226,14 @@ pub fn assess(
     }
     if let Some(reason) = trust_problem(chain, now_unix, roots, wrong_usage) {
         problems.push(CertProblem::Untrusted { reason });
+        // A self-signed certificate in the trusted roots (`--trust` with the host's own
+        // certificate) is trusted: then being self-signed is no problem at all.
+        if leaf.self_signed {
+            problems.push(CertProblem::SelfSigned);
+        }
     }
-    if leaf.self_signed {
-        problems.push(CertProblem::SelfSigned);
+    if leaf.is_ca {
+        problems.push(CertProblem::CaCertificate);
     }
     problems.sort_by_key(CertProblem::rank);
     problems
@@ -326,6 +362,12 @@ fn trust_problem(
     lenient_usage: bool,
 ) -> Option<String> {
     let leaf = chain.first()?;
+    if leaf.self_signed {
+        // Its own signature verifies, so it is trusted exactly when it is itself a
+        // trust anchor; any other verifier error (a root that only shares its name,
+        // CA:TRUE on a leaf) would describe the search, not the certificate.
+        return (!is_anchor(leaf, roots)).then(|| SELF_SIGNED_REASON.to_string());
+    }
     // An intermediate that has expired breaks the chain even when the leaf is fine.
     let expired: Vec<String> = chain
         .iter()
@@ -359,10 +401,65 @@ fn trust_problem(
         .map(|_| ())
     });
     let mut reasons = expired;
-    if let Err(e) = result {
-        reasons.push(explain(&e, leaf, roots.is_empty()));
+    match result {
+        Ok(()) => {}
+        // webpki refuses any CA:TRUE leaf; clients do not, so follow the signatures.
+        Err(webpki::Error::CaUsedAsEndEntity) if chains_to_anchor(chain, roots) => {}
+        Err(webpki::Error::CaUsedAsEndEntity) => reasons.push(format!(
+            "no trusted root or supplied intermediate issued it (issuer {})",
+            leaf.issuer
+        )),
+        Err(e) => reasons.push(explain(&e, leaf, roots.is_empty())),
     }
     (!reasons.is_empty()).then(|| reasons.join("; "))
+}
+
+/// Why a self-signed certificate that is not a trust anchor is untrusted.
+const SELF_SIGNED_REASON: &str = "it is self-signed (not issued by a trusted CA)";
+
+/// Whether `cert` is one of the trust anchors: same subject and same key.
+fn is_anchor(cert: &CertInfo, roots: &rustls::RootCertStore) -> bool {
+    let Some(n) = x509::raw_names(&cert.der) else {
+        return false;
+    };
+    roots.roots.iter().any(|a| {
+        a.subject.as_ref() == n.subject.as_slice()
+            && a.subject_public_key_info.as_ref() == n.spki.as_slice()
+    })
+}
+
+/// The longest chain of signatures followed for a CA:TRUE leaf.
+const MAX_DEPTH: usize = 6;
+
+/// Whether the leaf's signatures lead, through the supplied intermediates, to a trust
+/// anchor. Used only for a CA:TRUE leaf, which webpki will not verify as a server
+/// certificate although clients accept it.
+fn chains_to_anchor(chain: &[CertInfo], roots: &rustls::RootCertStore) -> bool {
+    let Some(mut cur) = chain.first().map(|c| c.der.as_slice()) else {
+        return false;
+    };
+    for _ in 0..MAX_DEPTH {
+        let Some(n) = x509::raw_names(cur) else {
+            return false;
+        };
+        let by_anchor = roots.roots.iter().any(|a| {
+            a.subject.as_ref() == n.issuer.as_slice()
+                && x509::signed_by(cur, a.subject_public_key_info.as_ref()) == Some(true)
+        });
+        if by_anchor {
+            return true;
+        }
+        let next = chain.iter().skip(1).find(|c| {
+            x509::raw_names(&c.der).is_some_and(|cn| {
+                cn.subject == n.issuer && x509::signed_by(cur, &cn.spki) == Some(true)
+            })
+        });
+        match next {
+            Some(c) if c.der.as_slice() != cur => cur = c.der.as_slice(),
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// Plain-English reading of a webpki error.
@@ -370,9 +467,7 @@ fn explain(e: &webpki::Error, leaf: &CertInfo, no_roots: bool) -> String {
     use webpki::Error as E;
     match e {
         E::UnknownIssuer if no_roots => "no trusted root certificates are available".into(),
-        E::UnknownIssuer if leaf.self_signed => {
-            "it is self-signed and not in the trusted root store".into()
-        }
+        E::UnknownIssuer if leaf.self_signed => SELF_SIGNED_REASON.into(),
         E::UnknownIssuer => format!(
             "no trusted root or supplied intermediate issued it (issuer {})",
             leaf.issuer
@@ -380,12 +475,17 @@ fn explain(e: &webpki::Error, leaf: &CertInfo, no_roots: bool) -> String {
         E::CertExpired { .. } | E::CertNotValidYet { .. } => {
             "a certificate above the leaf is outside its validity period".into()
         }
-        E::InvalidSignatureForPublicKey => "a signature in the chain does not verify".into(),
+        // webpki found a certificate with the issuer's name but not its key: a root or
+        // intermediate re-created with a new key, or a forged signature. It cannot tell
+        // which, so neither does this.
+        E::InvalidSignatureForPublicKey => format!(
+            "the certificate named {} that rdptap knows did not sign it (a CA re-created with a new key, or a signature that does not verify)",
+            leaf.issuer
+        ),
         E::UnsupportedSignatureAlgorithmContext(_)
         | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
             "the chain uses a signature algorithm that is not accepted".into()
         }
-        E::CaUsedAsEndEntity => "the server's certificate is a CA certificate".into(),
         E::RequiredEkuNotFoundContext(_) => {
             "a certificate in the chain is not allowed for server authentication".into()
         }

@@ -65,9 +65,12 @@ fn self_signed_rdp_host_cert() {
     assert_eq!(ids(&p), vec!["cert_untrusted", "cert_self_signed"]);
     assert_eq!(
         p[0].to_string(),
-        "the chain does not lead to a trusted root: no trusted root certificates are available"
+        "the chain does not lead to a trusted root: it is self-signed (not issued by a trusted CA)"
     );
-    assert_eq!(p[1].to_string(), "the certificate is self-signed");
+    assert_eq!(
+        p[1].to_string(),
+        "the certificate is self-signed (not issued by a trusted CA)"
+    );
 }
 
 #[test]
@@ -305,4 +308,150 @@ fn wildcard_rules() {
     assert!(!dns_matches("*.com", "example.com"));
     assert!(!dns_matches("a*.example.com", "ab.example.com"));
     assert!(dns_matches("Host.Example.com.", "host.example.com"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Self-signed and CA:TRUE host certificates, as xrdp and openssl make them
+
+/// A self-signed host certificate with basicConstraints CA:TRUE, as `openssl req -x509`
+/// and xrdp's key generator make by default.
+fn openssl_style(cn: &str) -> CertInfo {
+    let mut p = params(&[cn], cn);
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    self_signed(&p)
+}
+
+#[test]
+fn a_root_that_only_shares_the_name_is_not_a_bad_signature() {
+    // The system store often holds another certificate named CN=localhost (Debian's
+    // snakeoil): the host's own signature verifies, so it is simply self-signed.
+    let host = self_signed(&params(&["localhost"], "localhost"));
+    let twin = self_signed(&params(&["localhost"], "localhost"));
+    let p = assess(&[host], "localhost", NOW, &roots_of(&[&twin]));
+    assert_eq!(ids(&p), vec!["cert_untrusted", "cert_self_signed"]);
+    for f in &p {
+        assert!(!f.to_string().contains("does not verify"), "{f}");
+    }
+    assert!(p[0]
+        .to_string()
+        .contains("self-signed (not issued by a trusted CA)"));
+}
+
+#[test]
+fn trusting_the_hosts_own_certificate_makes_it_trusted() {
+    let host = self_signed(&params(&["lab-host"], "lab-host"));
+    let p = assess(
+        std::slice::from_ref(&host),
+        "lab-host",
+        NOW,
+        &roots_of(&[&host]),
+    );
+    assert!(p.is_empty(), "{p:?}");
+    // xrdp's and openssl's CA:TRUE kind too, which webpki refuses as a leaf: it is
+    // trusted, and CA:TRUE is only a note.
+    let xrdp = openssl_style("lab-host");
+    assert!(xrdp.is_ca);
+    let p = assess(
+        std::slice::from_ref(&xrdp),
+        "lab-host",
+        NOW,
+        &roots_of(&[&xrdp]),
+    );
+    assert_eq!(ids(&p), vec!["cert_is_ca"]);
+    assert!(p[0].is_note());
+    assert!(p[0].mirrored_as().is_none());
+}
+
+#[test]
+fn a_ca_true_host_certificate_is_a_note_not_a_failure() {
+    let xrdp = openssl_style("lab-host");
+    let p = assess(&[xrdp], "lab-host", NOW, &empty_roots());
+    assert_eq!(
+        ids(&p),
+        vec!["cert_untrusted", "cert_self_signed", "cert_is_ca"]
+    );
+    assert!(p[0]
+        .to_string()
+        .contains("self-signed (not issued by a trusted CA)"));
+    assert!(p[2].to_string().contains("CA:TRUE"), "{}", p[2]);
+    assert!(!p[0].is_note() && !p[1].is_note() && p[2].is_note());
+    // Issued by a trusted CA, CA:TRUE changes nothing but the note.
+    let (root, issuer) = ca("Lab Root", (2030, 1, 1));
+    let mut lp = params(&["lab-host"], "lab-host");
+    lp.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let leaf = signed(&lp, &issuer);
+    let trusted = roots_of(&[&root]);
+    assert_eq!(
+        ids(&assess(
+            std::slice::from_ref(&leaf),
+            "lab-host",
+            NOW,
+            &trusted
+        )),
+        vec!["cert_is_ca"]
+    );
+    let (other, _) = ca("Other Root", (2030, 1, 1));
+    let p = assess(&[leaf], "lab-host", NOW, &roots_of(&[&other]));
+    assert_eq!(ids(&p), vec!["cert_untrusted", "cert_is_ca"]);
+    assert!(p[0].to_string().contains("CN=Lab Root"), "{}", p[0]);
+}
+
+#[test]
+fn a_re_created_ca_is_named_as_such() {
+    // The trusted root has the leaf's issuer name, but another key signed the leaf.
+    let (_, issuer) = ca("Lab Root", (2030, 1, 1));
+    let (recreated, _) = ca("Lab Root", (2030, 1, 1));
+    let leaf = signed(&params(&["lab-host"], "lab-host"), &issuer);
+    let p = assess(&[leaf], "lab-host", NOW, &roots_of(&[&recreated]));
+    assert_eq!(ids(&p), vec!["cert_untrusted"]);
+    let text = p[0].to_string();
+    assert!(text.contains("CN=Lab Root"), "{text}");
+    assert!(text.contains("did not sign it"), "{text}");
+}
+
+#[test]
+fn each_problem_has_its_mirror() {
+    use crate::decode::note::Mirrored;
+    let cases = [
+        (
+            CertProblem::Expired {
+                not_after: String::new(),
+            },
+            Some(Mirrored::Expired),
+        ),
+        (
+            CertProblem::NotYetValid {
+                not_before: String::new(),
+            },
+            Some(Mirrored::NotYetValid),
+        ),
+        (
+            CertProblem::NameMismatch {
+                expected: String::new(),
+                presented: vec![],
+            },
+            Some(Mirrored::NameMismatch),
+        ),
+        (
+            CertProblem::WrongUsage { ekus: vec![] },
+            Some(Mirrored::WrongUsage),
+        ),
+        (
+            CertProblem::Untrusted {
+                reason: String::new(),
+            },
+            Some(Mirrored::Untrusted),
+        ),
+        (CertProblem::SelfSigned, Some(Mirrored::Untrusted)),
+        (
+            CertProblem::PinMismatch {
+                presented: String::new(),
+            },
+            None,
+        ),
+        (CertProblem::CaCertificate, None),
+    ];
+    for (p, m) in cases {
+        assert_eq!(p.mirrored_as(), m, "{p:?}");
+    }
 }

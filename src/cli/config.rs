@@ -51,6 +51,7 @@ struct FileConfig {
     trust: Option<Vec<PathBuf>>,
     pin: Option<String>,
     strict_upstream: Option<bool>,
+    no_mirror: Option<bool>,
     keylog: Option<PathBuf>,
     redact_users: Option<bool>,
     gateway: Option<String>,
@@ -241,10 +242,12 @@ pub fn resolve(args: &ProxyArgs) -> Result<ProxyConfig, ConfigError> {
         }
     };
     let strict_upstream = flag(args.strict_upstream, file.strict_upstream);
+    let no_mirror = flag(args.no_mirror, file.no_mirror);
     let keylog = args.keylog.clone().or(file.keylog.clone());
     let needs_intercept = [
         ("nla", nla == NlaPolicy::Downgrade, args.nla.is_some()),
         ("strict_upstream", strict_upstream, args.strict_upstream),
+        ("no_mirror", no_mirror, args.no_mirror),
         ("keylog", keylog.is_some(), args.keylog.is_some()),
     ];
     if !intercept_on {
@@ -269,6 +272,7 @@ pub fn resolve(args: &ProxyArgs) -> Result<ProxyConfig, ConfigError> {
             nla,
             strict_upstream,
             keylog,
+            mirror: !no_mirror,
         })
     } else {
         None

@@ -122,6 +122,8 @@ Examples:
   rdptap proxy --target rdp-host.example.com --intercept
   # ... and write the TLS keys for Wireshark (keep the file secret):
   rdptap proxy --target rdp-host.example.com --intercept --keylog keys.log
+  # ... a host with a self-signed certificate the client should trust as rdptap does:
+  rdptap proxy --target rdp-host.example.com --intercept --trust host-cert.pem
 
   # RD Gateway mode: set the client's gateway to localhost:8443 (trust the CA first):
   rdptap proxy --gateway rdgw.example.com
@@ -177,7 +179,8 @@ pub struct ProxyArgs {
     /// Append to the events file instead of truncating it.
     #[arg(long)]
     pub events_append: bool,
-    /// Exit after the first connection's verdict: status 0 for ok, 1 otherwise.
+    /// Exit after the first connection's verdict (in gateway mode, the first gateway
+    /// session's): status 0 for ok, 1 otherwise.
     #[arg(long)]
     pub once: bool,
     /// Read options from this TOML file; command-line flags override it.
@@ -207,6 +210,12 @@ pub struct ProxyArgs {
     /// problem, instead of recording it and carrying on.
     #[arg(long)]
     pub strict_upstream: bool,
+    /// With --intercept or --gateway: present a plain certificate from the local CA even
+    /// when the host's (or gateway's) own certificate has a problem. By default rdptap's
+    /// certificate mirrors the problem (expired, not yet valid, wrong name, untrusted),
+    /// so the client warns or refuses exactly as it would without rdptap.
+    #[arg(long)]
+    pub no_mirror: bool,
     /// With --intercept: write both TLS legs' keys to FILE in NSS key log format, so
     /// Wireshark can decrypt a capture. The file is a secret.
     #[arg(long, value_name = "FILE")]

@@ -6,7 +6,7 @@ use super::gateway::GwEvent;
 use super::json_tests::{assert_round_trip, record};
 use super::mcs::{ChannelName, McsEvent};
 use super::names::{NegFailureCode, Protocols};
-use super::note::{LegTls, NotIntercepted, Note};
+use super::note::{LeafSigner, LegTls, Mirrored, NotIntercepted, Note};
 use super::pdu::data::{LogonError, SaveSessionInfo};
 use super::pdu::names::{self as pn, Flags};
 use super::pdu::{ErrorInfo, RdpEvent, Redirection};
@@ -79,6 +79,22 @@ fn every_note() -> Vec<Note> {
         Note::ClientTls {
             tls: tls(None),
             leaf_for: "127.0.0.1".into(),
+        },
+        Note::LeafPresented {
+            leaf_for: "127.0.0.1".into(),
+            signed_by: LeafSigner::UntrustedCa,
+            mirrors: vec![Mirrored::Expired, Mirrored::Untrusted],
+            names: vec!["localhost".into(), "127.0.0.1".into()],
+            not_before: "2020-01-01T00:00:00Z".into(),
+            not_after: "2021-01-01T00:00:00Z".into(),
+        },
+        Note::LeafPresented {
+            leaf_for: "rdp-host.lab".into(),
+            signed_by: LeafSigner::LocalCa,
+            mirrors: vec![],
+            names: vec![],
+            not_before: "2026-11-21T09:13:22Z".into(),
+            not_after: "2026-12-21T10:13:22Z".into(),
         },
         Note::ClientTlsFailed {
             alert: Some(AlertDescription(7)),

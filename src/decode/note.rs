@@ -32,6 +32,34 @@ closed_vocab! {
     }
 }
 
+closed_vocab! {
+    /// Which of rdptap's CAs signed the certificate it presented to the client.
+    pub enum LeafSigner {
+        /// The local CA, the one clients are told to trust (`rdptap ca show`).
+        LocalCa = ("local_ca", "rdptap's local CA"),
+        /// A CA made in memory for this run, which no client trusts: it signs only
+        /// leaves for hosts whose own certificate is untrusted or self-signed.
+        UntrustedCa = ("untrusted_ca", "rdptap's per-run untrusted CA"),
+    }
+}
+
+closed_vocab! {
+    /// A problem of the host's certificate that rdptap's certificate reproduces, so the
+    /// client meets it as it would without rdptap.
+    pub enum Mirrored {
+        /// The leaf carries the host's notAfter, which is in the past.
+        Expired = ("expired", "the host's expiry date"),
+        /// The leaf carries the host's notBefore, which is in the future.
+        NotYetValid = ("not_yet_valid", "the host's start date"),
+        /// The leaf carries the host's own names, not the name the client asked for.
+        NameMismatch = ("name_mismatch", "the host's own names"),
+        /// The leaf carries the host's extended key usages.
+        WrongUsage = ("wrong_usage", "the host's key usages"),
+        /// The leaf is signed by a CA no client trusts, as the host's is.
+        Untrusted = ("untrusted", "an issuer no client trusts"),
+    }
+}
+
 /// One leg's completed TLS handshake, as rdptap negotiated it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LegTls {
@@ -108,6 +136,22 @@ pub enum Note {
         /// The name the presented leaf certificate was minted for.
         leaf_for: String,
     },
+    /// The certificate rdptap answers the client with: who signed it and which of the
+    /// host's certificate problems it reproduces (mirroring; `--no-mirror` turns it off).
+    LeafPresented {
+        /// The name it was minted for (the client's SNI, or the target).
+        leaf_for: String,
+        /// Which of rdptap's CAs signed it.
+        signed_by: LeafSigner,
+        /// The host's problems it reproduces; empty when it reproduces none.
+        mirrors: Vec<Mirrored>,
+        /// The names it carries (subjectAltName).
+        names: Vec<String>,
+        /// Its notBefore, RFC 3339.
+        not_before: String,
+        /// Its notAfter, RFC 3339.
+        not_after: String,
+    },
     /// The client's TLS handshake with rdptap failed.
     ClientTlsFailed {
         /// The client's alert, if it sent one.
@@ -180,7 +224,7 @@ pub enum Note {
 
 impl Note {
     /// The `kind` of every note, which no decoder event shares.
-    pub const KINDS: [&'static str; 17] = [
+    pub const KINDS: [&'static str; 18] = [
         "not_intercepted",
         "nla_downgraded",
         "downgrade_hidden",
@@ -189,6 +233,7 @@ impl Note {
         "fallback_replayed",
         "fallback_failed",
         "client_tls",
+        "leaf_presented",
         "client_tls_failed",
         "strict_refused",
         "mint_failed",
@@ -211,6 +256,7 @@ impl Note {
             Note::FallbackReplayed { .. } => "fallback_replayed",
             Note::FallbackFailed { .. } => "fallback_failed",
             Note::ClientTls { .. } => "client_tls",
+            Note::LeafPresented { .. } => "leaf_presented",
             Note::ClientTlsFailed { .. } => "client_tls_failed",
             Note::StrictRefused { .. } => "strict_refused",
             Note::MintFailed { .. } => "mint_failed",
@@ -310,6 +356,22 @@ impl Note {
                 "client accepted rdptap's TLS: {} (certificate minted for {leaf_for})",
                 leg(tls)
             ),
+            Note::LeafPresented {
+                leaf_for,
+                signed_by,
+                mirrors,
+                ..
+            } => {
+                if mirrors.is_empty() {
+                    format!("rdptap presents a certificate for {leaf_for} signed by {signed_by}")
+                } else {
+                    let m: Vec<&str> = mirrors.iter().map(|m| m.text()).collect();
+                    format!(
+                        "rdptap presents a certificate for {leaf_for} signed by {signed_by}, mirroring the host's certificate: {}",
+                        m.join(", ")
+                    )
+                }
+            }
             Note::ClientTlsFailed { error, .. } => {
                 format!("the client's TLS handshake with rdptap failed: {error}")
             }

@@ -39,6 +39,10 @@ pub struct CertInfo {
     pub not_after_unix: i64,
     /// Issuer equals subject and the signature verifies with its own key.
     pub self_signed: bool,
+    /// basicConstraints says CA:TRUE (openssl's and xrdp's defaults make such host
+    /// certificates). Written only when true, so files from before it read the same.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub is_ca: bool,
     /// Public key type, e.g. "RSA" or "EC P-256".
     pub key_type: String,
     /// Public key size in bits, when known.
@@ -56,6 +60,10 @@ pub struct CertInfo {
     pub der: Vec<u8>,
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 /// A [`CertInfo`] as written: every field but the skipped ones.
 #[derive(Deserialize)]
 struct WrittenCert {
@@ -65,6 +73,9 @@ struct WrittenCert {
     not_before: String,
     not_after: String,
     self_signed: bool,
+    // Event files written before the field existed read back as not a CA.
+    #[serde(default)]
+    is_ca: bool,
     key_type: String,
     key_bits: Option<u32>,
     signature_algorithm: String,
@@ -86,6 +97,7 @@ impl TryFrom<WrittenCert> for CertInfo {
             not_before: w.not_before,
             not_after: w.not_after,
             self_signed: w.self_signed,
+            is_ca: w.is_ca,
             key_type: w.key_type,
             key_bits: w.key_bits,
             signature_algorithm: w.signature_algorithm,
@@ -143,6 +155,7 @@ pub fn parse(der: &[u8]) -> Result<CertInfo, String> {
     // with different string types, which some certificate generators produce.
     let same_name = x.subject().as_raw() == x.issuer().as_raw() || subject == issuer;
     let self_signed = same_name && signed_by_own_key(&x);
+    let is_ca = matches!(x.basic_constraints(), Ok(Some(bc)) if bc.value.ca);
     Ok(CertInfo {
         subject,
         issuer,
@@ -152,6 +165,7 @@ pub fn parse(der: &[u8]) -> Result<CertInfo, String> {
         not_before_unix: nb.unix_timestamp(),
         not_after_unix: na.unix_timestamp(),
         self_signed,
+        is_ca,
         key_type,
         key_bits,
         signature_algorithm: sig_alg_name(&x.signature_algorithm.algorithm.to_id_string()),
@@ -346,7 +360,44 @@ pub fn sig_alg_name(oid: &str) -> String {
 /// Ed448) it falls back to the key identifiers: self-issued certificates name their own
 /// key in authorityKeyIdentifier, or carry no AKI at all.
 fn signed_by_own_key(x: &X509Certificate<'_>) -> bool {
-    let spki = x.public_key();
+    signed_by_key(x, x.public_key()).unwrap_or_else(|| key_ids_match(x))
+}
+
+/// Whether the DER certificate `der` was signed by the key whose SubjectPublicKeyInfo
+/// contents (without the SEQUENCE header, as trust anchors keep it) are `spki`. None
+/// when either does not parse or ring cannot check the algorithm.
+pub fn signed_by(der: &[u8], spki: &[u8]) -> Option<bool> {
+    let (_, x) = X509Certificate::from_der(der).ok()?;
+    let whole = der_sequence(spki);
+    let (_, key) = x509_parser::x509::SubjectPublicKeyInfo::from_der(&whole).ok()?;
+    signed_by_key(&x, &key)
+}
+
+/// `contents` wrapped in a DER SEQUENCE header.
+fn der_sequence(contents: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x30];
+    let n = contents.len();
+    if n < 0x80 {
+        out.push(n as u8);
+    } else {
+        let bytes: Vec<u8> = n
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(contents);
+    out
+}
+
+/// Whether `x`'s signature verifies with the key `spki`; None when ring cannot check
+/// the algorithm.
+fn signed_by_key(
+    x: &X509Certificate<'_>,
+    spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>,
+) -> Option<bool> {
     let key = spki.subject_public_key.data.as_ref();
     let curve = curve_oid(spki);
     let p384 = curve.as_deref() == Some("1.3.132.0.34");
@@ -361,11 +412,54 @@ fn signed_by_own_key(x: &X509Certificate<'_>) -> bool {
             "1.2.840.10045.4.3.3" if p384 => &signature::ECDSA_P384_SHA384_ASN1,
             "1.2.840.10045.4.3.3" => &signature::ECDSA_P256_SHA384_ASN1,
             "1.3.101.112" => &signature::ED25519,
-            _ => return key_ids_match(x),
+            _ => return None,
         };
-    signature::UnparsedPublicKey::new(alg, key)
-        .verify(x.tbs_certificate.as_ref(), &x.signature_value.data)
-        .is_ok()
+    Some(
+        signature::UnparsedPublicKey::new(alg, key)
+            .verify(x.tbs_certificate.as_ref(), &x.signature_value.data)
+            .is_ok(),
+    )
+}
+
+/// The subject and issuer names of a DER certificate, each as the contents of its
+/// Name SEQUENCE (the form trust anchors keep), and its SubjectPublicKeyInfo contents.
+pub fn raw_names(der: &[u8]) -> Option<RawNames> {
+    let (_, x) = X509Certificate::from_der(der).ok()?;
+    Some(RawNames {
+        subject: der_contents(x.subject().as_raw())?.to_vec(),
+        issuer: der_contents(x.issuer().as_raw())?.to_vec(),
+        spki: der_contents(x.public_key().raw)?.to_vec(),
+    })
+}
+
+/// A certificate's names and key as DER contents, for matching against trust anchors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawNames {
+    /// The subject Name's contents.
+    pub subject: Vec<u8>,
+    /// The issuer Name's contents.
+    pub issuer: Vec<u8>,
+    /// The SubjectPublicKeyInfo's contents.
+    pub spki: Vec<u8>,
+}
+
+/// The contents of one DER element (its value without tag and length).
+fn der_contents(tlv: &[u8]) -> Option<&[u8]> {
+    let len_byte = *tlv.get(1)?;
+    let (len, start) = if len_byte < 0x80 {
+        (usize::from(len_byte), 2)
+    } else {
+        let n = usize::from(len_byte & 0x7f);
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let bytes = tlv.get(2..2 + n)?;
+        (
+            bytes.iter().fold(0usize, |a, b| (a << 8) | usize::from(*b)),
+            2 + n,
+        )
+    };
+    tlv.get(start..start.checked_add(len)?)
 }
 
 /// True when authorityKeyIdentifier is absent or names the certificate's own key.

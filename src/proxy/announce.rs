@@ -57,6 +57,9 @@ pub fn announce(cfg: &ProxyConfig, listener: &TcpListener) {
             say("  --gateway-passthrough: the gateway's TLS is relayed untouched; only its TLS facts, certificate (TLS 1.2) and closes are seen");
         } else {
             say("  the gateway's TLS is terminated with a certificate from the local CA, so clients must trust it (`rdptap ca show` prints how); if authentication fails only through rdptap, the gateway enforces Extended Protection: use --gateway-passthrough");
+            if cfg.intercept.as_ref().is_some_and(|i| i.mirror) {
+                say("  rdptap's certificate mirrors the gateway's certificate problems, so the client warns or refuses as it would without rdptap (--no-mirror turns this off)");
+            }
         }
     } else {
         say("  connect the client to rdptap:");
@@ -86,7 +89,11 @@ pub fn announce(cfg: &ProxyConfig, listener: &TcpListener) {
             "  intercepting TLS with the local CA in {} (clients must trust it: `rdptap ca show` prints how)",
             i.ca_dir.display()
         ));
-        say("  interception hides the host's own certificate problems from the client; rdptap reports them instead");
+        if i.mirror {
+            say("  rdptap's certificate mirrors the host's certificate problems (expired, wrong name, untrusted), so the client warns or refuses as it would without rdptap (--no-mirror turns this off)");
+        } else {
+            say("  --no-mirror: interception hides the host's own certificate problems from the client; rdptap reports them instead");
+        }
         if i.nla == NlaPolicy::Downgrade {
             say("  WARNING: --nla downgrade is on (lab use only): NLA is removed from every client's request, so the host shows its logon screen before anyone authenticates and credentials travel inside the session instead of CredSSP");
         } else {

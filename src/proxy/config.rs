@@ -19,6 +19,9 @@ pub struct InterceptConfig {
     pub strict_upstream: bool,
     /// The key log file, if any.
     pub keylog: Option<PathBuf>,
+    /// Present leaves that reproduce the host's certificate problems (on unless
+    /// `--no-mirror`), so the client decides as it would without rdptap.
+    pub mirror: bool,
 }
 
 /// Checked settings for `rdptap proxy`.

@@ -158,5 +158,14 @@ pub async fn handle(
         *t.by_cause.entry(done.verdict.cause.id()).or_default() += 1;
         t.total += 1;
     }
-    let _ = ctx.verdicts.send(done.verdict.cause);
+    // --once judges what the client lived through: in gateway mode that is the whole
+    // gateway session, whose verdict comes with its last connection.
+    let cause = match &done.session {
+        Some(s) => Some(s.verdict.cause),
+        None if done.session_open => None,
+        None => Some(done.verdict.cause),
+    };
+    if let Some(cause) = cause {
+        let _ = ctx.verdicts.send(cause);
+    }
 }

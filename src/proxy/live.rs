@@ -48,9 +48,11 @@ struct State {
     tracker: Box<dyn Tracker>,
     /// Events waiting to go on the next captured packet (`--pcap`).
     comments: Vec<String>,
-    /// rdptap's own handshake with the host is done, so certificate findings from here
-    /// were hidden from the client by interception.
+    /// rdptap's own handshake with the host is done: the next certificate findings are
+    /// the host's, which the client meets only if rdptap's certificate mirrors them.
     upstream_seen: bool,
+    /// The host's certificate problems, until the client is shown rdptap's certificate.
+    host_findings: Vec<String>,
 }
 
 /// One live connection: its tracker behind a lock the relay's two directions share.
@@ -87,6 +89,7 @@ impl LiveConn {
                 tracker,
                 comments: Vec::new(),
                 upstream_seen: false,
+                host_findings: Vec::new(),
             }),
         })
     }
@@ -152,17 +155,36 @@ impl LiveConn {
                 crate::session::describe::describe(what)
             ),
             What::Note(Note::UpstreamTls { .. }) => st.upstream_seen = true,
-            What::CertAssessed(findings) if st.upstream_seen && !findings.is_empty() => {
+            What::CertAssessed(findings) if st.upstream_seen => {
                 st.upstream_seen = false;
-                let v: Vec<String> = findings.iter().map(|f| f.to_string()).collect();
-                // Said once per connection, and loudly: the client was shown rdptap's
-                // certificate, so it never saw these problems itself.
-                tracing::warn!(
-                    conn = self.id,
-                    "INTERCEPTION HIDES the {}'s certificate problems from the client: {}",
-                    far.name(),
-                    v.join("; ")
-                );
+                st.host_findings = findings
+                    .iter()
+                    .filter(|f| !f.is_note())
+                    .map(|f| f.to_string())
+                    .collect();
+            }
+            What::Note(Note::LeafPresented {
+                signed_by, mirrors, ..
+            }) => {
+                let found = std::mem::take(&mut st.host_findings);
+                // Said once per connection: whether the client meets the host's
+                // certificate problems through rdptap's certificate, or never sees them.
+                if found.is_empty() {
+                } else if mirrors.is_empty() {
+                    tracing::warn!(
+                        conn = self.id,
+                        "INTERCEPTION HIDES the {}'s certificate problems from the client: {}",
+                        far.name(),
+                        found.join("; ")
+                    );
+                } else {
+                    tracing::warn!(
+                        conn = self.id,
+                        "the {}'s certificate has problems ({}); rdptap's certificate, signed by {signed_by}, mirrors them, so the client warns or refuses as it would without rdptap",
+                        far.name(),
+                        found.join("; ")
+                    );
+                }
             }
             _ => {}
         }

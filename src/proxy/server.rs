@@ -126,8 +126,11 @@ impl ProxyServer {
                 // Beyond --max-connections the socket is dropped here: closed at once.
                 let slot = admitted.admit(peer)?;
                 let id = next_id.fetch_add(1, Ordering::Relaxed);
-                if template.cfg.once && id > 1 {
+                if template.cfg.once && id > 1 && template.cfg.gateway.is_none() {
                     // --once diagnoses one connection; later ones are refused by closing.
+                    // A gateway session may span several connections (the HTTP
+                    // transport's IN and OUT channels), so gateway mode takes them all
+                    // until the first session's verdict.
                     return None;
                 }
                 let conn = handle(template.clone(), id, client, peer, SystemTime::now());
@@ -261,8 +264,6 @@ fn intercept_ctx(
     roots: Arc<rustls::RootCertStore>,
     capture: Option<Capture>,
 ) -> Result<InterceptCtx, StartError> {
-    let minter = crate::tls::leaf::minter_for_proxy(&i.ca_dir, &cfg.target.host)
-        .map_err(|e| StartError(ca_error(cfg, e)))?;
     let file = match &i.keylog {
         Some(p) => Some(KeyLogFile::create(p).map_err(|e| {
             StartError(format!(
@@ -278,6 +279,9 @@ fn intercept_ctx(
     } else {
         None
     };
+    let minter =
+        crate::tls::leaf::minter_for_proxy(&i.ca_dir, &cfg.target.host, i.mirror, key_log.clone())
+            .map_err(|e| StartError(ca_error(cfg, e)))?;
     Ok(InterceptCtx::new(
         Arc::new(minter),
         key_log,

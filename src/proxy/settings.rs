@@ -22,6 +22,7 @@ pub fn describe(cfg: &ProxyConfig) -> Value {
             "ca_dir": i.ca_dir,
             "nla": format!("{:?}", i.nla).to_lowercase(),
             "strict_upstream": i.strict_upstream,
+            "mirror": i.mirror,
             "keylog": i.keylog.is_some(),
         })
     });

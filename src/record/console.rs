@@ -37,7 +37,8 @@ fn render_as(label: &str, v: &Verdict, colour: bool) -> String {
     );
     for w in &v.warnings {
         s.push_str(&format!(
-            "\n    warning: {} ({})",
+            "\n    {}: {} ({})",
+            w.severity.id(),
             inert(&w.detail),
             w.cause.id()
         ));
@@ -68,7 +69,9 @@ pub fn log_entry(conn: u64, dir: Option<Dir>, what: &What, far: FarEnd) {
         }
         What::Decoded(DecodeEvent::Error(_)) => tracing::warn!(conn, "{d} {}", text()),
         What::Note(Note::NotIntercepted { .. }) => tracing::warn!(conn, "{d} {}", text()),
-        What::CertAssessed(p) if !p.is_empty() => tracing::warn!(conn, "{d} {}", text()),
+        What::CertAssessed(p) if p.iter().any(|f| !f.is_note()) => {
+            tracing::warn!(conn, "{d} {}", text())
+        }
         What::Phase(_) => tracing::debug!(conn, "{d} {}", text()),
         _ => tracing::info!(conn, "{d} {}", text()),
     }
@@ -93,6 +96,7 @@ mod tests {
             warnings: vec![Warning {
                 cause: Cause::CertExpired,
                 detail: "CN=\u{1b}]0;title\u{7}".into(),
+                severity: Default::default(),
             }],
             evidence: vec![],
             client: SideEnd {

@@ -33,6 +33,8 @@ closed_vocab! {
         CertNameMismatch = ("cert_name_mismatch", "the host's certificate is for another name"),
         /// The host's certificate is not for server authentication.
         CertWrongUsage = ("cert_wrong_usage", "the host's certificate is not for server authentication"),
+        /// A note, never a cause: the host's certificate says CA:TRUE.
+        CertIsCa = ("cert_is_ca", "the host's certificate is a CA certificate (a note)"),
         /// NLA (CredSSP) failed.
         CredsspFailed = ("credssp_failed", "network level authentication (CredSSP) failed"),
         /// HYBRID_EX Early User Authorization denied the user.
@@ -105,6 +107,7 @@ impl Cause {
             Cause::CertSelfSigned => "install a certificate from a CA the clients trust, or make the clients trust this one",
             Cause::CertUntrusted => "make the clients trust the issuing CA, or install a certificate from a CA they trust",
             Cause::CertNameMismatch => "connect by the name the certificate carries, or install a certificate for the name clients use",
+            Cause::CertIsCa => "nothing to do: clients accept it; to tidy up, issue the host a certificate with CA:FALSE",
             Cause::CertWrongUsage => "install a certificate with the Server Authentication usage (EKU 1.3.6.1.5.5.7.3.1)",
             Cause::CredsspFailed => "check the user name, password and domain, and the account's logon rights on the host",
             Cause::EarlyAuthDenied => "check that the user may log on through Remote Desktop (Remote Desktop Users group, the host's logon rights policy)",

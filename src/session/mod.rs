@@ -20,4 +20,4 @@ pub mod verdict;
 pub use cause::{Cause, CloseKind, ClosedBy};
 pub use phase::Phase;
 pub use timeline::{Entry, TcpEvent, Timeline, What};
-pub use verdict::{Evidence, SideEnd, Verdict, Warning};
+pub use verdict::{Evidence, Severity, SideEnd, Verdict, Warning};

@@ -1,6 +1,7 @@
 //! The one verdict per connection.
 
 use crate::session::{Cause, CloseKind, ClosedBy, Phase};
+use crate::vocab::closed_vocab;
 use crate::vocab::{Dir, Layer};
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +20,25 @@ pub struct Evidence {
     pub what: String,
 }
 
+closed_vocab! {
+    /// How much a warning matters.
+    #[derive(Default)]
+    pub enum Severity {
+        /// A finding a client may warn about or refuse, which this connection survived.
+        #[default]
+        Warning = ("warning", "warning"),
+        /// Worth knowing, but no client refuses a connection for it.
+        Note = ("note", "note"),
+    }
+}
+
+impl Severity {
+    /// True for [`Severity::Warning`], the default.
+    pub fn is_warning(&self) -> bool {
+        *self == Severity::Warning
+    }
+}
+
 /// A finding that did not end the connection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Warning {
@@ -26,6 +46,10 @@ pub struct Warning {
     pub cause: Cause,
     /// The finding in plain English.
     pub detail: String,
+    /// `warning`, or `note` for a finding no client refuses a connection for. Written
+    /// only for notes, so a file without it reads back as `warning`.
+    #[serde(default, skip_serializing_if = "Severity::is_warning")]
+    pub severity: Severity,
 }
 
 /// How one side's stream ended, as recorded in the verdict.

@@ -45,6 +45,11 @@ pub const DEFAULT_DAYS: u32 = 30;
 /// The longest validity `init` accepts: a CA that outlives its purpose is a liability.
 pub const MAX_DAYS: u32 = 3650;
 
+/// The common name of the per-run untrusted CA ([`Ca::untrusted_for_run`]).
+pub const UNTRUSTED_CA_NAME: &str = "rdptap untrusted CA (made for one run; never trust it)";
+/// Validity of the per-run untrusted CA; its leaves are cut short by it as any are.
+const UNTRUSTED_DAYS: u32 = 365;
+
 /// Start of validity is backdated by this much so that a client whose clock runs a little
 /// behind does not reject a certificate made a moment ago.
 pub(crate) const BACKDATE: Duration = Duration::hours(1);
@@ -112,6 +117,41 @@ impl Ca {
         files::write_replacing(&key_path, key.serialize_pem().as_bytes(), true)?;
         files::write_replacing(&cert_path, cert.pem().as_bytes(), false)?;
         Ca::from_parts(dir, cert.der().clone(), key, &cert_path, &key_path)
+    }
+
+    /// A CA made in memory for this run only: never written, never shown to anyone to
+    /// trust. It signs the leaves that mirror a host certificate no client trusts
+    /// (self-signed, or from an unknown issuer), so the client sees an untrusted issuer
+    /// exactly as it would see the host's.
+    pub fn untrusted_for_run() -> Result<Ca, CaError> {
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(crypto("CA key"))?;
+        let now = now_seconds();
+        let common_name = UNTRUSTED_CA_NAME.to_string();
+        let mut params = issuer_params(common_name.clone(), KeyIdMethod::Sha256);
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.not_before = now - BACKDATE;
+        params.not_after = now + Duration::days(i64::from(UNTRUSTED_DAYS));
+        params.serial_number = Some(random_serial()?);
+        let cert = params.self_signed(&key).map_err(crypto("CA certificate"))?;
+        let cert_der = cert.der().clone();
+        let bad = |problem: &str| CaError::Crypto {
+            what: "untrusted CA",
+            detail: problem.to_string(),
+        };
+        let (_, x509) = X509Certificate::from_der(&cert_der)
+            .map_err(|_| bad("its certificate cannot be parsed"))?;
+        Ok(Ca {
+            dir: PathBuf::new(),
+            subject: x509.subject().to_string(),
+            serial_hex: serial_hex(x509.raw_serial()),
+            fingerprint: x509::fingerprint(&cert_der),
+            not_before: x509.validity().not_before.to_datetime(),
+            not_after: x509.validity().not_after.to_datetime(),
+            constraints: Vec::new(),
+            key_owner_only: true,
+            issuer: Issuer::new(issuer_params(common_name, KeyIdMethod::Sha256), key),
+            cert_der,
+        })
     }
 
     /// Loads the CA from `dir`, checking that the key matches the certificate and that the

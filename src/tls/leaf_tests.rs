@@ -416,3 +416,112 @@ fn openssl_sees_no_constraints_on_an_unconstrained_ca() {
     assert!(!out.contains("Name Constraints"), "{out}");
     assert!(out.contains("CA:TRUE"), "{out}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Bounded minting: expected names only, one worker, an LRU that keeps the target's leaf
+
+#[test]
+fn only_expected_names_are_minted_for() {
+    let (ca, _dir) = test_ca(&[]);
+    let minter = LeafMinter::new(ca);
+    let target = "rdp.example.com";
+    assert_eq!(minter.leaf_name(None, target), target);
+    assert_eq!(minter.leaf_name(Some(""), target), target);
+    assert_eq!(
+        minter.leaf_name(Some("RDP.example.com"), target),
+        "RDP.example.com"
+    );
+    assert_eq!(minter.leaf_name(Some("localhost"), target), "localhost");
+    // An unconstrained CA has no list of names: a name the client chose gets the
+    // target's leaf, as the host would answer with its own certificate.
+    assert_eq!(minter.leaf_name(Some("evil.example.org"), target), target);
+    assert_eq!(minter.leaf_name(Some("not a name"), target), target);
+
+    let (constrained, _dir2) = test_ca(&["example.com"]);
+    let minter = LeafMinter::new(constrained);
+    assert_eq!(
+        minter.leaf_name(Some("other.example.com"), target),
+        "other.example.com",
+        "inside the CA's constraints"
+    );
+    assert_eq!(minter.leaf_name(Some("example.org"), target), target);
+}
+
+#[test]
+fn a_flood_of_names_never_evicts_the_targets_leaf() {
+    let (ca, _dir) = test_ca(&[]);
+    let minter = LeafMinter::build(ca, None, Some(name("rdp.example.com")), None, 4);
+    let target = minter.mint("rdp.example.com").unwrap();
+    for i in 0..40 {
+        minter.mint(&format!("h{i}.example")).unwrap();
+        assert!(minter.cached_len() <= 4);
+    }
+    let again = minter
+        .cached("rdp.example.com")
+        .expect("the target's leaf is kept");
+    assert!(Arc::ptr_eq(&target, &again));
+    assert!(
+        minter.cached("h0.example").is_none(),
+        "the oldest other name is gone"
+    );
+    assert!(minter.cached("h39.example").is_some());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn minting_runs_on_one_worker_behind_a_bounded_queue() {
+    let (ca, _dir) = test_ca(&[]);
+    let minter = LeafMinter::new(ca);
+    // More requests at once than the queue holds: the rest wait for room, and every
+    // one is answered, by the single worker thread.
+    let n = MINT_QUEUE * 2 + 3;
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let m = minter.clone();
+            tokio::spawn(async move { m.leaf(&format!("w{}.example", i % 50)).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(minter.cached_len(), 50);
+    assert!(
+        matches!(minter.worker.get(), Some(Some(_))),
+        "the worker was started"
+    );
+    // The worker is a thread of its own, named for what it does.
+    let names: Vec<String> = std::fs::read_dir("/proc/self/task")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| std::fs::read_to_string(e.path().join("comm")).ok())
+                .map(|s| s.trim().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    if !names.is_empty() {
+        assert!(names.iter().any(|n| n == "rdptap-mint"), "{names:?}");
+    }
+}
+
+#[test]
+fn the_proxys_minter_pins_the_target_and_mirrors_with_its_own_ca() {
+    let (ca, _dir) = test_ca(&[]);
+    let untrusted = Ca::untrusted_for_run().unwrap();
+    let minter = LeafMinter::for_proxy(ca, Some(untrusted), "127.0.0.1", None);
+    assert!(minter.mirroring());
+    let leaf = minter
+        .mint_spec(&Spec {
+            name: name("127.0.0.1"),
+            mirror: crate::tls::mirror::Mirror {
+                untrusted: true,
+                mirrors: vec![crate::decode::note::Mirrored::Untrusted],
+                ..Default::default()
+            },
+        })
+        .unwrap();
+    assert!(webpki_verify(minter.ca(), &leaf.key.cert[0], "127.0.0.1").is_err());
+    assert_eq!(leaf.shown.signed_by, LeafSigner::UntrustedCa);
+    let clean = minter.mint_spec(&Spec::clean(name("127.0.0.1"))).unwrap();
+    webpki_verify(minter.ca(), &clean.key.cert[0], "127.0.0.1").unwrap();
+    assert_eq!(clean.shown.signed_by, LeafSigner::LocalCa);
+    assert!(clean.shown.mirrors.is_empty());
+}

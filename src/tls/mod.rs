@@ -3,4 +3,6 @@
 pub mod ca;
 pub mod keylog;
 pub mod leaf;
+mod leaf_cache;
+pub mod mirror;
 pub mod rustls_cfg;

@@ -2,6 +2,7 @@
 
 use std::ffi::OsStr;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -34,7 +35,29 @@ impl ClientOutput {
 ///     "/cert:ignore", "+auth-only", "/sec:tls"], &x.display(), support::CLIENT_TIMEOUT);
 /// ```
 pub fn xfreerdp<S: AsRef<OsStr>>(args: &[S], display: &str, timeout: Duration) -> ClientOutput {
+    xfreerdp_trusting(args, display, timeout, &[])
+}
+
+/// Like [`xfreerdp`], with the CA certificates (PEM files) in `trusted` trusted by the
+/// client: FreeRDP 2 verifies a server's certificate with OpenSSL against the system
+/// store and its own `certs` directory (hashed names, as `openssl rehash` makes), so
+/// each CA goes there. With `/cert:deny` the client then accepts exactly the
+/// certificates that verify and match the name it dialled.
+pub fn xfreerdp_trusting<S: AsRef<OsStr>>(
+    args: &[S],
+    display: &str,
+    timeout: Duration,
+    trusted: &[&Path],
+) -> ClientOutput {
     let home = TempDir::new("xfreerdp").expect("temp dir for xfreerdp");
+    if let Err(e) = trust_in(&home.path().join(".config/freerdp/certs"), trusted) {
+        return ClientOutput {
+            code: None,
+            timed_out: false,
+            log: format!("cannot set up the client's trusted CAs: {e}"),
+            elapsed: Duration::ZERO,
+        };
+    }
     let log_path = home.path().join("client.log");
     let start = Instant::now();
     let spawned = log_file(&log_path).and_then(|(o, e)| {
@@ -80,6 +103,34 @@ pub fn xfreerdp<S: AsRef<OsStr>>(args: &[S], display: &str, timeout: Duration) -
         log: read_lossy(&log_path),
         elapsed: start.elapsed(),
     }
+}
+
+/// Writes each PEM certificate in `cas` into `dir` under its OpenSSL subject hash.
+fn trust_in(dir: &Path, cas: &[&Path]) -> std::io::Result<()> {
+    if cas.is_empty() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    for ca in cas {
+        let out = Command::new("openssl")
+            .args(["x509", "-hash", "-noout", "-in"])
+            .arg(ca)
+            .output()?;
+        let hash = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !out.status.success() || hash.is_empty() {
+            return Err(std::io::Error::other(format!(
+                "openssl x509 -hash failed for {}",
+                ca.display()
+            )));
+        }
+        // Two CAs can share a hash; OpenSSL then tries .0, .1, ...
+        let free = (0..10)
+            .map(|i| dir.join(format!("{hash}.{i}")))
+            .find(|p| !p.exists())
+            .ok_or_else(|| std::io::Error::other("too many CAs with one hash"))?;
+        std::fs::copy(ca, free)?;
+    }
+    Ok(())
 }
 
 /// The usual `+auth-only` arguments for labuser against `addr`, plus `extra`.

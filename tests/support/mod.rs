@@ -9,6 +9,7 @@
 pub mod capture;
 pub mod gw_client;
 pub mod lab_gateway;
+pub mod mirror;
 pub mod net;
 pub mod proxy;
 pub mod run;
@@ -28,8 +29,8 @@ mod xvfb;
 // re-exports go unused in a given test binary, and `dead_code` does not cover imports.
 #[allow(unused_imports)]
 pub use self::{
-    certs::CertFiles,
-    client::{auth_only_args, xfreerdp, ClientOutput},
+    certs::{CertFiles, TestCa},
+    client::{auth_only_args, xfreerdp, xfreerdp_trusting, ClientOutput},
     ntlm::{md4, nt_hash},
     process::find_bin,
     shadow::Shadow,

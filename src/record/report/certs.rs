@@ -52,7 +52,10 @@ fn finding_text(f: &CertProblem) -> String {
             format!("not for server authentication (EKUs: {})", ekus.join(", "))
         }
         CertProblem::Untrusted { reason } => format!("untrusted: {}", or_unknown(reason)),
-        CertProblem::SelfSigned => "self-signed".to_string(),
+        CertProblem::SelfSigned => "self-signed (not issued by a trusted CA)".to_string(),
+        CertProblem::CaCertificate => {
+            "note: a CA certificate (CA:TRUE); clients accept it".to_string()
+        }
         CertProblem::PinMismatch { presented } => format!(
             "not the pinned certificate (SHA-256 {})",
             or_unknown(presented)

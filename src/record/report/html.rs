@@ -244,7 +244,8 @@ fn verdict_card(
         for w in &v.warnings {
             let _ = write!(
                 h,
-                "<li><code>{}</code> {}</li>",
+                "<li class=\"{}\"><code>{}</code> {}</li>",
+                escape(w.severity.id()),
                 escape(w.cause.id()),
                 escape(&w.detail)
             );

@@ -232,6 +232,16 @@ fn note_label(n: &Note) -> String {
             findings.join(", ")
         ),
         Note::MintFailed { error } => format!("could not mint a certificate: {error}"),
+        Note::LeafPresented {
+            signed_by, mirrors, ..
+        } => {
+            if mirrors.is_empty() {
+                format!("certificate from {signed_by}")
+            } else {
+                let m: Vec<&str> = mirrors.iter().map(|m| m.id()).collect();
+                format!("certificate from {signed_by}, mirroring {}", m.join(", "))
+            }
+        }
         Note::CaptureGap {
             missing, offset, ..
         } => format!("capture gap: {missing} bytes missing at offset {offset}"),
@@ -263,6 +273,7 @@ pub(super) fn finding_names(findings: &[CertProblem]) -> Vec<&'static str> {
             CertProblem::Untrusted { .. } => "untrusted",
             CertProblem::SelfSigned => "self-signed",
             CertProblem::PinMismatch { .. } => "pin mismatch",
+            CertProblem::CaCertificate => "CA:TRUE (note)",
         })
         .collect()
 }

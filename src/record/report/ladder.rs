@@ -166,6 +166,7 @@ fn entry_route(w: &What, dir: Option<Dir>, l: Lanes) -> Option<Shape> {
             | Note::FallbackFailed { .. } => arrow(Lane::Proxy, l.server),
             Note::ClientTls { .. } => both(Lane::Client, Lane::Proxy),
             Note::ClientTlsFailed { .. } => arrow(Lane::Client, Lane::Proxy),
+            Note::LeafPresented { .. } => arrow(Lane::Proxy, Lane::Client),
             Note::NotIntercepted { .. }
             | Note::NlaDowngraded { .. }
             | Note::DowngradeHidden { .. }

@@ -408,7 +408,9 @@ fn certificates_carry_their_findings() {
         "{:?}",
         c.findings
     );
-    assert!(c.findings.contains(&"self-signed".to_string()));
+    assert!(c
+        .findings
+        .contains(&"self-signed (not issued by a trusted CA)".to_string()));
     let gw = certificates(&report("gw.jsonl", RAP_DENIED).conns[0]);
     assert_eq!(
         gw[0].role,

@@ -147,7 +147,7 @@ fn verdict(o: &mut String, title: &str, record: Option<&VerdictRecord>) {
     for w in &v.warnings {
         wrap(
             o,
-            "    warning: ",
+            &format!("    {}: ", w.severity.id()),
             "      ",
             &format!("{} ({})", w.detail, w.cause.id()),
         );

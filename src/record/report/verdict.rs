@@ -12,7 +12,16 @@ pub fn is_ok(v: &VerdictRecord) -> bool {
 /// `ok`, `warn` (ok with warnings) or `bad`, for colours; `none` without a verdict.
 pub fn class(v: Option<&VerdictRecord>) -> &'static str {
     match v {
-        Some(v) if is_ok(v) && v.verdict.warnings.is_empty() => "ok",
+        // Notes (a CA:TRUE host certificate) do not make a working session amber.
+        Some(v)
+            if is_ok(v)
+                && v.verdict
+                    .warnings
+                    .iter()
+                    .all(|w| w.severity == crate::session::Severity::Note) =>
+        {
+            "ok"
+        }
         Some(v) if is_ok(v) => "warn",
         Some(_) => "bad",
         None => "none",
@@ -51,5 +60,33 @@ pub fn same(v: Option<&VerdictRecord>, session: Option<&VerdictRecord>) -> bool 
             v.verdict.cause == s.verdict.cause && v.verdict.summary == s.verdict.summary
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::class;
+    use crate::record::report::tests::{report, verdict};
+
+    /// The card colour of one verdict line, with `warnings` set.
+    fn colour(cause: &str, warnings: serde_json::Value) -> &'static str {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&verdict(1, 1, 5, cause, "s")).expect("json");
+        v["warnings"] = warnings;
+        let r = report("v.jsonl", &v.to_string());
+        class(r.conns[0].verdict())
+    }
+
+    #[test]
+    fn a_working_session_with_a_certificate_finding_is_not_red() {
+        let warning = serde_json::json!([{"cause":"cert_self_signed","detail":"self-signed"}]);
+        let note = serde_json::json!([{"cause":"cert_is_ca","detail":"CA:TRUE","severity":"note"}]);
+        assert_eq!(colour("ok", serde_json::json!([])), "ok");
+        // A certificate problem the client accepted: amber, never red.
+        assert_eq!(colour("ok", warning), "warn");
+        // A note (CA:TRUE) leaves it green.
+        assert_eq!(colour("ok", note), "ok");
+        // Only a refused certificate, the cause, is red.
+        assert_eq!(colour("cert_self_signed", serde_json::json!([])), "bad");
     }
 }

@@ -23,14 +23,14 @@ use crate::decode::names::Protocols;
 use crate::decode::note::{NotIntercepted, Note};
 use crate::decode::x509::CertInfo;
 use crate::relay::{relay_after, Endpoint, Observer, RelayOptions, Resolver};
-use crate::tls::leaf::LeafMinter;
+use crate::tls::leaf::{Leaf, LeafMinter, Spec};
+use crate::tls::mirror::Mirror;
 use crate::vocab::Dir;
 use crate::vocab::{EndKind, StreamEnd};
 use bytes::Bytes;
 use client_leg::ClientCtx;
 use frames::{read_first, Expect, Read};
 use held::Gate;
-use rustls::ServerConfig;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -67,8 +67,10 @@ pub struct InterceptCtx {
     pub roots: Arc<rustls::RootCertStore>,
     /// How long each TLS handshake may take.
     pub handshake_timeout: Duration,
-    server_configs: Mutex<HashMap<String, Arc<ServerConfig>>>,
     judged: Mutex<HashMap<(String, [u8; 32]), Judged>>,
+    /// What the last leaf for a host mirrored: the guess the next connection's answer
+    /// is computed with while rdptap's own handshake with the host runs.
+    last_mirror: Mutex<Option<(String, Mirror)>>,
 }
 
 /// A host certificate chain already judged, with when.
@@ -83,9 +85,6 @@ struct Judged {
 /// How long a chain's judgement is reused: parsing and verifying it costs more than a
 /// resumed handshake, and expiry only moves by this much.
 const JUDGED_FOR: Duration = Duration::from_secs(60);
-
-/// The most server configurations kept (one per name a client asked for).
-const MAX_CONFIGS: usize = 1024;
 
 impl InterceptCtx {
     /// Shared interception settings.
@@ -108,8 +107,8 @@ impl InterceptCtx {
             pin,
             roots,
             handshake_timeout,
-            server_configs: Mutex::new(HashMap::new()),
             judged: Mutex::new(HashMap::new()),
+            last_mirror: Mutex::new(None),
         }
     }
 
@@ -160,26 +159,25 @@ impl InterceptCtx {
         (chain, findings, pin_matched)
     }
 
-    /// The client-leg configuration for `name`, minting its leaf off the relay's path.
-    async fn server_config(&self, name: &str) -> Result<Arc<ServerConfig>, String> {
-        let key = name.to_ascii_lowercase();
-        if let Some(c) = self.lock().get(&key) {
-            return Ok(c.clone());
+    /// What the last leaf for `target` mirrored; nothing when none was decided yet.
+    fn guess(&self, target: &str) -> Mirror {
+        let last = self.last_mirror.lock().unwrap_or_else(|p| p.into_inner());
+        match &*last {
+            Some((t, m)) if t.eq_ignore_ascii_case(target) => m.clone(),
+            _ => Mirror::default(),
         }
-        let leaf = self.minter.leaf(name).await.map_err(|e| e.to_string())?;
-        let cfg = crate::tls::rustls_cfg::client_leg_config(leaf, self.key_log.clone());
-        let mut map = self.lock();
-        if map.len() >= MAX_CONFIGS {
-            map.clear();
-        }
-        map.insert(key, cfg.clone());
-        Ok(cfg)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<ServerConfig>>> {
-        self.server_configs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+    /// Remembers what the leaf for `target` mirrors, for the next connection's guess.
+    fn remember(&self, target: &str, mirror: &Mirror) {
+        let mut last = self.last_mirror.lock().unwrap_or_else(|p| p.into_inner());
+        *last = Some((target.to_string(), mirror.clone()));
+    }
+
+    /// The leaf (and its client-leg configuration) for `spec`, minted off the relay's
+    /// path.
+    async fn leaf(&self, spec: Spec) -> Result<Arc<Leaf>, String> {
+        self.minter.leaf_for(spec).await.map_err(|e| e.to_string())
     }
 }
 
@@ -411,16 +409,29 @@ async fn tls_legs(
     // and rdptap computes its answer; the answer goes out only once the host's side has
     // succeeded (and passed --strict-upstream), so the two handshakes overlap instead of
     // adding up.
+    // With mirroring, the leaf depends on the host's certificate, so the client's side
+    // waits for this decision before it picks its leaf.
     let gate = Gate::new();
+    let (decide, decision) = tokio::sync::oneshot::channel::<Option<Mirror>>();
     let target = hs.target_name.clone();
     let (shutdown, obs) = (pre.shutdown.clone(), pre.obs.clone());
     let host = async {
         let up = upstream::connect(ctx, server, &target, shutdown, obs).await;
         let judged = upstream::judge(ctx, &up, &target);
-        match &judged {
-            Some(j) if !ctx.strict || j.findings.is_empty() => gate.open(),
-            _ => gate.shut(),
-        }
+        let answer = match &judged {
+            Some(j) if !ctx.strict || j.findings.iter().all(|f| f.is_note()) => {
+                gate.open();
+                let mirror = ctx.minter.plan(&j.findings, j.chain.first());
+                ctx.remember(&target, &mirror);
+                Some(mirror)
+            }
+            _ => {
+                gate.shut();
+                None
+            }
+        };
+        // The client's side may be gone already (it sent no ClientHello).
+        let _ = decide.send(answer);
         (up, judged)
     };
     let client_side = client_leg::answer(
@@ -435,6 +446,7 @@ async fn tls_legs(
                 .flatten(),
             shutdown: pre.shutdown.clone(),
             gate: gate.clone(),
+            decision,
         },
         client,
         &mut hs,

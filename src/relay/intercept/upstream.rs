@@ -310,10 +310,14 @@ pub async fn intercept(
         resumed,
         pin_matched: j.pin_matched,
     });
-    if ctx.strict && !j.findings.is_empty() {
-        pre.note(Note::StrictRefused {
-            findings: j.findings.iter().map(|f| f.to_string()).collect(),
-        });
+    let failing: Vec<String> = j
+        .findings
+        .iter()
+        .filter(|f| !f.is_note())
+        .map(|f| f.to_string())
+        .collect();
+    if ctx.strict && !failing.is_empty() {
+        pre.note(Note::StrictRefused { findings: failing });
         drop(up);
         if let Ok(client) = side.into_client() {
             crate::relay::close_gently(client).await;
@@ -321,7 +325,7 @@ pub async fn intercept(
         return pre.ended(EndKind::Aborted, EndKind::Aborted);
     }
 
-    let (result, leaf_for, started) = match side {
+    let (result, leaf_for, shown, started) = match side {
         ClientSide::MintFailed { error, client } => {
             pre.note(Note::MintFailed { error });
             drop(up);
@@ -336,14 +340,29 @@ pub async fn intercept(
         ClientSide::Accepted {
             result,
             leaf_for,
+            shown,
             started,
-        } => (result, leaf_for, started),
+        } => (result, leaf_for, shown, started),
+        ClientSide::Unanswered { client } => {
+            // The host's side succeeded, so this only happens if its decision was lost.
+            drop(up);
+            crate::relay::close_gently(client).await;
+            return pre.ended(EndKind::Aborted, EndKind::Aborted);
+        }
         ClientSide::TimedOut => {
             let e = io::Error::new(io::ErrorKind::TimedOut, "the handshake timed out");
             return client_failed(pre, up, &e, &hs).await;
         }
         _ => return pre.ended(EndKind::Shutdown, EndKind::Shutdown),
     };
+    pre.note(Note::LeafPresented {
+        leaf_for: leaf_for.clone(),
+        signed_by: shown.signed_by,
+        mirrors: shown.mirrors,
+        names: shown.names,
+        not_before: shown.not_before,
+        not_after: shown.not_after,
+    });
     let down = match result {
         Ok(down) => *down,
         Err((e, _)) => return client_failed(pre, up, &e, &hs).await,
@@ -431,6 +450,7 @@ impl ClientSide {
         match self {
             ClientSide::NoHello { client, .. }
             | ClientSide::Unspeakable { client }
+            | ClientSide::Unanswered { client }
             | ClientSide::MintFailed { client, .. } => Ok(client),
             ClientSide::Accepted {
                 result: Err((_, io)),

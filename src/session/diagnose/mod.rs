@@ -15,7 +15,7 @@ pub mod seen;
 use crate::cert::CertProblem;
 use crate::decode::tls::RecordStats;
 use crate::session::mstsc::{self, MstscCode};
-use crate::session::{Cause, CloseKind, ClosedBy, Phase, Timeline, Verdict, Warning};
+use crate::session::{Cause, CloseKind, ClosedBy, Phase, Severity, Timeline, Verdict, Warning};
 use crate::vocab::{Dir, FarEnd};
 pub use close::describe;
 use close::{first_close, side_end, Close};
@@ -107,18 +107,24 @@ fn assemble(
     });
     let mut problems = effective_problems(&seen.problems);
     problems.retain(|p| p.cause_id() != f.cause.id());
-    let hidden = if seen.intercepted() {
-        " (hidden from the client by interception)"
-    } else {
-        ""
-    };
     let mut warnings: Vec<Warning> = problems
         .iter()
         .map(|p| Warning {
             cause: Cause::from_id(p.cause_id()).unwrap_or(Cause::CertUntrusted),
-            detail: format!("{p}{hidden}"),
+            detail: format!("{p}{}", intercept::shown(seen, p)),
+            severity: Severity::Warning,
         })
         .collect();
+    warnings.extend(
+        seen.problems
+            .iter()
+            .filter(|p| p.is_note())
+            .map(|p| Warning {
+                cause: Cause::from_id(p.cause_id()).unwrap_or(Cause::CertIsCa),
+                detail: p.to_string(),
+                severity: Severity::Note,
+            }),
+    );
     if let Some((_, _, error, true)) = &seen.icpt.upstream_failed {
         if f.cause != Cause::UpstreamTlsIncompatible {
             warnings.push(Warning {
@@ -126,6 +132,7 @@ fn assemble(
                 detail: format!(
                     "rdptap could not speak the host's TLS ({error}); it relayed the client's own TLS on a fresh connection instead, so this connection was not intercepted and works as it would without rdptap"
                 ),
+                severity: Severity::Warning,
             });
         }
     }
@@ -173,12 +180,14 @@ fn assemble(
     }
 }
 
-/// Certificate problems as reported: a self-signed certificate is untrusted by
-/// definition, so "untrusted" is dropped when "self-signed" explains it.
+/// Certificate problems that can fail a connection, as reported: a self-signed
+/// certificate is untrusted by definition, so "untrusted" is dropped when "self-signed"
+/// explains it, and notes (CA:TRUE) are left out.
 pub(super) fn effective_problems(p: &[CertProblem]) -> Vec<CertProblem> {
     let self_signed = p.iter().any(|x| matches!(x, CertProblem::SelfSigned));
     let mut out: Vec<CertProblem> = p
         .iter()
+        .filter(|x| !x.is_note())
         .filter(|x| !(self_signed && matches!(x, CertProblem::Untrusted { .. })))
         .cloned()
         .collect();
@@ -235,7 +244,7 @@ fn find(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Finding {
     if let Some(f) = implied_negotiation_failure(seen, close) {
         return f;
     }
-    if let Some(f) = intercept::intercept_failure(input, seen, close, FarEnd::Host) {
+    if let Some(f) = intercept::intercept_failure(input, seen, close, FarEnd::Host, cert_hint) {
         return f;
     }
     if seen.tried_intercept() {
@@ -246,7 +255,7 @@ fn find(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Finding {
     if let Some(f) = tls_failure(seen, close) {
         return f;
     }
-    if let Some(f) = cert_rejected(seen, close) {
+    if let Some(f) = cert_rejected(seen, close, cert_hint) {
         return f;
     }
     if seen.cap.decrypted.is_some() {
@@ -349,8 +358,12 @@ fn offered_versions(seen: &Seen) -> String {
 
 /// The client left during the handshake, or right after it without sending anything,
 /// and the certificate had a problem: that is what a user cancelling a certificate
-/// prompt looks like.
-fn cert_rejected(seen: &Seen, close: Option<&Close>) -> Option<Finding> {
+/// prompt looks like. `hint` names the fix for the host (or the gateway).
+fn cert_rejected(
+    seen: &Seen,
+    close: Option<&Close>,
+    hint: fn(&CertProblem) -> &'static str,
+) -> Option<Finding> {
     let problems = effective_problems(&seen.problems);
     let top = problems.first()?;
     let close = close?;
@@ -381,7 +394,7 @@ fn cert_rejected(seen: &Seen, close: Option<&Close>) -> Option<Finding> {
     let mut f = Finding::new(
         cause,
         format!("{top}; the client closed {when} (inferred: it did not accept the certificate)"),
-        cert_hint(top),
+        hint(top),
     )
     .inferred()
     .evidence(seen.cert.into_iter().chain(seen.problems_at));
@@ -400,6 +413,7 @@ pub(super) fn cert_hint(p: &CertProblem) -> &'static str {
         CertProblem::Untrusted { .. } => "trust the issuing CA on the client, or deploy a certificate from a CA the client trusts",
         CertProblem::SelfSigned => "deploy a CA-issued certificate on the host, or accept the self-signed one on the client",
         CertProblem::PinMismatch { .. } => "the host presents a different certificate than --pin expects: check whether it was renewed (update the pin) or whether something else answers for the host",
+        CertProblem::CaCertificate => "nothing to do: clients accept it; to tidy up, issue the host a certificate with CA:FALSE",
     }
 }
 

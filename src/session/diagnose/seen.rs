@@ -3,7 +3,7 @@
 use crate::cert::CertProblem;
 use crate::decode::mcs::McsEvent;
 use crate::decode::names::{NegFailureCode, Protocols};
-use crate::decode::note::{NotIntercepted, Note};
+use crate::decode::note::{LeafSigner, Mirrored, NotIntercepted, Note};
 use crate::decode::pdu::data::SaveSessionInfo;
 use crate::decode::pdu::errinfo::ErrorInfo;
 use crate::decode::pdu::licensing::License;
@@ -125,6 +125,9 @@ pub struct Intercept {
     pub fallback_failed: Option<(At, String)>,
     /// `--nla downgrade` rewrote the request: (requested, sent).
     pub downgraded: Option<(At, Protocols, Protocols)>,
+    /// The certificate rdptap presented to the client: who signed it, and which of the
+    /// host's problems it mirrors.
+    pub leaf: Option<(At, LeafSigner, Vec<Mirrored>)>,
 }
 
 impl Seen {
@@ -287,6 +290,9 @@ impl Seen {
                 fallback,
             } => i.upstream_failed = Some((at, *alert, error.clone(), *fallback)),
             Note::ClientTls { .. } => i.client_tls = Some(at),
+            Note::LeafPresented {
+                signed_by, mirrors, ..
+            } => i.leaf = Some((at, *signed_by, mirrors.clone())),
             Note::ClientTlsFailed { alert, error } => {
                 i.client_failed = Some((at, *alert, error.clone()))
             }

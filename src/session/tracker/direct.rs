@@ -120,6 +120,7 @@ impl Tracker for DirectTracker {
         Finished {
             verdict,
             session: None,
+            session_open: false,
         }
     }
 }

@@ -257,6 +257,7 @@ impl Tracker for GatewayTracker {
                 session = Some((timeline.next_seq(), SessionVerdict { key, verdict: sv }));
             }
         }
+        let session_open = key.is_some() && session.is_none();
         let mut records = Core::records_counted(
             [self.outer.stats(Dir::C2S), self.outer.stats(Dir::S2C)],
             false,
@@ -278,6 +279,10 @@ impl Tracker for GatewayTracker {
             );
         }
         let session = session.map(|(_, s)| s);
-        Finished { verdict, session }
+        Finished {
+            verdict,
+            session,
+            session_open,
+        }
     }
 }

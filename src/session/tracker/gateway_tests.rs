@@ -305,3 +305,25 @@ fn fin(dir: Dir, at: u64, bytes: u64) -> Fact {
         },
     )
 }
+
+#[test]
+fn a_member_that_is_not_the_last_says_its_session_is_still_open() {
+    // The HTTP transport's IN and OUT channels are two connections of one session:
+    // the first to end leaves the session open, the last one reports it.
+    let members = |joined: usize| {
+        let mut solo = Solo {
+            key: Some("{conn}".into()),
+            ..Solo::default()
+        };
+        for _ in 0..joined {
+            solo.session.join();
+        }
+        let mut t = GatewayTracker::new(info(), Box::new(solo), false);
+        intercepted(&mut t);
+        t.finish(Duration::from_millis(10))
+    };
+    let first = members(2);
+    assert!(first.session_open && first.session.is_none(), "{first:?}");
+    let last = members(1);
+    assert!(!last.session_open && last.session.is_some(), "{last:?}");
+}

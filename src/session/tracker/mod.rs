@@ -91,6 +91,9 @@ pub struct Finished {
     pub verdict: Verdict,
     /// The verdict on the whole gateway session, when this connection was its last.
     pub session: Option<SessionVerdict>,
+    /// This connection belongs to a gateway session that other connections still hold
+    /// open: the session's verdict comes with the last of them.
+    pub session_open: bool,
 }
 
 /// The verdict on a gateway session: every connection with one `RDG-Connection-Id`.

@@ -1,9 +1,8 @@
 //! The RDP connection inside the tunnel, diagnosed with the direct-mode rules on a
 //! timeline of its own, then reported with the gateway around it.
 
-use super::super::seen::Seen;
 use super::super::{Finding, Inputs};
-use super::{cert_first, transport_name, GwInputs, GwSeen};
+use super::{transport_name, GwInputs, GwSeen};
 use crate::decode::ws::WsEvent;
 use crate::decode::DecodeEvent;
 use crate::session::{Cause, Phase, TcpEvent, Timeline, What};
@@ -11,12 +10,7 @@ use crate::vocab::Dir;
 use crate::vocab::{EndKind, StreamEnd};
 
 /// The finding once the tunnel carried data: the inner connection's, with context.
-pub(super) fn inner_finding(
-    input: &Inputs<'_>,
-    gw: &GwInputs,
-    seen: &Seen,
-    g: &GwSeen,
-) -> Option<Finding> {
+pub(super) fn inner_finding(input: &Inputs<'_>, gw: &GwInputs, g: &GwSeen) -> Option<Finding> {
     let data_at = g.reached_data?;
     let tl = inner_timeline(input.timeline, data_at.seq);
     let v = super::super::diagnose(&Inputs {
@@ -102,7 +96,7 @@ pub(super) fn inner_finding(
         closed: Some((v.closed_by, v.close_kind)),
         mstsc: v.mstsc,
     };
-    Some(cert_first(f, seen))
+    Some(f)
 }
 
 /// The inner events with the phases they reached, and ends where the tunnel ended

@@ -8,7 +8,7 @@ pub mod seen;
 
 use super::close::Close;
 use super::seen::Seen;
-use super::{assemble, effective_problems, Finding, Inputs};
+use super::{assemble, Finding, Inputs};
 use crate::decode::http::{AuthScheme, Transport};
 use crate::decode::tls::RecordStats;
 use crate::session::{Cause, CloseKind, ClosedBy, Verdict};
@@ -64,13 +64,24 @@ fn find(
     if !g.transports.is_empty() {
         with_requests.plain[0].bytes = with_requests.plain[0].bytes.max(1);
     }
-    if let Some(f) =
-        super::intercept::intercept_failure(&with_requests, seen, close, FarEnd::Gateway)
-    {
+    if let Some(f) = super::intercept::intercept_failure(
+        &with_requests,
+        seen,
+        close,
+        FarEnd::Gateway,
+        gateway_cert_hint,
+    ) {
         return f;
     }
     if let Some(f) = super::tls_failure(seen, close) {
         return f;
+    }
+    if gw.passthrough {
+        // The client saw the gateway's own certificate: a client that left right after
+        // the handshake refused it, as in passthrough.
+        if let Some(f) = super::cert_rejected(seen, close, gateway_cert_hint) {
+            return f;
+        }
     }
     let transport = g.transport();
     let during = seen
@@ -231,21 +242,20 @@ fn find(
     if let Some(f) = channel_end(gw, seen, g, close) {
         return f;
     }
-    if let Some(f) = inner::inner_finding(input, gw, seen, g) {
+    if let Some(f) = inner::inner_finding(input, gw, g) {
         return f;
     }
     if let Some(f) = reset(close, &during) {
         return f;
     }
     if let Some(f) = passthrough_end(input, gw, seen, close) {
-        return cert_first(f, seen);
+        return f;
     }
     let f = super::by_close(seen, close);
-    let f = Finding {
+    Finding {
         summary: format!("{} ({})", f.summary, transport_name(transport)),
         ..f
-    };
-    cert_first(f, seen)
+    }
 }
 
 fn input_is_intercepted(seen: &Seen) -> bool {
@@ -272,29 +282,7 @@ fn reset(close: Option<&Close>, during: &str) -> Option<Finding> {
     )
 }
 
-/// When nothing else went wrong, the gateway's certificate problem is the finding: the
-/// client saw rdptap's certificate, and would have met this one without rdptap.
-pub(super) fn cert_first(f: Finding, seen: &Seen) -> Finding {
-    if f.cause != Cause::Ok {
-        return f;
-    }
-    let problems = effective_problems(&seen.problems);
-    let Some(top) = problems.first() else {
-        return f;
-    };
-    let hidden = if seen.icpt.client_tls.is_some() {
-        "the client did not see this because rdptap presented its own certificate, and the session went on through rdptap; without rdptap the client would warn about or refuse the gateway's certificate"
-    } else {
-        "the client accepted it (or was told to ignore it)"
-    };
-    Finding::new(
-        Cause::from_id(top.cause_id()).unwrap_or(Cause::CertUntrusted),
-        format!("the gateway's certificate: {top}; {hidden}. {}", f.summary),
-        gateway_cert_hint(top),
-    )
-    .evidence(seen.problems_at)
-}
-
+/// What to do about the gateway's certificate problem `p`.
 fn gateway_cert_hint(p: &crate::cert::CertProblem) -> &'static str {
     use crate::cert::CertProblem;
     match p {

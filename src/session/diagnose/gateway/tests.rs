@@ -303,3 +303,153 @@ fn a_drop_after_a_bound_authenticate_suspects_channel_binding() {
             .collect();
     assert!(!all.contains(&bound_authenticate()[..20]));
 }
+
+// ---------------------------------------------------------------------------------------
+// The gateway's certificate: the client's reaction decides
+
+/// A timeline of one gateway connection whose certificate `problems` were judged, and
+/// that the client closed `after_ms` after its TLS handshake (having sent a record
+/// when `sent`). With `mirrors`, rdptap terminated the TLS and its leaf mirrored
+/// those; without, the TLS was relayed untouched (`--gateway-passthrough`).
+fn cert_timeline(
+    problems: Vec<crate::cert::CertProblem>,
+    mirrors: Option<Vec<crate::decode::note::Mirrored>>,
+    after_ms: u64,
+    sent: bool,
+) -> Timeline {
+    use crate::decode::tls::TlsEvent;
+    use crate::decode::DecodeEvent;
+    let mut tl = Timeline::default();
+    let mut now = Duration::ZERO;
+    tl.push(now, None, What::Phase(Phase::TcpConnect));
+    let leg = LegTls {
+        version: None,
+        cipher_suite: None,
+        sni: None,
+        handshake_ms: 1.0,
+    };
+    match mirrors {
+        Some(mirrors) => {
+            tl.push(
+                now,
+                None,
+                What::Note(Note::UpstreamTls {
+                    tls: leg.clone(),
+                    chain: vec![],
+                    resumed: false,
+                    pin_matched: None,
+                }),
+            );
+            tl.push(now, Some(Dir::S2C), What::CertAssessed(problems));
+            tl.push(
+                now,
+                None,
+                What::Note(Note::LeafPresented {
+                    leaf_for: "gw".into(),
+                    signed_by: crate::decode::note::LeafSigner::LocalCa,
+                    mirrors,
+                    names: vec!["gw".into()],
+                    not_before: "2020-01-01T00:00:00Z".into(),
+                    not_after: "2021-01-01T00:00:00Z".into(),
+                }),
+            );
+            now += Duration::from_millis(2);
+            tl.push(
+                now,
+                None,
+                What::Note(Note::ClientTls {
+                    tls: leg,
+                    leaf_for: "gw".into(),
+                }),
+            );
+        }
+        None => {
+            tl.push(
+                now,
+                Some(Dir::S2C),
+                What::Decoded(DecodeEvent::Tls(TlsEvent::HandshakeDone)),
+            );
+            tl.push(now, Some(Dir::S2C), What::CertAssessed(problems));
+        }
+    }
+    if sent {
+        tl.push(
+            now + Duration::from_millis(1),
+            Some(Dir::C2S),
+            What::Decoded(DecodeEvent::Tls(TlsEvent::AppRecord { seq: 1, len: 200 })),
+        );
+    }
+    now += Duration::from_millis(after_ms);
+    let end = StreamEnd {
+        kind: EndKind::Fin,
+        after: now,
+        bytes: 100,
+    };
+    tl.push(
+        now,
+        Some(Dir::C2S),
+        What::Tcp(TcpEvent::StreamEnded { end }),
+    );
+    tl
+}
+
+fn gw_verdict(tl: &Timeline, passthrough: bool) -> Verdict {
+    diagnose(
+        &Inputs {
+            timeline: tl,
+            tls_stats: Default::default(),
+            target: "gw",
+            linger: Duration::from_secs(1),
+            duration: Duration::from_secs(1),
+            plain: Default::default(),
+            capture: false,
+        },
+        &GwInputs {
+            passthrough,
+            ..Default::default()
+        },
+    )
+}
+
+fn expired() -> crate::cert::CertProblem {
+    crate::cert::CertProblem::Expired {
+        not_after: "2021-01-01T00:00:00Z".into(),
+    }
+}
+
+#[test]
+fn a_refused_mirrored_gateway_certificate_is_the_cause_with_the_gateways_hint() {
+    use crate::decode::note::Mirrored;
+    let v = gw_verdict(
+        &cert_timeline(vec![expired()], Some(vec![Mirrored::Expired]), 40, false),
+        false,
+    );
+    assert_eq!(v.cause, Cause::CertExpired, "{v:#?}");
+    assert!(v.hint.contains("gateway's SSL certificate"), "{}", v.hint);
+    assert!(v.summary.contains("mirrors"), "{}", v.summary);
+}
+
+#[test]
+fn a_gateway_session_that_went_on_is_never_a_certificate_cause() {
+    use crate::decode::note::Mirrored;
+    // The client accepted and stayed: whatever then ended it, not the certificate.
+    let v = gw_verdict(
+        &cert_timeline(vec![expired()], Some(vec![Mirrored::Expired]), 5000, false),
+        false,
+    );
+    assert_ne!(v.cause, Cause::CertExpired, "{v:#?}");
+    assert_eq!(v.warnings[0].cause, Cause::CertExpired, "{v:#?}");
+    assert!(v.warnings[0].detail.contains("mirrored it to the client"));
+}
+
+#[test]
+fn with_gateway_passthrough_a_quick_close_after_the_handshake_is_a_refusal() {
+    let v = gw_verdict(&cert_timeline(vec![expired()], None, 30, false), true);
+    assert_eq!(v.cause, Cause::CertExpired, "{v:#?}");
+    assert!(v.inferred);
+    assert!(v.hint.contains("gateway's SSL certificate"), "{}", v.hint);
+    // The client went on: ok, with the problem as a warning.
+    let v = gw_verdict(&cert_timeline(vec![expired()], None, 5000, true), true);
+    assert_eq!(v.cause, Cause::Ok, "{v:#?}");
+    assert_eq!(v.warnings[0].cause, Cause::CertExpired, "{v:#?}");
+}
