@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Builds rdptap in release mode and runs the benchmark (benches/throughput/).
-# It has five sections: `relay` (rdptap against no relay, socat and haproxy),
+# It has six sections: `relay` (rdptap against no relay, socat and haproxy),
 # `intercept` (real TLS direct, through rdptap untouched, and through
 # rdptap --intercept), `gateway` (MS-TSGU DATA over the WebSocket and HTTP
 # transports through rdptap lab gateway, alone and behind rdptap proxy --gateway,
 # against direct TLS), `capture` (rdptap --pcap against no capture) and `analyze`
 # (rdptap analyze on a generated 1 GiB capture of RDP over TLS, without and with its
 # key log, against tshark -z conv,tcp on the same file; it needs tshark and about
-# 1.1 GiB free in the temp directory). All run unless some are named. Extra
+# 1.1 GiB free in the temp directory) and `pieces` (a 64 KiB frame sent to rdptap in
+# 1-byte pieces, in direct and gateway mode, against as many pieces it only relays;
+# rdptap's CPU ratio). All run unless some are named. Extra
 # arguments are passed to the benchmark, e.g.
 #   benches/run.sh                                  # everything, 3 to 5 minutes
 #   benches/run.sh relay --mib 256 --reps 1         # a quick relay comparison
@@ -19,6 +21,8 @@
 #   benches/run.sh analyze                          # offline analysis, about 5 minutes
 #   benches/run.sh analyze --analyze-mib 128 --analyze-reps 1   # a quick look
 #   benches/run.sh analyze --analyze-dir /big/disk --keep       # keep the capture
+#   benches/run.sh pieces                           # 1-byte pieces, about 2 minutes
+#   benches/run.sh pieces --pieces-reps 1           # a quick look
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +31,7 @@ cd "$(dirname "$0")/.."
 relay=1
 for a in "$@"; do
     case "$a" in
-        intercept | gateway | capture | analyze) relay=0 ;;
+        intercept | gateway | capture | analyze | pieces) relay=0 ;;
     esac
 done
 for a in "$@"; do
@@ -47,7 +51,7 @@ fi
 analyze=1
 for a in "$@"; do
     case "$a" in
-        relay | intercept | gateway | capture) analyze=0 ;;
+        relay | intercept | gateway | capture | pieces) analyze=0 ;;
     esac
 done
 for a in "$@"; do

@@ -130,6 +130,12 @@ pub(crate) fn print_header(opts: &Opts, env: &Env, nofile: u64) {
             opts.gw_mib, opts.gw_reps
         );
     }
+    if opts.pieces {
+        println!(
+            "pc plan:  a 64 KiB frame in 1-byte pieces (direct: TPKT; gateway: MS-TSGU DATA in WebSocket frames or HTTP chunks) and as many relay-only pieces, {} runs per case interleaved (median shown); each piece waits for the one before to arrive",
+            opts.pieces_reps
+        );
+    }
     if opts.analyze {
         println!(
             "an plan:  a {} MiB generated capture of RDP over TLS; {} rounds of rdptap analyze, rdptap analyze --keylog and tshark -q -z conv,tcp in turn; {}",

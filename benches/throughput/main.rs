@@ -6,7 +6,9 @@
 //! mode: MS-TSGU DATA packets over the WebSocket and HTTP transports through
 //! `rdptap lab gateway`, alone and behind `rdptap proxy --gateway`, against direct TLS.
 //! A fifth runs `rdptap analyze` on a generated capture of RDP over TLS, without and with
-//! its key log, against `tshark -q -z conv,tcp` on the same file.
+//! its key log, against `tshark -q -z conv,tcp` on the same file. A sixth (`pieces`)
+//! sends a 64 KiB frame to rdptap in 1-byte pieces, in direct and gateway mode, against
+//! as many pieces of bytes rdptap only relays, and prints rdptap's CPU ratio.
 //!
 //! It prints ratios against the direct path measured in the same run, because the
 //! absolute numbers depend on the machine. Run it with `benches/run.sh`, or
@@ -26,7 +28,8 @@
 //! - `--analyze-mib N` (capture size, default 1024), `--analyze-reps N` (rounds, default
 //!   3), `--analyze-dir DIR` (where the capture is written, default the temp directory),
 //!   `--keep` (keep the capture and its key log): the offline-analysis section
-//!   (`analyze`).
+//!   (`analyze`);
+//! - `--pieces-reps N` (runs per case, default 3): the 1-byte-pieces section (`pieces`).
 //!
 //! Layout: `env` (binaries, scratch directory, header), `script` (the RDP opening cut
 //! from the fixture), `upstream` (the servers every relay path ends at), `peers` (the
@@ -36,8 +39,8 @@
 //! measurements and tables), `gateway_client`
 //! (an MS-TSGU client over both transports) and `gateway` (the gateway-mode
 //! measurements, their RDP host and tables), `pcap_write` (pcap frames and TCP segments),
-//! `capture_gen` (the RDP-over-TLS capture and its key log) and `analyze` (the offline
-//! analysis measurements and tables).
+//! `capture_gen` (the RDP-over-TLS capture and its key log), `analyze` (the offline
+//! analysis measurements and tables) and `pieces` (frames in 1-byte pieces).
 
 fn main() {
     // `cargo test --all-targets` also runs harness = false benches, but without
@@ -81,6 +84,8 @@ mod pcap_write;
 #[cfg(target_os = "linux")]
 mod peers;
 #[cfg(target_os = "linux")]
+mod pieces;
+#[cfg(target_os = "linux")]
 mod report;
 #[cfg(target_os = "linux")]
 mod script;
@@ -117,6 +122,8 @@ struct Opts {
     capture: bool,
     /// Run the offline-analysis section.
     analyze: bool,
+    /// Run the frames-in-1-byte-pieces section.
+    pieces: bool,
     mib: u64,
     reps: usize,
     rtts: usize,
@@ -133,6 +140,7 @@ struct Opts {
     an_reps: usize,
     an_dir: Option<std::path::PathBuf>,
     keep: bool,
+    pieces_reps: usize,
     extra: Vec<String>,
 }
 
@@ -144,6 +152,7 @@ fn parse_opts() -> Res<Opts> {
         gateway: false,
         capture: false,
         analyze: false,
+        pieces: false,
         mib: 1024,
         reps: 3,
         rtts: 20_000,
@@ -160,6 +169,7 @@ fn parse_opts() -> Res<Opts> {
         an_reps: 3,
         an_dir: None,
         keep: false,
+        pieces_reps: 3,
         extra: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
@@ -184,6 +194,7 @@ fn parse_opts() -> Res<Opts> {
             "--cap-reps" => o.cap_reps = num("--cap-reps")?.max(1) as usize,
             "--analyze-mib" => o.an_mib = num("--analyze-mib")?.max(1),
             "--analyze-reps" => o.an_reps = num("--analyze-reps")?.max(1) as usize,
+            "--pieces-reps" => o.pieces_reps = num("--pieces-reps")?.max(1) as usize,
             "--analyze-dir" => {
                 let d = args.next().ok_or("--analyze-dir needs a directory")?;
                 o.extra.push(format!("--analyze-dir {d}"));
@@ -214,20 +225,25 @@ fn parse_opts() -> Res<Opts> {
                 o.analyze = true;
                 o.extra.push(a);
             }
+            "pieces" => {
+                o.pieces = true;
+                o.extra.push(a);
+            }
             s => {
                 return Err(format!(
-                    "unknown argument {s} (known: relay, intercept, gateway, capture, analyze, --mib, --reps, --rtts, --conns, --tls-mib, --tls-reps, --setups, --gw-mib, --gw-reps, --cap-mib, --cap-reps, --analyze-mib, --analyze-reps, --analyze-dir, --keep)"
+                    "unknown argument {s} (known: relay, intercept, gateway, capture, analyze, pieces, --mib, --reps, --rtts, --conns, --tls-mib, --tls-reps, --setups, --gw-mib, --gw-reps, --cap-mib, --cap-reps, --analyze-mib, --analyze-reps, --analyze-dir, --keep, --pieces-reps)"
                 )
                 .into())
             }
         }
     }
-    if !o.relay && !o.intercept && !o.gateway && !o.capture && !o.analyze {
+    if !o.relay && !o.intercept && !o.gateway && !o.capture && !o.analyze && !o.pieces {
         o.relay = true;
         o.intercept = true;
         o.gateway = true;
         o.capture = true;
         o.analyze = true;
+        o.pieces = true;
     }
     Ok(o)
 }
@@ -273,6 +289,7 @@ fn run() -> Res<()> {
         None
     };
     let an = opts.analyze.then(|| analyze::run(&env, &opts));
+    let pc = opts.pieces.then(|| pieces::run(&env, &opts));
 
     println!();
     if let Some((raw, rdp, lat, rss)) = &relay {
@@ -299,6 +316,9 @@ fn run() -> Res<()> {
     if let Some(Ok(a)) = &an {
         analyze::print(&opts, a);
     }
+    if let Some(Ok(p)) = &pc {
+        pieces::print(&opts, p);
+    }
     println!("Targets");
     if let Some((raw, rdp, lat, rss)) = &relay {
         report::print_targets(raw, rdp, lat, rss);
@@ -308,6 +328,12 @@ fn run() -> Res<()> {
     section_targets(&gw, "gateway mode", gateway::print_targets, &mut failed);
     section_targets(&cap, "packet capture", capture::print_targets, &mut failed);
     section_targets(&an, "offline analysis", analyze::print_targets, &mut failed);
+    section_targets(
+        &pc,
+        "frames in 1-byte pieces",
+        pieces::print_targets,
+        &mut failed,
+    );
     if !failed.is_empty() {
         return Err(failed.join("\n").into());
     }
