@@ -7,7 +7,7 @@
 //! limits and the trackers of the connections open at one time.
 
 pub mod classify;
-mod engine;
+pub mod engine;
 pub mod output;
 mod pending;
 pub mod tls_start;

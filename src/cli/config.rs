@@ -1,6 +1,7 @@
 //! Proxy settings: the TOML file merged under the command line, then checked.
 
 use super::{duration, ProxyArgs};
+use crate::proxy::admission::DEFAULT_MAX_CONNECTIONS;
 use crate::proxy::config::{
     GatewayMode, InterceptConfig, ProxyConfig, DEFAULT_GATEWAY_LISTEN, DEFAULT_LISTEN,
 };
@@ -12,6 +13,9 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// How long a client may stay silent after connecting, unless configured.
+pub const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A configuration error: which file and field, what is wrong, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +40,8 @@ struct FileConfig {
     linger: Option<String>,
     connect_timeout: Option<String>,
     idle_timeout: Option<String>,
+    first_byte_timeout: Option<String>,
+    max_connections: Option<usize>,
     events: Option<PathBuf>,
     events_append: Option<bool>,
     once: Option<bool>,
@@ -187,6 +193,23 @@ pub fn resolve(args: &ProxyArgs) -> Result<ProxyConfig, ConfigError> {
     }
     let idle_timeout =
         dur("idle_timeout", &args.idle_timeout, &file.idle_timeout)?.filter(|d| !d.is_zero());
+    let first_byte_timeout = dur(
+        "first_byte_timeout",
+        &args.first_byte_timeout,
+        &file.first_byte_timeout,
+    )?
+    .unwrap_or(DEFAULT_FIRST_BYTE_TIMEOUT);
+    let first_byte_timeout = (!first_byte_timeout.is_zero()).then_some(first_byte_timeout);
+    let max_connections = args
+        .max_connections
+        .or(file.max_connections)
+        .unwrap_or(DEFAULT_MAX_CONNECTIONS);
+    if max_connections == 0 {
+        return Err(ConfigError(format!(
+            "{}: must be at least 1 (it is how many connections rdptap relays at once)",
+            src("max_connections", args.max_connections.is_some())
+        )));
+    }
     let events = args.events.clone().or(file.events.clone()).map(|p| {
         if p.as_os_str() == "-" {
             Target::Stdout
@@ -285,6 +308,7 @@ pub fn resolve(args: &ProxyArgs) -> Result<ProxyConfig, ConfigError> {
         linger,
         connect_timeout,
         idle_timeout,
+        first_byte_timeout,
         events,
         once: args.once || file.once.unwrap_or(false),
         intercept,
@@ -293,6 +317,7 @@ pub fn resolve(args: &ProxyArgs) -> Result<ProxyConfig, ConfigError> {
         redact_users,
         gateway,
         capture,
+        max_connections,
     })
 }
 
@@ -363,6 +388,18 @@ mod tests {
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(c.linger, Duration::from_secs(5));
         assert_eq!(c.dial, c.target);
+        assert_eq!(c.first_byte_timeout, Some(Duration::from_secs(30)));
+        let mut a = args("host");
+        a.first_byte_timeout = Some("0".into());
+        assert_eq!(resolve(&a).unwrap().first_byte_timeout, None);
+        a.first_byte_timeout = Some("soon".into());
+        let e = resolve(&a).unwrap_err();
+        assert!(e.0.contains("--first-byte-timeout"), "{e}");
+        assert_eq!(c.max_connections, 1024);
+        let mut a = args("host");
+        a.max_connections = Some(0);
+        let e = resolve(&a).unwrap_err();
+        assert!(e.0.contains("--max-connections"), "{e}");
     }
 
     #[test]

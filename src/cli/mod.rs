@@ -111,6 +111,9 @@ Examples:
   # Record events as JSON Lines and exit after the first connection (exit 0 = ok):
   rdptap proxy --target rdp-host --events trace.jsonl --once
 
+  # Shared by a help desk: at most 200 clients at once, silent ones closed after 10 s:
+  rdptap proxy --target rdp-host --listen 0.0.0.0:13389 --allow-remote --max-connections 200 --first-byte-timeout 10s
+
   # Read options from a file (flags given on the command line win):
   rdptap proxy --config config/rdptap.toml
 
@@ -159,6 +162,14 @@ pub struct ProxyArgs {
     /// Close a connection when nothing moved either way for this long [default: never].
     #[arg(long, value_name = "DURATION")]
     pub idle_timeout: Option<String>,
+    /// Close a connection whose client sends nothing this long after connecting (RDP
+    /// and RD Gateway clients speak first); 0 turns it off [default: 30s].
+    #[arg(long, value_name = "DURATION")]
+    pub first_byte_timeout: Option<String>,
+    /// Relay at most N connections at once; more are closed at once, and said on the
+    /// console and in the events at most once a second [default: 1024].
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
     /// Write events as JSON Lines to FILE ("-" for standard output).
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,

@@ -6,6 +6,7 @@
 pub mod gateway;
 pub mod http;
 pub mod json;
+pub mod limits;
 pub mod mcs;
 pub mod names;
 pub mod note;

@@ -36,6 +36,8 @@ pub struct ProxyConfig {
     pub connect_timeout: Duration,
     /// Idle timeout, if any.
     pub idle_timeout: Option<Duration>,
+    /// How long a client may stay silent after connecting, if limited.
+    pub first_byte_timeout: Option<Duration>,
     /// The event file, if any.
     pub events: Option<Target>,
     /// Exit after the first verdict.
@@ -50,6 +52,8 @@ pub struct ProxyConfig {
     pub redact_users: bool,
     /// RD Gateway mode (`--gateway`): `target` is the gateway.
     pub gateway: Option<GatewayMode>,
+    /// How many connections are relayed at once; more are refused.
+    pub max_connections: usize,
     /// Packet capture (`--pcap`), if asked for.
     pub capture: Option<crate::record::capture::CaptureOptions>,
 }

@@ -45,6 +45,7 @@ pub async fn handle(
     wall_start: SystemTime,
 ) {
     let started = Instant::now();
+    relay::sockopt::bound_unacked(&client);
     let cfg = &ctx.cfg;
     let info = ConnInfo {
         id,
@@ -103,6 +104,7 @@ pub async fn handle(
             let opts = RelayOptions {
                 linger: cfg.linger,
                 idle_timeout: cfg.idle_timeout,
+                first_byte: cfg.first_byte_timeout,
             };
             match &ctx.intercept {
                 Some(ictx) => {

@@ -2,6 +2,7 @@
 //! clients, and the wiring of each connection from its sockets through the relay to its
 //! tracker and the sinks.
 
+pub mod admission;
 pub mod announce;
 pub mod config;
 pub mod conn;

@@ -100,6 +100,8 @@ impl ProxyServer {
         let tally = Arc::new(Mutex::new(Tally::default()));
         let (verdict_tx, mut verdict_rx) = mpsc::unbounded_channel::<Cause>();
         let next_id = AtomicU64::new(1);
+        let admission = super::admission::Admission::new(cfg.max_connections, recorder.clone());
+        let admitted = admission.clone();
         let template = ConnCtx {
             cfg: cfg.clone(),
             gateways: Arc::new(super::tunnels::Registry::new()),
@@ -120,18 +122,18 @@ impl ProxyServer {
             .map_err(|e| StartError(format!("cannot share the listening socket: {e}")))?;
         workers
             .listen(listener, shutdown_rx, move |client, peer| {
+                // Beyond --max-connections the socket is dropped here: closed at once.
+                let slot = admitted.admit(peer)?;
                 let id = next_id.fetch_add(1, Ordering::Relaxed);
                 if template.cfg.once && id > 1 {
                     // --once diagnoses one connection; later ones are refused by closing.
                     return None;
                 }
-                Some(handle(
-                    template.clone(),
-                    id,
-                    client,
-                    peer,
-                    SystemTime::now(),
-                ))
+                let conn = handle(template.clone(), id, client, peer, SystemTime::now());
+                Some(async move {
+                    conn.await;
+                    drop(slot);
+                })
             })
             .map_err(|e| StartError(format!("cannot accept connections: {e}")))?;
         let mut once_cause = None;
@@ -154,6 +156,9 @@ impl ProxyServer {
         // Stop open connections; each still writes its verdict.
         let _ = shutdown_tx.send(true);
         let _ = workers.idle(Duration::from_secs(3)).await;
+        admission.finish();
+        // It holds a recorder: the event writer ends only once every recorder is gone.
+        drop(admission);
         if let Some((c, t)) = capture {
             let (packets, bytes) = c.dropped();
             if packets > 0 {
@@ -162,6 +167,10 @@ impl ProxyServer {
             c.close(t).await;
         }
         recorder.flush().await;
+        let dropped = recorder.dropped();
+        if dropped > 0 {
+            eprintln!("rdptap: {dropped} events were dropped, not written: the event queue was full (the event file could not keep up); see the events_dropped lines");
+        }
         drop(recorder);
         if let Some(h) = sink_thread {
             let _ = tokio::task::spawn_blocking(move || h.join()).await;
@@ -202,12 +211,12 @@ fn open_events(
         };
         StartError(format!("cannot open the events file {name}: {e}; check the directory exists and is writable, or choose another with --events"))
     })?;
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (recorder, rx) = Recorder::channel(crate::record::EVENT_QUEUE);
     let h = std::thread::Builder::new()
         .name("rdptap-events".into())
         .spawn(move || jsonl::run(out, rx))
         .map_err(|e| StartError(format!("cannot start the event writer: {e}")))?;
-    Ok((Recorder::new(tx), Some(h)))
+    Ok((recorder, Some(h)))
 }
 
 /// The system roots plus every certificate in the `--trust` files.

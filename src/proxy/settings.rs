@@ -33,6 +33,8 @@ pub fn describe(cfg: &ProxyConfig) -> Value {
         "linger_ms": cfg.linger.as_millis() as u64,
         "connect_timeout_ms": cfg.connect_timeout.as_millis() as u64,
         "idle_timeout_ms": cfg.idle_timeout.map(|d| d.as_millis() as u64),
+        "first_byte_timeout_ms": cfg.first_byte_timeout.map(|d| d.as_millis() as u64),
+        "max_connections": cfg.max_connections,
         "intercept": intercept,
         "trust": cfg.trust,
         "pin": cfg.pin.map(|p| p.iter().map(|b| format!("{b:02x}")).collect::<String>()),

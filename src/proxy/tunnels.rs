@@ -80,7 +80,7 @@ impl Registry {
     fn join(&self, key: Option<&str>, conn: u64) -> Arc<Shared> {
         let Some(key) = key else {
             let t = Arc::new(Shared::new(format!("conn-{conn}")));
-            t.lock().session.join(conn);
+            t.lock().session.join();
             return t;
         };
         let order = self.next.fetch_add(1, Ordering::Relaxed);
@@ -104,7 +104,7 @@ impl Registry {
                 t
             }
         };
-        t.lock().session.join(conn);
+        t.lock().session.join();
         t
     }
 

@@ -137,7 +137,10 @@ pub async fn dial(
     let mut last = None;
     for addr in &addrs {
         match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
-            Ok(Ok(s)) => return Ok(s),
+            Ok(Ok(s)) => {
+                super::sockopt::bound_unacked(&s);
+                return Ok(s);
+            }
             Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
                 last = Some(ConnectError::Refused {
                     addr: addr.to_string(),

@@ -4,6 +4,7 @@
 pub mod connect;
 pub mod intercept;
 mod pump;
+pub mod sockopt;
 pub mod timers;
 
 pub use connect::{dial, Endpoint, Resolver, SystemResolver};
@@ -65,6 +66,9 @@ pub struct RelayOptions {
     pub linger: Duration,
     /// Close both sides after this long with no bytes either way (None: never).
     pub idle_timeout: Option<Duration>,
+    /// Close both sides when the client has sent nothing this long after connecting
+    /// (None: never).
+    pub first_byte: Option<Duration>,
 }
 
 impl Default for RelayOptions {
@@ -72,6 +76,7 @@ impl Default for RelayOptions {
         RelayOptions {
             linger: Duration::from_secs(5),
             idle_timeout: None,
+            first_byte: None,
         }
     }
 }
@@ -109,7 +114,11 @@ pub async fn relay_after(
     let (server_r, server_w) = server.into_split();
     let (c2s_tx, c2s_rx) = watch::channel(Sibling::Open);
     let (s2c_tx, s2c_rx) = watch::channel(Sibling::Open);
-    let timers = timers::Timers::new(started, opts.linger, opts.idle_timeout);
+    let timers = timers::Timers::new(started, opts.linger, opts.idle_timeout)
+        .with_first_byte(opts.first_byte);
+    if already[0] > 0 {
+        timers.client_spoke();
+    }
     let gate = observer.backpressure();
     let ctx = |dir: Dir, me, sibling| PumpCtx {
         dir,

@@ -1,6 +1,7 @@
 //! One direction of the relay: read a chunk, show it to the observer, write it on.
 
-use super::timers::{is_reset, read_error, sleep_until_opt, Timers};
+pub(crate) use super::timers::Sibling;
+use super::timers::{read_error, sleep_until_opt, Stops, Timers};
 use super::Observer;
 use crate::vocab::Dir;
 use crate::vocab::{EndKind, StreamEnd};
@@ -9,7 +10,7 @@ use std::future::Future;
 use std::io;
 use std::sync::Arc;
 use std::task::Poll;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::watch;
 
@@ -18,17 +19,6 @@ const MIN_READ: usize = 4 * 1024;
 /// Largest read buffer, reached after a few full reads in a bulk transfer: bigger reads
 /// mean fewer system calls per byte, which is where a relay spends its time.
 const MAX_READ: usize = 256 * 1024;
-
-/// What a pump tells its sibling (the opposite direction) when it stops.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Sibling {
-    /// Still relaying.
-    Open,
-    /// Ended in an orderly way: the sibling keeps going until its own end or the linger.
-    Closed,
-    /// Ended by a reset or a failed write: the sibling must stop now.
-    Aborted,
-}
 
 /// Everything a pump needs besides its two socket halves.
 pub(crate) struct PumpCtx {
@@ -107,16 +97,22 @@ pub(crate) async fn pump(
                 let chunk = buf.freeze();
                 bytes += n as u64;
                 ctx.timers.touch();
+                if ctx.dir == Dir::C2S {
+                    ctx.timers.client_spoke();
+                }
                 if let Some(wait) = ctx.gate.as_ref().and_then(|g| g.room()) {
                     // Lossless capture: the relay goes at the pace the trace is written.
                     wait.await;
                 }
                 ctx.observer.on_data(ctx.dir, &chunk);
-                if let Err(e) = writer.write_all(&chunk).await {
-                    break EndKind::WriteFailed {
-                        reset: is_reset(&e),
-                        error: e.to_string(),
-                    };
+                let stops = Stops {
+                    timers: &ctx.timers,
+                    shutdown: &mut ctx.shutdown,
+                    sibling: &mut ctx.sibling,
+                    sibling_closed: &mut sibling_closed,
+                };
+                if let Err(kind) = deliver(stops, &mut writer, &chunk, false).await {
+                    break kind;
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
@@ -142,6 +138,46 @@ pub(crate) async fn pump(
     };
     ctx.observer.on_end(ctx.dir, &end);
     end
+}
+
+/// Writes all of `chunk` (and flushes, when `flush`), racing the connection's timers:
+/// a receiver that stops reading (a zero window) ends the direction at the idle timeout,
+/// the linger or shutdown, as a sender that stops sending would. Bytes delivered count
+/// as activity, so a slow receiver is not mistaken for a silent one. The write is
+/// tried once before the timers are armed, since most complete at once.
+pub(crate) async fn deliver<W: AsyncWrite + Unpin>(
+    stops: Stops<'_>,
+    writer: &mut W,
+    chunk: &[u8],
+    flush: bool,
+) -> Result<(), EndKind> {
+    let timers = stops.timers;
+    let work = async {
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            let n = writer.write(rest).await?;
+            if n == 0 {
+                return Err(io::Error::from(io::ErrorKind::WriteZero));
+            }
+            rest = &rest[n..];
+            timers.touch();
+        }
+        if flush {
+            writer.flush().await?;
+        }
+        Ok(())
+    };
+    tokio::pin!(work);
+    let first = std::future::poll_fn(|cx| match work.as_mut().poll(cx) {
+        Poll::Ready(r) => Poll::Ready(Some(r)),
+        Poll::Pending => Poll::Ready(None),
+    })
+    .await;
+    let done = match first {
+        Some(r) => r,
+        None => super::timers::race(stops, work).await?,
+    };
+    done.map_err(|e| super::timers::write_error(&e))
 }
 
 /// When the current wait should be cut short to check the linger or idle timers.

@@ -47,6 +47,8 @@ closed_vocab! {
         ClientReset = ("client_reset", "the client reset the connection"),
         /// Nothing moved for longer than the idle timeout.
         IdleTimeout = ("idle_timeout", "the connection was idle too long"),
+        /// The client connected and sent nothing within the first-byte timeout.
+        ClientSilent = ("client_silent", "the client connected but sent nothing"),
         /// rdptap was stopped while the connection was open.
         ProxyShutdown = ("proxy_shutdown", "rdptap was stopped"),
         /// The host's certificate is not the one `--pin` names.

@@ -4,6 +4,7 @@
 //! it, and the report and `analyze` read it back (see [`EventLine`]).
 
 use crate::cert::CertProblem;
+use crate::session::kind::Counted;
 use crate::session::{Verdict, What};
 use crate::vocab::{closed_vocab, Dir, Layer};
 use serde::ser::SerializeMap;
@@ -95,6 +96,31 @@ pub enum Body {
         /// Why.
         error: String,
     },
+    /// Events of this connection past their kind's limit, counted and not written.
+    EventsCounted {
+        /// Per kind and direction: how many were written, how many only counted.
+        counts: Vec<Counted>,
+    },
+    /// The queue to the event file was full, so events were dropped, not written
+    /// (a line of connection 0).
+    EventsDropped {
+        /// Events dropped since the previous such line.
+        events: u64,
+        /// Events dropped since rdptap started.
+        total: u64,
+    },
+    /// `--max-connections` were open, so new connections were refused (a line of
+    /// connection 0, at most one a second).
+    ConnectionsRefused {
+        /// Connections refused since the previous such line.
+        refused: u64,
+        /// Connections refused since rdptap started.
+        total: u64,
+        /// The limit in force.
+        limit: u64,
+        /// The last refused client's address.
+        client: String,
+    },
     /// A line this rdptap does not understand (written by a newer one, or damaged),
     /// kept as written so that the rest of the file still loads.
     Unknown {
@@ -114,9 +140,12 @@ impl Body {
     pub fn layer(&self) -> Layer {
         match self {
             Body::Entry(w) => w.layer(),
-            Body::Verdict(_) | Body::ProxyStarted { .. } | Body::AnalyzeStarted { .. } => {
-                Layer::Session
-            }
+            Body::Verdict(_)
+            | Body::ProxyStarted { .. }
+            | Body::AnalyzeStarted { .. }
+            | Body::EventsCounted { .. }
+            | Body::EventsDropped { .. }
+            | Body::ConnectionsRefused { .. } => Layer::Session,
             Body::CaptureDropped { .. } | Body::CaptureFailed { .. } => Layer::Capture,
             Body::Unknown { layer, .. } => Layer::from_id(layer).unwrap_or(Layer::Session),
         }
@@ -177,6 +206,19 @@ impl Serialize for Body {
                 file: &'a str,
                 error: &'a str,
             },
+            EventsCounted {
+                counts: &'a [Counted],
+            },
+            EventsDropped {
+                events: u64,
+                total: u64,
+            },
+            ConnectionsRefused {
+                refused: u64,
+                total: u64,
+                limit: u64,
+                client: &'a str,
+            },
         }
         let t = match self {
             Body::Entry(w) => return w.serialize(s),
@@ -209,6 +251,22 @@ impl Serialize for Body {
                 policy,
             },
             Body::CaptureFailed { file, error } => Tagged::CaptureFailed { file, error },
+            Body::EventsCounted { counts } => Tagged::EventsCounted { counts },
+            Body::EventsDropped { events, total } => Tagged::EventsDropped {
+                events: *events,
+                total: *total,
+            },
+            Body::ConnectionsRefused {
+                refused,
+                total,
+                limit,
+                client,
+            } => Tagged::ConnectionsRefused {
+                refused: *refused,
+                total: *total,
+                limit: *limit,
+                client,
+            },
         };
         t.serialize(s)
     }

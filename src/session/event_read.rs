@@ -134,6 +134,19 @@ fn read(layer: Layer, kind: &str, m: &Map<String, Value>, v: &Value) -> Result<B
             file: field(m, "file")?,
             error: field(m, "error")?,
         }),
+        (Layer::Session, "events_counted") => Ok(Body::EventsCounted {
+            counts: field(m, "counts")?,
+        }),
+        (Layer::Session, "events_dropped") => Ok(Body::EventsDropped {
+            events: field(m, "events")?,
+            total: field(m, "total")?,
+        }),
+        (Layer::Session, "connections_refused") => Ok(Body::ConnectionsRefused {
+            refused: field(m, "refused")?,
+            total: field(m, "total")?,
+            limit: field(m, "limit")?,
+            client: field(m, "client")?,
+        }),
         (Layer::Tcp, _) => TcpEvent::deserialize(v)
             .map(|t| Body::Entry(What::Tcp(t)))
             .map_err(|e| format!("{kind}: {e}")),

@@ -25,10 +25,13 @@ pub struct Deposit {
 pub struct GwSession {
     /// The sans-IO tunnel decoder (packet order, inner RDP).
     pub tunnel: GwTunnel,
-    /// Connection numbers linked to the session.
-    pub members: Vec<u64>,
+    /// Connections linked to the session.
+    joined: usize,
     /// Members that have ended.
-    pub done: Vec<Deposit>,
+    departed: usize,
+    /// The ended members' records, folded into one as each member ends: a session
+    /// keeps one bounded timeline however many connections join it.
+    done: Option<Deposit>,
     /// The session verdict was written.
     pub reported: bool,
 }
@@ -39,21 +42,37 @@ impl GwSession {
         Self::default()
     }
 
-    /// Counts `conn` as a member.
-    pub fn join(&mut self, conn: u64) {
-        self.members.push(conn);
+    /// Counts one more member connection.
+    pub fn join(&mut self) {
+        self.joined += 1;
     }
 
-    /// A member ended. When it was the last, the session is reported now and every
-    /// member's record comes back.
+    /// A member ended. When it was the last, the session is reported now and the
+    /// members' record comes back (one, with every member's timeline merged in).
     pub fn depart(&mut self, d: Deposit) -> Option<Vec<Deposit>> {
-        self.done.push(d);
-        if self.done.len() >= self.members.len() && !self.reported {
+        self.departed += 1;
+        self.done = Some(match self.done.take() {
+            None => d,
+            Some(before) => fold(&[before, d]),
+        });
+        if self.departed >= self.joined && !self.reported {
             self.reported = true;
-            Some(std::mem::take(&mut self.done))
+            self.done.take().map(|d| vec![d])
         } else {
             None
         }
+    }
+}
+
+/// Several members' records as one: their timelines merged, under the first member's
+/// number and start. Merging keeps of each kind the first and the latest entries of
+/// all, so folding one member at a time keeps what one merge at the end would.
+pub fn fold(done: &[Deposit]) -> Deposit {
+    let (timeline, started) = merge(done);
+    Deposit {
+        conn: done.iter().map(|d| d.conn).min().unwrap_or_default(),
+        started,
+        timeline,
     }
 }
 
@@ -61,17 +80,79 @@ impl GwSession {
 /// member's start (which comes back too).
 pub fn merge(done: &[Deposit]) -> (Timeline, Duration) {
     let base = done.iter().map(|d| d.started).min().unwrap_or_default();
-    let mut all: Vec<(Duration, u64, usize, Entry)> = Vec::new();
+    let mut all: Vec<(Duration, u64, usize, &Entry)> = Vec::new();
     for d in done {
         let offset = d.started.saturating_sub(base);
-        for e in &d.timeline.entries {
-            all.push((offset + e.at, d.conn, e.seq, e.clone()));
+        for e in d.timeline.entries() {
+            all.push((offset + e.at, d.conn, e.seq, e));
         }
     }
     all.sort_by_key(|(at, conn, seq, _)| (*at, *conn, *seq));
     let mut t = Timeline::default();
     for (at, _, _, e) in all {
-        t.push(at, e.dir, e.what);
+        t.push(at, e.dir, e.what.clone());
+    }
+    for d in done {
+        t.absorb_unkept(&d.timeline);
     }
     (t, base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::gateway::GwEvent;
+    use crate::decode::tsgu::packet::Packet;
+    use crate::decode::DecodeEvent;
+    use crate::session::timeline::{KEEP_FIRST, KEEP_LAST};
+    use crate::session::What;
+    use crate::vocab::Dir;
+
+    fn keepalive() -> What {
+        What::Decoded(DecodeEvent::Gw(GwEvent::TsguPacket {
+            packet: Packet::Keepalive,
+            len: 8,
+        }))
+    }
+
+    fn member(conn: u64, keepalives: usize) -> Deposit {
+        let mut t = Timeline::default();
+        for i in 0..keepalives {
+            t.push(Duration::from_millis(i as u64), Some(Dir::C2S), keepalive());
+        }
+        Deposit {
+            conn,
+            started: Duration::from_secs(conn),
+            timeline: t,
+        }
+    }
+
+    #[test]
+    fn many_members_leave_one_bounded_record_with_every_count() {
+        let mut s = GwSession::new();
+        let n = 200;
+        for _ in 0..n {
+            s.join();
+        }
+        for conn in 1..n as u64 {
+            assert!(s.depart(member(conn, 100)).is_none());
+            let kept = s.done.as_ref().map_or(0, |d| d.timeline.len());
+            assert!(kept <= KEEP_FIRST + KEEP_LAST, "{kept} entries kept");
+        }
+        let done = s
+            .depart(member(n as u64, 100))
+            .expect("the last member reports");
+        assert_eq!(done.len(), 1);
+        let (t, base) = merge(&done);
+        assert_eq!(base, Duration::from_secs(1));
+        assert_eq!(t.len(), KEEP_FIRST + KEEP_LAST);
+        let kept = t.entries().count() as u64;
+        assert_eq!(kept + t.unkept(|w| *w == keepalive()), 100 * n as u64);
+        // The first kept are the first member's, the last the last member's.
+        assert_eq!(t.entries().next().map(|e| e.at), Some(Duration::ZERO));
+        assert_eq!(
+            t.entries().last().map(|e| e.at),
+            Some(Duration::from_secs(n as u64 - 1) + Duration::from_millis(99))
+        );
+    }
 }

@@ -8,6 +8,7 @@ pub mod diagnose;
 pub mod event;
 mod event_read;
 pub mod gateway;
+pub mod kind;
 pub mod mstsc;
 pub mod phase;
 pub mod phases;

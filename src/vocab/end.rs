@@ -21,6 +21,9 @@ pub enum EndKind {
     Linger,
     /// Both sides were silent for the idle timeout.
     IdleTimeout,
+    /// The client sent nothing within the first-byte timeout after connecting, so
+    /// rdptap closed both directions.
+    FirstByteTimeout,
     /// rdptap was asked to stop.
     Shutdown,
     /// rdptap closed it because the other direction was reset or could not be delivered.
@@ -51,6 +54,9 @@ impl fmt::Display for EndKind {
             EndKind::Error { error } => write!(f, "failed: {error}"),
             EndKind::Linger => f.write_str("stayed silent until the linger time ran out"),
             EndKind::IdleTimeout => f.write_str("was idle past the idle timeout"),
+            EndKind::FirstByteTimeout => f.write_str(
+                "was closed by rdptap: the client sent nothing within the first-byte timeout",
+            ),
             EndKind::Shutdown => f.write_str("was cut by rdptap shutting down"),
             EndKind::Aborted => f.write_str("was closed by rdptap after the other side failed"),
             EndKind::WriteFailed { reset: true, .. } => {

@@ -122,8 +122,14 @@ pub fn client_hello(body: &[u8]) -> Result<TlsEvent, String> {
     r.vec(1)?; // legacy_session_id
     let mut suites_r = r.vec(2)?;
     let mut cipher_suites = Vec::new();
+    let mut cipher_suites_omitted = 0u32;
     while !suites_r.is_empty() {
-        cipher_suites.push(CipherSuite(suites_r.u16()?));
+        let suite = CipherSuite(suites_r.u16()?);
+        if cipher_suites.len() < super::MAX_LISTED_SUITES {
+            cipher_suites.push(suite);
+        } else {
+            cipher_suites_omitted += 1;
+        }
     }
     r.vec(1)?; // legacy_compression_methods
     let mut sni = None;
@@ -167,6 +173,7 @@ pub fn client_hello(body: &[u8]) -> Result<TlsEvent, String> {
         legacy_version,
         versions,
         cipher_suites,
+        cipher_suites_omitted: Some(cipher_suites_omitted),
         sni,
         alpn,
     })

@@ -38,8 +38,12 @@ pub enum TlsEvent {
         legacy_version: TlsVersion,
         /// Versions offered (supported_versions, or legacy_version alone without it).
         versions: Vec<TlsVersion>,
-        /// Cipher suites offered, in the client's order.
+        /// Cipher suites offered, in the client's order: the first
+        /// [`MAX_LISTED_SUITES`].
         cipher_suites: Vec<CipherSuite>,
+        /// Suites offered beyond those listed (0 for every real client seen so far;
+        /// None in files from before it was counted).
+        cipher_suites_omitted: Option<u32>,
         /// server_name (SNI), if sent.
         sni: Option<String>,
         /// ALPN protocols offered.
@@ -101,6 +105,10 @@ pub struct RecordStats {
     /// Bytes of record payload (excluding 5-byte headers).
     pub payload_bytes: u64,
 }
+
+/// How many offered cipher suites a ClientHello event lists; the rest are counted. A
+/// hello may offer 32767, all of them garbage.
+pub const MAX_LISTED_SUITES: usize = 64;
 
 /// How many application records per direction are reported one by one.
 pub const APP_RECORDS_REPORTED: u64 = 64;

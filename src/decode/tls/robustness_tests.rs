@@ -80,3 +80,32 @@ mod prop {
         }
     }
 }
+
+#[test]
+fn a_hello_offering_thousands_of_suites_lists_64_and_counts_the_rest() {
+    let suites: Vec<u16> = (0..5000u16).map(|i| 0x0a00 + i).collect();
+    let ch = rec(0x16, &client_hello(None, &[], &[], &suites)[..]);
+    // One record holds at most 16 KiB: split the hello over several.
+    let body = &ch[5..];
+    let records: Vec<u8> = body.chunks(16_000).flat_map(|c| rec(0x16, c)).collect();
+    let mut d = TlsDecoder::new();
+    let mut out = Vec::new();
+    d.feed(C2S, &records, &mut out).unwrap();
+    let Some(TlsEvent::ClientHello {
+        cipher_suites,
+        cipher_suites_omitted,
+        ..
+    }) = out.first()
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(cipher_suites.len(), MAX_LISTED_SUITES);
+    assert_eq!(cipher_suites[0], CipherSuite(0x0a00));
+    assert_eq!(*cipher_suites_omitted, Some(5000 - 64));
+    // The event reads back with its count.
+    let v = serde_json::to_value(&out[0]).unwrap();
+    assert_eq!(v["cipher_suites"].as_array().unwrap().len(), 64);
+    assert_eq!(v["cipher_suites_omitted"], 4936);
+    let back: TlsEvent = serde_json::from_value(v).unwrap();
+    assert_eq!(back, out[0]);
+}

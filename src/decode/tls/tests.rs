@@ -207,6 +207,7 @@ fn tls12_full_handshake() {
             legacy_version: TlsVersion::TLS12,
             versions: vec![TlsVersion::TLS12],
             cipher_suites: vec![CipherSuite(0xc030), CipherSuite(0x00ff)],
+            cipher_suites_omitted: Some(0),
             sni: Some("lab-host".into()),
             alpn: vec![],
         }

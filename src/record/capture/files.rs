@@ -167,6 +167,14 @@ impl Files {
         }
     }
 
+    /// The file's path, or with --pcap-split the pattern of the files' paths.
+    pub fn pattern(&self) -> &Path {
+        match self {
+            Files::One(o) => &o.path,
+            Files::Split { pattern, .. } => pattern,
+        }
+    }
+
     /// The path to name in an error message.
     pub fn describe(&self) -> String {
         match self {

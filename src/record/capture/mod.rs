@@ -116,6 +116,9 @@ pub(crate) enum Msg {
     Flush(mpsc::Sender<()>),
     /// Write out everything, answer and stop.
     Stop(mpsc::Sender<()>),
+    /// Tests only: the writer panics, as a bug in it would.
+    #[cfg(test)]
+    Panic,
 }
 
 impl Msg {
@@ -182,13 +185,15 @@ impl Shared {
         }
     }
 
-    /// Switches capture off after a write error; said once.
-    fn fail(&self, why: String) {
+    /// Switches capture off after a write error and lets every waiting relay go; true
+    /// the first time only.
+    fn fail(&self, why: String) -> bool {
         if self.off.swap(true, Ordering::Relaxed) {
-            return;
+            return false;
         }
         *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
         self.room.notify_waiters();
+        true
     }
 
     fn new_flow(&self) -> FlowId {
@@ -233,10 +238,29 @@ impl Capture {
             dropped_bytes: AtomicU64::new(0),
             keys: opts.keys,
         });
-        let w = writer::Writer::new(out, shared.clone(), events, &opts);
+        let w = writer::Writer::new(out, shared.clone(), events.clone(), &opts);
+        let failed = shared.clone();
         let h = std::thread::Builder::new()
             .name("rdptap-pcap".into())
-            .spawn(move || w.run(rx))?;
+            .spawn(move || {
+                let file = w.describe();
+                // A bug in the writer must not leave relays waiting for it: capture
+                // goes off and every waiter is let go.
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.run(rx)));
+                if let Err(p) = run {
+                    let why = p
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| p.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "a panic".into());
+                    writer::switched_off(
+                        &failed,
+                        &events,
+                        file,
+                        format!("internal error in the capture writer: {why}"),
+                    );
+                }
+            })?;
         Ok((Capture { shared }, CaptureThread(h)))
     }
 
@@ -338,5 +362,7 @@ pub(crate) fn micros(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
+#[cfg(test)]
+mod failure_tests;
 #[cfg(test)]
 mod split_tests;

@@ -114,9 +114,16 @@ impl Writer {
         }
     }
 
+    /// The file (or file pattern) the writer writes, for messages.
+    pub fn describe(&self) -> String {
+        self.files.describe()
+    }
+
     /// Handles one message; true when the writer should stop.
     fn handle(&mut self, msg: Msg) -> bool {
         match msg {
+            #[cfg(test)]
+            Msg::Panic => panic!("a deliberate panic in the capture writer"),
             Msg::Flush(ack) => {
                 self.write_out_all();
                 let _ = ack.send(());
@@ -131,7 +138,12 @@ impl Writer {
             _ if self.failed => return false,
             Msg::Conn { conn, desc } => {
                 let r = self.files.add_conn(conn, &desc);
-                self.check(r);
+                if self.split {
+                    // One connection's file: only that connection goes uncaptured.
+                    self.conn_failed(conn, r);
+                } else {
+                    self.check(r);
+                }
             }
             Msg::Open {
                 flow,
@@ -387,23 +399,54 @@ impl Writer {
             return;
         }
         self.failed = true;
-        let file = self.files.describe();
-        let why = format!("writing the capture {file} failed ({e}); packet capture is off from now on, connections carry on");
-        tracing::error!("{why}");
-        eprintln!("rdptap: ERROR: {why}");
-        self.shared.fail(why.clone());
-        self.events.event(EventLine::run(
-            time::OffsetDateTime::now_utc(),
-            Body::CaptureFailed {
-                file,
-                error: e.to_string(),
-            },
-        ));
+        switched_off(
+            &self.shared,
+            &self.events,
+            self.files.describe(),
+            e.to_string(),
+        );
         self.flows.clear();
         for o in self.files.all() {
             o.buf = Vec::new();
         }
     }
+
+    /// With --pcap-split, connection `conn`'s file could not be created: that
+    /// connection is not captured (its blocks find no file), the others carry on.
+    fn conn_failed(&mut self, conn: u64, r: std::io::Result<()>) {
+        let Err(e) = r else { return };
+        let file = super::split_path(self.files.pattern(), conn)
+            .display()
+            .to_string();
+        let why = format!("cannot create the capture file {file} ({e}); connection {conn} is not captured, the others are");
+        tracing::error!("{why}");
+        eprintln!("rdptap: ERROR: {why}");
+        let mut line = EventLine::run(
+            time::OffsetDateTime::now_utc(),
+            Body::CaptureFailed {
+                file,
+                error: e.to_string(),
+            },
+        );
+        line.conn = conn;
+        self.events.event(line);
+        self.holds.remove(&conn);
+    }
+}
+
+/// Capture is off, after `error` writing `file`: said on the console and in the events,
+/// and every relay waiting for room in the queue is let go.
+pub(super) fn switched_off(shared: &Shared, events: &Recorder, file: String, error: String) {
+    let why = format!("writing the capture {file} failed ({error}); packet capture is off from now on, connections carry on");
+    if !shared.fail(why.clone()) {
+        return;
+    }
+    tracing::error!("{why}");
+    eprintln!("rdptap: ERROR: {why}");
+    events.event(EventLine::run(
+        time::OffsetDateTime::now_utc(),
+        Body::CaptureFailed { file, error },
+    ));
 }
 
 fn dir_of(from_client: bool) -> crate::vocab::Dir {

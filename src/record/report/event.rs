@@ -183,6 +183,9 @@ impl Event {
             Body::AnalyzeStarted { .. } => "analyze_started".into(),
             Body::CaptureDropped { .. } => "capture_dropped".into(),
             Body::CaptureFailed { .. } => "capture_failed".into(),
+            Body::EventsCounted { .. } => "events_counted".into(),
+            Body::EventsDropped { .. } => "events_dropped".into(),
+            Body::ConnectionsRefused { .. } => "connections_refused".into(),
             Body::Unknown { kind, .. } => kind.clone(),
         }
     }

@@ -164,12 +164,14 @@ fn tls_facts(f: &mut Facts, g: &str, dir: Dir, t: &TlsEvent, e: &Event) {
         TlsEvent::ClientHello {
             versions,
             cipher_suites,
+            cipher_suites_omitted,
             sni,
             alpn,
             ..
         } => {
             f.pair(g, "TLS version", dir, Some(join(versions, ", ")));
-            let offered = format!("{} offered", cipher_suites.len());
+            let n = cipher_suites.len() as u64 + u64::from(cipher_suites_omitted.unwrap_or(0));
+            let offered = format!("{n} offered");
             f.pair(g, "cipher suite", dir, Some(offered));
             f.single(g, "server name (SNI)", sni.clone());
             f.single(g, "ALPN", Some(alpn.join(", ")));

@@ -46,6 +46,16 @@ pub fn label(e: &Event) -> String {
         Body::ProxyStarted { version, .. } => Some(format!("rdptap {version} started")),
         Body::CaptureDropped { packets, .. } => Some(format!("{packets} packets not captured")),
         Body::CaptureFailed { error, .. } => Some(format!("capture failed: {error}")),
+        Body::EventsCounted { counts } => Some(format!(
+            "{} events past their kind's limit only counted",
+            counts.iter().map(|c| c.only_counted).sum::<u64>()
+        )),
+        Body::EventsDropped { events, .. } => {
+            Some(format!("{events} events dropped: the event queue was full"))
+        }
+        Body::ConnectionsRefused { refused, limit, .. } => Some(format!(
+            "{refused} connections refused: {limit} were open (--max-connections)"
+        )),
         Body::AnalyzeStarted { .. } | Body::Unknown { .. } => None,
     };
     l.unwrap_or_else(|| match e.phase() {
@@ -111,6 +121,7 @@ fn tcp_label(t: &TcpEvent) -> String {
                 EndKind::Error { .. } => "error".to_string(),
                 EndKind::Linger => "linger".to_string(),
                 EndKind::IdleTimeout => humanize("idle_timeout"),
+                EndKind::FirstByteTimeout => humanize("first_byte_timeout"),
                 EndKind::Shutdown => "shutdown".to_string(),
                 EndKind::Aborted => "aborted".to_string(),
                 EndKind::WriteFailed { .. } => humanize("write_failed"),

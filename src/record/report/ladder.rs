@@ -122,9 +122,12 @@ fn route(e: &Event, gateway: bool, intercepted: bool) -> Option<Shape> {
     match e.body() {
         Body::Entry(w) => entry_route(w, e.dir(), l),
         Body::Verdict(_) | Body::ProxyStarted { .. } => None,
-        Body::AnalyzeStarted { .. } | Body::CaptureDropped { .. } | Body::CaptureFailed { .. } => {
-            proxy_note
-        }
+        Body::AnalyzeStarted { .. }
+        | Body::CaptureDropped { .. }
+        | Body::CaptureFailed { .. }
+        | Body::EventsCounted { .. }
+        | Body::EventsDropped { .. }
+        | Body::ConnectionsRefused { .. } => proxy_note,
         Body::Unknown { .. } if e.phase().is_some() => Some(Shape::Phase),
         // An event this rdptap cannot read goes where its layer's events go.
         Body::Unknown { .. } => match e.layer() {

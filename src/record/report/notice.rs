@@ -36,6 +36,25 @@ pub enum Notice {
         /// Their bytes.
         bytes: u64,
     },
+    /// Events were dropped on the way to the event file: it is missing lines.
+    EventsDropped {
+        /// Events dropped over the run.
+        total: u64,
+    },
+    /// Events past their kind's limit were counted, not written.
+    EventsCounted {
+        /// Whose events ("connection 3").
+        conn: String,
+        /// Events only counted.
+        count: u64,
+    },
+    /// Connections were refused under `--max-connections`.
+    ConnectionsRefused {
+        /// Connections refused over the run.
+        total: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// The packet capture switched off.
     CaptureFailed {
         /// The connection it happened on, if any.
@@ -75,6 +94,22 @@ impl fmt::Display for Notice {
                 "{conn}: {packets} packet{} not captured ({bytes} bytes): the capture queue was full and --capture-overflow drop was set",
                 plural(*packets)
             ),
+            Notice::EventsDropped { total } => write!(
+                f,
+                "{total} event{} dropped and missing from this file: the queue to the event file was full (the disk or the reader of standard output could not keep up); connections were relayed as usual",
+                if *total == 1 { " was" } else { "s were" }
+            ),
+            Notice::EventsCounted { conn, count } => write!(
+                f,
+                "{conn}: {count} event{} of kinds a peer can repeat without end (HTTP messages, MS-TSGU keepalives, TLS alerts and records…) {} only counted, not written (see its events_counted line)",
+                plural(*count),
+                if *count == 1 { "was" } else { "were" }
+            ),
+            Notice::ConnectionsRefused { total, limit } => write!(
+                f,
+                "{total} connection{} refused because {limit} were open (--max-connections); they have no events here",
+                if *total == 1 { " was" } else { "s were" }
+            ),
             Notice::CaptureFailed { conn, error, file } => {
                 if let Some(c) = conn {
                     write!(f, "{c}: ")?;
@@ -102,6 +137,29 @@ pub fn notices(r: &Report) -> Vec<Notice> {
     let all: Vec<(Option<&str>, &Event)> = process.chain(per_conn).collect();
     if let Some(n) = unread(&all) {
         out.push(n);
+    }
+    let mut dropped = 0;
+    let mut refused = None;
+    for (conn, e) in &all {
+        match e.body() {
+            Body::EventsDropped { total, .. } => dropped = dropped.max(*total),
+            Body::ConnectionsRefused { total, limit, .. } => {
+                refused = Some(refused.map_or((*total, *limit), |(t, _): (u64, u64)| {
+                    (t.max(*total), *limit)
+                }));
+            }
+            Body::EventsCounted { counts } => out.push(Notice::EventsCounted {
+                conn: conn.unwrap_or("all connections").to_string(),
+                count: counts.iter().map(|c| c.only_counted).sum(),
+            }),
+            _ => {}
+        }
+    }
+    if dropped > 0 {
+        out.push(Notice::EventsDropped { total: dropped });
+    }
+    if let Some((total, limit)) = refused {
+        out.push(Notice::ConnectionsRefused { total, limit });
     }
     for (conn, e) in all {
         match e.body() {
@@ -149,3 +207,7 @@ fn clip(error: &str) -> String {
     s.push('…');
     s
 }
+
+#[cfg(test)]
+#[path = "notice_tests.rs"]
+mod tests;

@@ -71,6 +71,8 @@ pub struct ClientCtx<'a> {
     pub obs: Arc<dyn Observer>,
     /// Idle limit while waiting for the ClientHello.
     pub wait: Option<Duration>,
+    /// The client's first-byte deadline, when it has sent nothing yet.
+    pub first_by: Option<Instant>,
     /// rdptap is stopping.
     pub shutdown: watch::Receiver<bool>,
     /// Opened by the host's side when the client may be answered.
@@ -80,7 +82,15 @@ pub struct ClientCtx<'a> {
 /// Reads the ClientHello (filling in `hs`) and, when it can be intercepted, runs the
 /// acceptor up to the gate and, once the gate opens, to the end of the handshake.
 pub async fn answer(mut c: ClientCtx<'_>, mut client: TcpStream, hs: &mut Handshake) -> ClientSide {
-    let ch = match read_first(&mut client, Expect::ClientHello, c.wait, &mut c.shutdown).await {
+    let ch = match read_first(
+        &mut client,
+        Expect::ClientHello,
+        c.wait,
+        c.first_by,
+        &mut c.shutdown,
+    )
+    .await
+    {
         Read::Whole { msg, rest } if rest.is_empty() => msg,
         read => return ClientSide::NoHello { read, client },
     };

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// The largest first message accepted: a TPKT frame is at most 65535 bytes, and a
 /// ClientHello larger than this is not one rdptap can intercept anyway.
@@ -105,11 +106,13 @@ fn client_hello_len(buf: &[u8]) -> Result<Option<usize>, NotIt> {
 }
 
 /// Reads from `sock` until the expected message is whole, `wait` passes with nothing
-/// new, or `shutdown` fires.
+/// new, `first_by` passes before the first byte (the client's first-byte deadline), or
+/// `shutdown` fires.
 pub async fn read_first(
     sock: &mut TcpStream,
     expect: Expect,
     wait: Option<Duration>,
+    first_by: Option<Instant>,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Read {
     let mut buf = BytesMut::with_capacity(1024);
@@ -126,11 +129,18 @@ pub async fn read_first(
             Ok(None) if buf.len() >= MAX_FIRST => return Read::Unexpected(buf.freeze()),
             Ok(None) => {}
         }
+        let limit = match first_by.filter(|_| buf.is_empty()) {
+            Some(at) => {
+                let left = at.saturating_duration_since(Instant::now());
+                Some(wait.map_or(left, |w| w.min(left)))
+            }
+            None => wait,
+        };
         let read = sock.read_buf(&mut buf);
         let res = tokio::select! {
             biased;
             _ = shutdown.changed() => None,
-            r = timeout_opt(wait, read) => r,
+            r = timeout_opt(limit, read) => r,
         };
         match res {
             Some(Ok(n)) if n > 0 => {}

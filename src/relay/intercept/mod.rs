@@ -295,9 +295,10 @@ pub async fn run(ctx: Arc<InterceptCtx>, conn: Conn) -> [StreamEnd; 2] {
         sent: [0, 0],
     };
     let wait = opts.idle_timeout;
+    let first_by = opts.first_byte.map(|d| started + d);
 
     // The client's Connection Request.
-    let cr = match read_first(&mut client, Expect::Tpkt, wait, &mut pre.shutdown).await {
+    let cr = match read_first(&mut client, Expect::Tpkt, wait, first_by, &mut pre.shutdown).await {
         Read::Whole { msg, rest } if rest.is_empty() => msg,
         other => {
             if matches!(other, Read::Unexpected(_) | Read::Whole { .. }) {
@@ -323,7 +324,7 @@ pub async fn run(ctx: Arc<InterceptCtx>, conn: Conn) -> [StreamEnd; 2] {
     pre.forward(Dir::C2S, &cr, &mut server, true).await;
 
     // The host's Connection Confirm.
-    let cc = match read_first(&mut server, Expect::Tpkt, wait, &mut pre.shutdown).await {
+    let cc = match read_first(&mut server, Expect::Tpkt, wait, None, &mut pre.shutdown).await {
         Read::Whole { msg, rest } if rest.is_empty() => msg,
         other => {
             let b = read_bytes(other);
@@ -427,6 +428,11 @@ async fn tls_legs(
             ctx,
             obs: pre.obs.clone(),
             wait: pre.opts.idle_timeout,
+            // Only a connection that starts with TLS (gateway mode) waits for the
+            // client's first byte here; in direct mode it sent its request already.
+            first_by: (pre.sent[0] == 0)
+                .then(|| pre.opts.first_byte.map(|d| pre.started + d))
+                .flatten(),
             shutdown: pre.shutdown.clone(),
             gate: gate.clone(),
         },

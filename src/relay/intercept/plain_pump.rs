@@ -4,8 +4,11 @@
 
 use super::downgrade::Restore;
 use crate::decode::note::Note;
+use crate::relay::pump::deliver;
 pub use crate::relay::timers::is_reset;
-use crate::relay::timers::{sleep_until_opt, Timers};
+/// How a direction stands, as its sibling sees it: the TCP pump's word for it.
+pub use crate::relay::timers::Sibling as Side;
+use crate::relay::timers::{sleep_until_opt, Stops, Timers};
 use crate::relay::Observer;
 use crate::vocab::Dir;
 use crate::vocab::{EndKind, StreamEnd};
@@ -39,17 +42,6 @@ pub struct PlainCtx {
     pub bytes_before: u64,
     /// The `--nla downgrade` restore, for the server's first PDU.
     pub restore: Option<Restore>,
-}
-
-/// How a direction stands, as its sibling sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    /// Still flowing.
-    Open,
-    /// Ended in order (FIN or close_notify).
-    Closed,
-    /// Ended badly: the sibling stops too.
-    Aborted,
 }
 
 /// Relays one direction until it ends; returns the end and the halves, so the caller
@@ -116,18 +108,15 @@ where
                     wait.await;
                 }
                 ctx.observer.on_plain(ctx.dir, &chunk);
-                if let Err(e) = writer.write_all(&chunk).await {
-                    break EndKind::WriteFailed {
-                        reset: is_reset(&e),
-                        error: e.to_string(),
-                    };
-                }
+                let stops = Stops {
+                    timers: &ctx.timers,
+                    shutdown: &mut ctx.shutdown,
+                    sibling: &mut ctx.sibling,
+                    sibling_closed: &mut sibling_closed,
+                };
                 // rustls holds written plaintext until flushed into records.
-                if let Err(e) = writer.flush().await {
-                    break EndKind::WriteFailed {
-                        reset: is_reset(&e),
-                        error: e.to_string(),
-                    };
+                if let Err(kind) = deliver(stops, &mut writer, &chunk, true).await {
+                    break kind;
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {

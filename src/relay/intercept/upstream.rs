@@ -70,7 +70,9 @@ pub fn selected_protocol(frame: &[u8]) -> Option<Protocols> {
     }
 }
 
-/// Reads the offer out of ClientHello records with the passive decoder.
+/// Reads the offer out of ClientHello records with the passive decoder. Only the first
+/// [`crate::decode::tls::MAX_LISTED_SUITES`] suites are read: when rustls speaks none of
+/// them the connection is relayed untouched, which is safe, if not intercepted.
 pub fn hello_of(ch: &[u8]) -> Hello {
     let mut dec = TlsDecoder::new();
     let mut evs = Vec::new();
@@ -397,9 +399,16 @@ async fn no_hello(
     use super::frames::Read;
     let reason = match &read {
         Read::Stopped(b) if b.is_empty() => {
-            // The client left (or rdptap is stopping) before its ClientHello.
+            // The client left, stayed silent past a deadline, or rdptap is stopping,
+            // before its ClientHello.
+            let elapsed = pre.started.elapsed();
+            let past = |d: Option<std::time::Duration>| d.is_some_and(|d| elapsed >= d);
             let (c2s, s2c) = if *pre.shutdown.borrow() {
                 (EndKind::Shutdown, EndKind::Shutdown)
+            } else if past(pre.opts.idle_timeout) {
+                (EndKind::IdleTimeout, EndKind::IdleTimeout)
+            } else if past(pre.opts.first_byte) {
+                (EndKind::FirstByteTimeout, EndKind::FirstByteTimeout)
             } else {
                 (EndKind::Fin, EndKind::Aborted)
             };
@@ -563,6 +572,7 @@ pub async fn fallback(
         &mut server,
         super::frames::Expect::Tpkt,
         wait,
+        None,
         &mut pre.shutdown,
     )
     .await

@@ -33,7 +33,9 @@ pub fn first_close(seen: &Seen) -> Option<Close> {
             EndKind::Error { .. } => (sender, CloseKind::Error),
             EndKind::WriteFailed { reset: true, .. } => (receiver, CloseKind::Rst),
             EndKind::WriteFailed { .. } => (receiver, CloseKind::Error),
-            EndKind::Linger | EndKind::IdleTimeout => (ClosedBy::Proxy, CloseKind::Timeout),
+            EndKind::Linger | EndKind::IdleTimeout | EndKind::FirstByteTimeout => {
+                (ClosedBy::Proxy, CloseKind::Timeout)
+            }
             EndKind::Shutdown => (ClosedBy::Proxy, CloseKind::Shutdown),
             // rdptap's own follow-up, and a capture that ended first, are nobody's close.
             EndKind::Aborted | EndKind::CaptureEnded => continue,
@@ -68,7 +70,9 @@ pub fn side_end(seen: &Seen, dir: Dir) -> SideEnd {
                 EndKind::Error { .. } | EndKind::WriteFailed { .. } | EndKind::Aborted => {
                     CloseKind::Error
                 }
-                EndKind::Linger | EndKind::IdleTimeout => CloseKind::Timeout,
+                EndKind::Linger | EndKind::IdleTimeout | EndKind::FirstByteTimeout => {
+                    CloseKind::Timeout
+                }
                 EndKind::Shutdown => CloseKind::Shutdown,
                 EndKind::CaptureEnded => CloseKind::CaptureEnd,
             }),
@@ -80,7 +84,7 @@ pub fn side_end(seen: &Seen, dir: Dir) -> SideEnd {
 
 /// A one-line description of timeline entry `seq`, for the verdict's evidence.
 pub fn evidence(t: &Timeline, seq: usize) -> Option<Evidence> {
-    let e = t.entries.get(seq)?;
+    let e = t.get(seq)?;
     let what = match &e.what {
         What::Phase(p) => format!("entered the {p} phase"),
         What::CertAssessed(p) if p.is_empty() => "certificate checks passed".into(),
@@ -142,13 +146,14 @@ pub fn describe(d: &DecodeEvent) -> String {
             versions,
             sni,
             cipher_suites,
+            cipher_suites_omitted,
             ..
         }) => {
             let v: Vec<String> = versions.iter().map(|v| v.to_string()).collect();
             format!(
                 "ClientHello offering {} with {} cipher suites{}",
                 v.join(", "),
-                cipher_suites.len(),
+                cipher_suites.len() as u64 + u64::from(cipher_suites_omitted.unwrap_or(0)),
                 sni.as_ref()
                     .map(|s| format!(", SNI {s}"))
                     .unwrap_or_default()

@@ -6,7 +6,7 @@ use super::seen::Seen;
 use super::{Finding, Inputs};
 use crate::session::mstsc;
 use crate::session::{Cause, CloseKind, ClosedBy, Phase};
-use crate::vocab::Dir;
+use crate::vocab::{Dir, EndKind};
 
 /// The connection got as far as rdptap can see, then closed in an orderly way.
 pub(super) fn orderly(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Option<Finding> {
@@ -92,6 +92,35 @@ pub(super) fn orderly(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) ->
         "nothing to fix on the path rdptap can see; if the user still saw an error, run with --intercept to see inside TLS"
     };
     Some(Finding::new(Cause::Ok, what, hint).evidence(seen.handshake_done))
+}
+
+/// The client connected and sent nothing, so the first-byte deadline closed the
+/// connection: RDP and RD Gateway clients speak first, so whatever connected is not one,
+/// or is not talking.
+pub(super) fn client_silent(seen: &Seen) -> Option<Finding> {
+    let (at, end) = seen
+        .ends
+        .iter()
+        .flatten()
+        .find(|(_, e)| e.kind == EndKind::FirstByteTimeout)?;
+    if side_end(seen, Dir::C2S).bytes > 0 {
+        return None;
+    }
+    let server = match side_end(seen, Dir::S2C).bytes {
+        0 => "; the server sent nothing either".to_string(),
+        n => format!("; the server sent {n} bytes, which were relayed"),
+    };
+    let mut f = Finding::new(
+        Cause::ClientSilent,
+        format!(
+            "the client connected and sent nothing for {:.1} s, so rdptap closed the connection (--first-byte-timeout){server}",
+            end.after.as_secs_f64()
+        ),
+        "RDP and RD Gateway clients speak first: check that an RDP client is pointed at this port (a VNC or SSH client waits for the server to speak), or whether this was a port probe or health check; raise --first-byte-timeout for a client that is merely slow to start",
+    )
+    .evidence([*at]);
+    f.closed = Some((ClosedBy::Proxy, CloseKind::Timeout));
+    Some(f)
 }
 
 /// No more specific cause: report who closed, and how far the connection got.

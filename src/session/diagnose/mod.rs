@@ -182,6 +182,9 @@ fn find(input: &Inputs<'_>, seen: &Seen, close: Option<&Close>) -> Finding {
     if let Some(f) = upstream(seen) {
         return f;
     }
+    if let Some(f) = ending::client_silent(seen) {
+        return f;
+    }
     if let Some((at, dir, bytes)) = &seen.not_rdp {
         return Finding::new(
             Cause::ProtocolMismatch,

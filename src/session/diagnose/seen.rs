@@ -131,7 +131,7 @@ impl Seen {
     /// Digest a timeline.
     pub fn scan(t: &Timeline) -> Seen {
         let mut s = Seen::default();
-        for e in &t.entries {
+        for e in t.entries() {
             let at = At {
                 seq: e.seq,
                 at: e.at,

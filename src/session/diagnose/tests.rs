@@ -85,6 +85,7 @@ impl T {
                     legacy_version: TlsVersion(0x0303),
                     versions: vec![TlsVersion(0x0304), TlsVersion(0x0303)],
                     cipher_suites: vec![CipherSuite(0x1302)],
+                    cipher_suites_omitted: Some(0),
                     sni: None,
                     alpn: vec![],
                 },
@@ -553,4 +554,32 @@ mod decrypted {
             .iter()
             .any(|w| w.cause == Cause::UpstreamTlsIncompatible));
     }
+}
+
+#[test]
+fn a_client_that_never_speaks_is_client_silent() {
+    let mut t = T::new();
+    t.wait(30_000);
+    for dir in [Dir::C2S, Dir::S2C] {
+        let end = StreamEnd {
+            kind: EndKind::FirstByteTimeout,
+            after: t.now,
+            bytes: 0,
+        };
+        t.push(Some(dir), What::Tcp(TcpEvent::StreamEnded { end }));
+    }
+    let v = t.verdict();
+    assert_eq!(v.cause, Cause::ClientSilent, "{v:#?}");
+    assert_eq!(
+        (v.closed_by, v.close_kind),
+        (ClosedBy::Proxy, CloseKind::Timeout)
+    );
+    assert_eq!(v.phase, Phase::TcpConnect);
+    assert!(
+        v.summary
+            .starts_with("the client connected and sent nothing for 30.0 s"),
+        "{}",
+        v.summary
+    );
+    assert_eq!(v.client.close_kind, Some(CloseKind::Timeout));
 }

@@ -2,10 +2,12 @@
 //! and judging the host's certificate when a chain comes by.
 
 use super::{ConnInfo, Fact, PlainSeen};
+use crate::decode::limits;
 use crate::decode::note::Note;
-use crate::decode::tls::TlsEvent;
+use crate::decode::tls::{RecordStats, TlsEvent, APP_RECORDS_REPORTED};
 use crate::decode::{DecodeError, DecodeEvent, Decoded};
 use crate::session::event::{Body, Event, Scope, VerdictRecord};
+use crate::session::kind::{Counted, KindKey, KindName};
 use crate::session::{Phase, TcpEvent, Timeline, Verdict, What};
 use crate::vocab::{Dir, Layer};
 use std::collections::VecDeque;
@@ -28,6 +30,8 @@ pub(super) struct Core {
     queue: VecDeque<Event>,
     /// Reused between feeds, so decoding allocates no output vector per chunk.
     scratch: Vec<Decoded>,
+    /// The limited kinds seen (see [`crate::decode::limits`]): written and counted.
+    limited: Vec<(KindKey, Counted)>,
 }
 
 impl Core {
@@ -42,6 +46,7 @@ impl Core {
             stopped: [false; 2],
             queue: VecDeque::new(),
             scratch: Vec::new(),
+            limited: Vec::new(),
         }
     }
 
@@ -160,6 +165,9 @@ impl Core {
         phase_of: fn(&DecodeEvent) -> Option<Phase>,
     ) {
         for mut d in out.drain(..) {
+            if limits::limited(&d.event) && self.over_limit(d.dir, &d.event) {
+                continue;
+            }
             if self.info.redact_users {
                 crate::session::redact::users(&mut d.event);
             }
@@ -180,6 +188,76 @@ impl Core {
                 self.push(at, Some(Dir::S2C), What::CertAssessed(problems));
             }
         }
+    }
+
+    /// True when `ev` is past its kind's limit: it is then counted, in the timeline too,
+    /// and neither kept nor written.
+    fn over_limit(&mut self, dir: Dir, ev: &DecodeEvent) -> bool {
+        let key = KindKey::of_decoded(Some(dir), ev);
+        let i = match self.limited.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                let name = KindName::of(Some(dir), ev);
+                self.limited.push((
+                    key,
+                    Counted {
+                        name,
+                        written: 0,
+                        only_counted: 0,
+                    },
+                ));
+                self.limited.len() - 1
+            }
+        };
+        let c = &mut self.limited[i].1;
+        if c.written < limits::PER_KIND {
+            c.written += 1;
+            return false;
+        }
+        c.only_counted += 1;
+        self.timeline.count_only(key);
+        true
+    }
+
+    /// Queues, when anything was only counted, the `events_counted` line that says how
+    /// much, with `more` (counts a decoder kept itself, such as TLS records).
+    pub fn counted_event(&mut self, at: Duration, more: Vec<Counted>) {
+        let counts: Vec<Counted> = self
+            .limited
+            .iter()
+            .map(|(_, c)| c.clone())
+            .chain(more)
+            .filter(|c| c.only_counted > 0)
+            .collect();
+        if counts.is_empty() {
+            return;
+        }
+        self.queue.push_back(Event {
+            at,
+            dir: None,
+            seq: None,
+            body: Body::EventsCounted { counts },
+        });
+    }
+
+    /// The TLS records a decoder reported one by one and those it only counted, per
+    /// direction, as `events_counted` items (`inner`: of the RDP inside a tunnel).
+    pub fn records_counted(stats: [RecordStats; 2], inner: bool) -> Vec<Counted> {
+        [Dir::C2S, Dir::S2C]
+            .into_iter()
+            .filter(|d| stats[d.idx()].app_records > APP_RECORDS_REPORTED)
+            .map(|d| Counted {
+                name: KindName {
+                    layer: Layer::Tls,
+                    kind: "app_record".into(),
+                    packet: None,
+                    inner,
+                    dir: Some(d),
+                },
+                written: APP_RECORDS_REPORTED,
+                only_counted: stats[d.idx()].app_records - APP_RECORDS_REPORTED,
+            })
+            .collect()
     }
 
     /// Queues a verdict as an event.

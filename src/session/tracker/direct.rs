@@ -29,6 +29,12 @@ impl DirectTracker {
             decoder: RdpDecoder::new(),
         }
     }
+
+    /// Timeline entries kept, for the tests of the bounds.
+    #[cfg(test)]
+    pub(super) fn kept(&self) -> usize {
+        self.core.timeline.len()
+    }
 }
 
 /// The phase a direct-RDP event starts, if it starts one.
@@ -107,7 +113,9 @@ impl Tracker for DirectTracker {
             plain: self.core.plain,
             capture: self.core.info.source == Source::Capture,
         });
-        let seq = self.core.timeline.entries.len();
+        let records = Core::records_counted([tls.stats(Dir::C2S), tls.stats(Dir::S2C)], false);
+        self.core.counted_event(at, records);
+        let seq = self.core.timeline.next_seq();
         self.core.verdict_event(at, &verdict, seq, None, None);
         Finished {
             verdict,

@@ -156,3 +156,62 @@ fn a_connect_failure_needs_no_bytes() {
     let done = t.finish(Duration::from_millis(4));
     assert_eq!(done.verdict.cause, Cause::UpstreamRefused);
 }
+
+/// A host that answers the ClientHello with alert after alert, forever.
+#[test]
+fn endless_alerts_keep_the_timeline_bounded_and_are_counted() {
+    const CR: [u8; 19] = [3, 0, 0, 19, 14, 0xe0, 0, 0, 0, 0, 0, 1, 0, 8, 0, 1, 0, 0, 0];
+    const CC: [u8; 19] = [
+        3, 0, 0, 19, 14, 0xd0, 0, 0, 0x12, 0x34, 0, 2, 0, 8, 0, 1, 0, 0, 0,
+    ];
+    let mut t = DirectTracker::new(info(CAPTURED));
+    let ms = Duration::from_millis;
+    t.bytes(ms(1), Dir::C2S, &CR);
+    t.bytes(ms(2), Dir::S2C, &CC);
+    // A record that starts a ClientHello: the TLS decoder takes over.
+    t.bytes(ms(3), Dir::C2S, &[0x16, 3, 1, 0, 4, 1, 0, 0, 0]);
+    let alert = [0x15, 3, 3, 0, 2, 1, 0];
+    let n = 20_000;
+    let mut most = 0;
+    for i in 0..n {
+        t.bytes(ms(4 + i), Dir::S2C, &alert);
+        most = most.max(t.kept());
+        while t.poll_event().is_some() {}
+    }
+    assert!(most < 100, "{most} entries kept");
+    t.fact(
+        ms(n + 5),
+        Fact::Ended(Dir::S2C, end(EndKind::Fin, n + 5, 7 * n as usize)),
+    );
+    t.fact(
+        ms(n + 6),
+        Fact::Ended(Dir::C2S, end(EndKind::Fin, n + 6, 28)),
+    );
+    let done = t.finish(ms(n + 7));
+    let events: Vec<Event> = std::iter::from_fn(|| t.poll_event()).collect();
+    let counted = events
+        .iter()
+        .find_map(|e| match &e.body {
+            Body::EventsCounted { counts } => Some(counts.clone()),
+            _ => None,
+        })
+        .expect("an events_counted line");
+    assert_eq!(counted.len(), 1, "{counted:?}");
+    assert_eq!(
+        (counted[0].name.kind.as_str(), counted[0].name.dir),
+        ("alert", Some(Dir::S2C))
+    );
+    assert_eq!(counted[0].written, crate::decode::limits::PER_KIND);
+    assert_eq!(counted[0].written + counted[0].only_counted, n);
+    // It comes before the verdict, which is still the last line.
+    assert!(matches!(
+        events.last().map(|e| &e.body),
+        Some(Body::Verdict(_))
+    ));
+    assert_eq!(
+        done.verdict.cause,
+        Cause::ServerClosed,
+        "{:#?}",
+        done.verdict
+    );
+}

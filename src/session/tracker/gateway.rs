@@ -74,6 +74,12 @@ impl GatewayTracker {
         }
     }
 
+    /// Timeline entries kept, for the tests of the bounds.
+    #[cfg(test)]
+    pub(super) fn kept(&self) -> usize {
+        self.core.timeline.len()
+    }
+
     fn channel(&mut self, at: Duration, dir: Dir, chunk: &[u8], end: bool) {
         let (chan, tunnels) = (&mut self.chan, &mut self.tunnels);
         let mut out = self.core.guarded(dir, |out| {
@@ -217,9 +223,7 @@ impl Tracker for GatewayTracker {
             &gin,
         );
         let key = self.tunnels.key();
-        let seq = self.core.timeline.entries.len();
-        self.core
-            .verdict_event(at, &verdict, seq, Some(Scope::Connection), key.clone());
+        let seq = self.core.timeline.next_seq();
         let mut session = None;
         if key.is_some() {
             let deposit = Deposit {
@@ -243,17 +247,30 @@ impl Tracker for GatewayTracker {
                     },
                     &gin,
                 );
-                let seq = timeline.entries.len();
-                self.core.verdict_event(
-                    at,
-                    &sv,
-                    seq,
-                    Some(Scope::GatewaySession),
-                    Some(key.clone()),
-                );
-                session = Some(SessionVerdict { key, verdict: sv });
+                session = Some((timeline.next_seq(), SessionVerdict { key, verdict: sv }));
             }
         }
+        let mut records = Core::records_counted(
+            [self.outer.stats(Dir::C2S), self.outer.stats(Dir::S2C)],
+            false,
+        );
+        if session.is_some() {
+            // The tunnel's records are the session's: said once, by its last connection.
+            records.extend(Core::records_counted(gin.inner_stats, true));
+        }
+        self.core.counted_event(at, records);
+        self.core
+            .verdict_event(at, &verdict, seq, Some(Scope::Connection), key);
+        if let Some((seq, sv)) = &session {
+            self.core.verdict_event(
+                at,
+                &sv.verdict,
+                *seq,
+                Some(Scope::GatewaySession),
+                Some(sv.key.clone()),
+            );
+        }
+        let session = session.map(|(_, s)| s);
         Finished { verdict, session }
     }
 }

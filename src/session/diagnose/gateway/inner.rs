@@ -110,7 +110,7 @@ pub(super) fn inner_finding(
 fn inner_timeline(t: &Timeline, from: usize) -> Timeline {
     let mut out = Timeline::default();
     let mut ended = [false, false];
-    for e in t.entries.iter().filter(|e| e.seq >= from) {
+    for e in t.entries().filter(|e| e.seq >= from) {
         let end = |kind: EndKind| {
             What::Tcp(TcpEvent::StreamEnded {
                 end: StreamEnd {

@@ -55,6 +55,9 @@ fn find(
     if let Some(f) = super::negotiation::upstream(seen) {
         return f;
     }
+    if let Some(f) = super::ending::client_silent(seen) {
+        return f;
+    }
     // A client that sent an HTTP request accepted rdptap's certificate, whatever the
     // plaintext counters of one channel say.
     let mut with_requests = *input;

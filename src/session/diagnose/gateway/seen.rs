@@ -72,9 +72,9 @@ pub struct GwSeen {
     pub handshake: Option<At>,
     /// Inner RDP events were seen.
     pub inner_events: usize,
-    /// KEEPALIVE packets, both ways.
+    /// KEEPALIVE packets, both ways (those the timeline only counted included).
     pub keepalives: u64,
-    /// MS-TSGU packets reported.
+    /// MS-TSGU packets reported (those the timeline only counted included).
     pub packets: u64,
 }
 
@@ -83,7 +83,7 @@ impl GwSeen {
     pub fn scan(t: &Timeline) -> GwSeen {
         let mut s = GwSeen::default();
         let mut pending: Vec<Transport> = Vec::new();
-        for e in &t.entries {
+        for e in t.entries() {
             let at = At {
                 seq: e.seq,
                 at: e.at,
@@ -100,6 +100,23 @@ impl GwSeen {
                 _ => {}
             }
         }
+        // Counts cover what the timeline counted without keeping (a peer repeating
+        // keepalives past every bound).
+        s.keepalives += t.unkept(|w| {
+            matches!(
+                w,
+                What::Decoded(DecodeEvent::Gw(GwEvent::TsguPacket {
+                    packet: Packet::Keepalive,
+                    ..
+                }))
+            )
+        });
+        s.packets += t.unkept(|w| {
+            matches!(
+                w,
+                What::Decoded(DecodeEvent::Gw(GwEvent::TsguPacket { .. }))
+            )
+        });
         s
     }
 
