@@ -154,7 +154,7 @@ pub(crate) fn run(env: &Env, opts: &Opts) -> Res<Idle> {
     );
     drop(clients);
     // rdptap passes each FIN on; the holder keeps its end open, so each connection ends
-    // after rdptap's linger (5 s by default).
+    // at rdptap's linger (5 s by default) at the latest.
     let t1 = Instant::now();
     let mut fds_after = fd_count(pid)?;
     while fds_after > base && t1.elapsed() < Duration::from_secs(30) {
@@ -221,6 +221,10 @@ pub(crate) fn print(r: &Idle) {
         },
         r.wanted as u64 + MARGIN,
         2 * r.wanted as u64 + MARGIN,
+        r.wanted
+    );
+    println!(
+        "  on Windows there is no descriptor limit to raise (a socket is a handle, and a process may hold about 16 million); what counts there is --max-connections ≥ {} and the dynamic port range, 49152–65535 by default (16,384 per destination): `netsh int ipv4 show dynamicport tcp` shows it, `netsh int ipv4 set dynamicport tcp start=10000 num=55536` widens it",
         r.wanted
     );
     if r.held < r.wanted {

@@ -243,10 +243,11 @@ pub(crate) fn print(s: &Soak) {
         .map(|l| format!(", lab gateway {l:.1} s ({:.0}%)", core(l)))
         .unwrap_or_default();
     println!(
-        "  CPU during the load ({:.0} s): rdptap {:.1} s ({:.0}% of a core), load generator {:.1} s ({:.0}%){lab}; drain {:.1} s",
+        "  CPU during the load ({:.0} s): rdptap {:.1} s ({:.0}% of a core, {:.2} ms per session ended), load generator {:.1} s ({:.0}%){lab}; drain {:.1} s",
         s.cpu.wall,
         s.cpu.rdptap,
         core(s.cpu.rdptap),
+        1e3 * s.cpu.rdptap / total.max(1) as f64,
         s.cpu.bench,
         core(s.cpu.bench),
         s.drain
