@@ -9,7 +9,12 @@
 # key log, against tshark -z conv,tcp on the same file; it needs tshark and about
 # 1.1 GiB free in the temp directory) and `pieces` (a 64 KiB frame sent to rdptap in
 # 1-byte pieces, in direct and gateway mode, against as many pieces it only relays;
-# rdptap's CPU ratio). All run unless some are named. Extra
+# rdptap's CPU ratio). All run unless some are named. Two load
+# sections run only when named: `idle` (10,000 idle connections through one rdptap, or
+# as many as the open-file limit allows: memory and descriptors per connection) and
+# `soak` (1,000 RDP-shaped sessions for 10 minutes, a third against faulty peers, then
+# 200 under --intercept and 200 in gateway mode: about 35 minutes in all;
+# `soak-plain`, `soak-intercept` and `soak-gateway` run one variant). Extra
 # arguments are passed to the benchmark, e.g.
 #   benches/run.sh                                  # everything, 3 to 5 minutes
 #   benches/run.sh relay --mib 256 --reps 1         # a quick relay comparison
@@ -23,6 +28,12 @@
 #   benches/run.sh analyze --analyze-dir /big/disk --keep       # keep the capture
 #   benches/run.sh pieces                           # 1-byte pieces, about 2 minutes
 #   benches/run.sh pieces --pieces-reps 1           # a quick look
+#   benches/run.sh idle                             # 10,000 idle connections
+#   benches/run.sh idle --idle-conns 2000           # a quick look
+#   benches/run.sh soak                             # the three 10-minute soaks
+#   benches/run.sh soak-plain --soak-secs 30 --soak-conns 200   # a 30-second version
+#   benches/run.sh soak --soak-secs 60 --soak-conns 300 --soak-tls-conns 60 --soak-gw-conns 60
+#   benches/run.sh soak-plain --soak-arg=--first-byte-timeout=10s  # one more rdptap option
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,7 +42,7 @@ cd "$(dirname "$0")/.."
 relay=1
 for a in "$@"; do
     case "$a" in
-        intercept | gateway | capture | analyze | pieces) relay=0 ;;
+        intercept | gateway | capture | analyze | pieces | idle | soak*) relay=0 ;;
     esac
 done
 for a in "$@"; do
@@ -51,7 +62,7 @@ fi
 analyze=1
 for a in "$@"; do
     case "$a" in
-        relay | intercept | gateway | capture | pieces) analyze=0 ;;
+        relay | intercept | gateway | capture | pieces | idle | soak*) analyze=0 ;;
     esac
 done
 for a in "$@"; do

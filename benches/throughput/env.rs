@@ -144,4 +144,27 @@ pub(crate) fn print_header(opts: &Opts, env: &Env, nofile: u64) {
             crate::analyze::tshark_version()
         );
     }
+    if opts.idle {
+        println!(
+            "idle:     {} idle connections asked through one rdptap (as many as the open-file limit allows)",
+            opts.idle_conns
+        );
+    }
+    for v in &opts.soak {
+        let n = match v {
+            crate::soak::Variant::Plain => opts.soak_conns,
+            crate::soak::Variant::Intercept => opts.soak_tls_conns,
+            crate::soak::Variant::Gateway => opts.soak_gw_conns,
+        };
+        println!(
+            "soak:     {}, {n} concurrent sessions for {} s, a third against faulty peers{}",
+            v.name(),
+            opts.soak_secs,
+            if opts.soak_args.is_empty() {
+                String::new()
+            } else {
+                format!("; extra rdptap arguments: {}", opts.soak_args.join(" "))
+            }
+        );
+    }
 }

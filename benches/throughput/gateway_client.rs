@@ -22,6 +22,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::{CertificateDer, ServerName};
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -77,11 +78,12 @@ impl GwClient {
         })
     }
 
-    async fn connect(&self, port: u16) -> Res<ClientTls> {
+    async fn connect(&self, port: u16, addrs: &mut Vec<SocketAddr>) -> Res<ClientTls> {
         let s = TcpStream::connect(("127.0.0.1", port))
             .await
             .map_err(|e| format!("connect: {e}"))?;
         s.set_nodelay(true)?;
+        addrs.push(s.local_addr()?);
         // The lab gateway's certificate, and the leaf rdptap mints in front of it,
         // both name the address the gateway was given.
         let name = ServerName::try_from("127.0.0.1")?;
@@ -91,15 +93,45 @@ impl GwClient {
 
     /// A tunnel through the gateway at `port`, past the RDP opening of `script`.
     pub(crate) async fn open(&self, port: u16, t: Transport, script: &Script) -> Res<Tunnel> {
-        timed(self.open_inner(port, t, script), "opening the tunnel").await
+        let fut = async {
+            let mut tun = self
+                .open_inner(port, t, ("rdp-host", 3389), &mut Vec::new())
+                .await?;
+            tun.setup(script).await?;
+            Ok(tun)
+        };
+        timed(fut, "opening the tunnel").await
     }
 
-    async fn open_inner(&self, port: u16, t: Transport, script: &Script) -> Res<Tunnel> {
+    /// A tunnel through the gateway at `port` with its channel open to `resource`, before
+    /// any RDP; the local address of each TCP connection is added to `addrs` as soon as
+    /// it is connected.
+    pub(crate) async fn open_channel(
+        &self,
+        port: u16,
+        t: Transport,
+        resource: (&str, u16),
+        addrs: &mut Vec<SocketAddr>,
+    ) -> Res<Tunnel> {
+        timed(
+            self.open_inner(port, t, resource, addrs),
+            "opening the tunnel",
+        )
+        .await
+    }
+
+    async fn open_inner(
+        &self,
+        port: u16,
+        t: Transport,
+        resource: (&str, u16),
+        addrs: &mut Vec<SocketAddr>,
+    ) -> Res<Tunnel> {
         let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let id = format!("{{{:08X}-0000-4000-8000-{:012X}}}", std::process::id(), n);
         let mut tun = match t {
             Transport::WebSocket => {
-                let mut s = self.connect(port).await?;
+                let mut s = self.connect(port, addrs).await?;
                 let extra = "Upgrade: websocket\r\nConnection: Upgrade\r\n\
                              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
                              Sec-WebSocket-Version: 13\r\n";
@@ -110,10 +142,10 @@ impl GwClient {
             }
             Transport::Http => {
                 // OUT first, as clients do; the gateway holds it until IN arrives.
-                let mut out = self.connect(port).await?;
+                let mut out = self.connect(port, addrs).await?;
                 let extra = "Connection: Keep-Alive\r\nContent-Length: 0\r\n";
                 let rest = request(&mut out, "RDG_OUT_DATA", port, &id, extra, 200).await?;
-                let mut inn = self.connect(port).await?;
+                let mut inn = self.connect(port, addrs).await?;
                 request(&mut inn, "RDG_IN_DATA", port, &id, extra, 200).await?;
                 // The authenticated IN request is followed by the long chunked one.
                 let head = head("RDG_IN_DATA", port, &id, "Transfer-Encoding: chunked\r\n");
@@ -123,7 +155,7 @@ impl GwClient {
                 tun
             }
         };
-        tun.setup(script).await?;
+        tun.channel(resource).await?;
         Ok(tun)
     }
 }
@@ -350,7 +382,8 @@ impl Tunnel {
         Ok(())
     }
 
-    async fn setup(&mut self, script: &Script) -> Res<()> {
+    /// Handshake, tunnel, tunnel authorization and a channel to `resource`.
+    async fn channel(&mut self, resource: (&str, u16)) -> Res<()> {
         self.send(&build::handshake_request(ExtendedAuth::NONE))
             .await?;
         self.expect(PacketType::HandshakeResponse).await?;
@@ -359,8 +392,14 @@ impl Tunnel {
         self.expect(PacketType::TunnelResponse).await?;
         self.send(&build::tunnel_auth("rdptap-bench")).await?;
         self.expect(PacketType::TunnelAuthResponse).await?;
-        self.send(&build::channel_create("rdp-host", 3389)).await?;
+        self.send(&build::channel_create(resource.0, resource.1))
+            .await?;
         self.expect(PacketType::ChannelResponse).await?;
+        Ok(())
+    }
+
+    /// The RDP opening of `script` inside the tunnel; DATA is only counted afterwards.
+    pub(crate) async fn setup(&mut self, script: &Script) -> Res<()> {
         self.exchange(&script.cr, &script.cc).await?;
         self.exchange(&script.client[0], &script.server[0]).await?;
         self.exchange(&script.client[1], &script.server[1]).await?;
@@ -370,6 +409,32 @@ impl Tunnel {
         self.rx.keep = false;
         self.rx.data = Vec::new();
         Ok(())
+    }
+
+    /// Sends `bytes` as DATA packets of at most 65,535 bytes, in one write.
+    pub(crate) async fn send_data(&mut self, bytes: &[u8]) -> Res<()> {
+        for piece in bytes.chunks(DATA_MAX) {
+            self.frame(&build::data(piece));
+        }
+        self.flush_wire().await?;
+        let w = self.inn.as_mut().unwrap_or(&mut self.out);
+        Ok(w.flush().await?)
+    }
+
+    /// The next `n` bytes of DATA payload from the gateway; any other packet first is
+    /// an error that names it.
+    pub(crate) async fn recv_data(&mut self, n: usize) -> Res<Vec<u8>> {
+        self.rx.keep = true;
+        while self.rx.data.len() < n {
+            if let Some(f) = self.rx.control.pop_front() {
+                let what = Packet::decode(&f)
+                    .map(|p| p.packet_type().to_string())
+                    .unwrap_or_else(|e| format!("{e:?}"));
+                return Err(format!("{what} instead of DATA").into());
+            }
+            self.fill().await?;
+        }
+        Ok(self.rx.data.drain(..n).collect())
     }
 
     /// Sends `total` payload bytes, `chunk` at a time (one write per chunk), as DATA

@@ -10,6 +10,15 @@
 //! sends a 64 KiB frame to rdptap in 1-byte pieces, in direct and gateway mode, against
 //! as many pieces of bytes rdptap only relays, and prints rdptap's CPU ratio.
 //!
+//! Two load sections run only when named: `idle` holds as many idle connections through
+//! one rdptap as the open-file limit allows (10,000 asked) and reports memory and
+//! descriptors per connection; `soak` keeps N RDP-shaped sessions open through rdptap
+//! for a while, a third against faulty peers, and checks that no healthy session is lost
+//! or corrupted, that every verdict is written within 1 s of its connection's end, that
+//! VmRSS stays flat and that no descriptor leaks. `soak` runs three variants (`plain`,
+//! `--intercept`, gateway mode); `soak-plain`, `soak-intercept` and `soak-gateway` pick
+//! one. They print figures and targets, and fail only on harness errors.
+//!
 //! It prints ratios against the direct path measured in the same run, because the
 //! absolute numbers depend on the machine. Run it with `benches/run.sh`, or
 //! `cargo build --release && cargo bench --bench throughput`. Arguments go after `--`:
@@ -30,6 +39,12 @@
 //!   `--keep` (keep the capture and its key log): the offline-analysis section
 //!   (`analyze`);
 //! - `--pieces-reps N` (runs per case, default 3): the 1-byte-pieces section (`pieces`).
+//! - `--idle-conns N` (default 10000): the `idle` section;
+//! - `--soak-secs N` (default 600), `--soak-conns N` (default 1000, plain variant),
+//!   `--soak-tls-conns N` (default 200, `--intercept`), `--soak-gw-conns N` (default 200,
+//!   gateway mode), `--soak-retry-ms N` (a faulty client's pause before its next
+//!   session, default 1000, ±50%; 0: at once), `--soak-arg ARG` (repeatable: one more `rdptap proxy` argument
+//!   for every soak variant, e.g. `--soak-arg=--first-byte-timeout=10s`): the soak.
 //!
 //! Layout: `env` (binaries, scratch directory, header), `script` (the RDP opening cut
 //! from the fixture), `upstream` (the servers every relay path ends at), `peers` (the
@@ -40,13 +55,23 @@
 //! (an MS-TSGU client over both transports) and `gateway` (the gateway-mode
 //! measurements, their RDP host and tables), `pcap_write` (pcap frames and TCP segments),
 //! `capture_gen` (the RDP-over-TLS capture and its key log), `analyze` (the offline
-//! analysis measurements and tables) and `pieces` (frames in 1-byte pieces).
+//! analysis measurements and tables), `pieces` (frames in 1-byte pieces), `idle` (idle
+//! connections at scale) and `soak` (sessions under load with faults; see its own layout).
 
 fn main() {
     // `cargo test --all-targets` also runs harness = false benches, but without
     // `--bench`; only `cargo bench` passes it. Anything else must return at once so
     // the test suite never pushes gigabytes or spawns relays.
     if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    // The idle section runs this binary again as the holder of the upstream ends.
+    #[cfg(target_os = "linux")]
+    if let Some(port) = std::env::args().skip_while(|a| a != "--idle-holder").nth(1) {
+        if let Err(e) = idle::holder(&port) {
+            eprintln!("idle holder failed: {e}");
+            std::process::exit(1);
+        }
         return;
     }
     #[cfg(target_os = "linux")]
@@ -74,6 +99,8 @@ mod gateway;
 #[cfg(target_os = "linux")]
 mod gateway_client;
 #[cfg(target_os = "linux")]
+mod idle;
+#[cfg(target_os = "linux")]
 mod intercept;
 #[cfg(target_os = "linux")]
 mod latency;
@@ -89,6 +116,8 @@ mod pieces;
 mod report;
 #[cfg(target_os = "linux")]
 mod script;
+#[cfg(target_os = "linux")]
+mod soak;
 #[cfg(target_os = "linux")]
 mod tls_peer;
 #[cfg(target_os = "linux")]
@@ -124,6 +153,10 @@ struct Opts {
     analyze: bool,
     /// Run the frames-in-1-byte-pieces section.
     pieces: bool,
+    /// Run the idle-connections section.
+    idle: bool,
+    /// The soak variants to run.
+    soak: Vec<soak::Variant>,
     mib: u64,
     reps: usize,
     rtts: usize,
@@ -141,6 +174,13 @@ struct Opts {
     an_dir: Option<std::path::PathBuf>,
     keep: bool,
     pieces_reps: usize,
+    idle_conns: usize,
+    soak_secs: u64,
+    soak_conns: usize,
+    soak_tls_conns: usize,
+    soak_gw_conns: usize,
+    soak_args: Vec<String>,
+    soak_retry_ms: u64,
     extra: Vec<String>,
 }
 
@@ -153,6 +193,8 @@ fn parse_opts() -> Res<Opts> {
         capture: false,
         analyze: false,
         pieces: false,
+        idle: false,
+        soak: Vec::new(),
         mib: 1024,
         reps: 3,
         rtts: 20_000,
@@ -170,6 +212,13 @@ fn parse_opts() -> Res<Opts> {
         an_dir: None,
         keep: false,
         pieces_reps: 3,
+        idle_conns: 10_000,
+        soak_secs: 600,
+        soak_conns: 1000,
+        soak_tls_conns: 200,
+        soak_gw_conns: 200,
+        soak_args: Vec::new(),
+        soak_retry_ms: 1000,
         extra: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
@@ -204,6 +253,40 @@ fn parse_opts() -> Res<Opts> {
                 o.keep = true;
                 o.extra.push(a);
             }
+            "--idle-conns" => o.idle_conns = num("--idle-conns")?.max(1) as usize,
+            "--soak-secs" => o.soak_secs = num("--soak-secs")?.max(5),
+            "--soak-conns" => o.soak_conns = num("--soak-conns")?.max(3) as usize,
+            "--soak-tls-conns" => o.soak_tls_conns = num("--soak-tls-conns")?.max(3) as usize,
+            "--soak-gw-conns" => o.soak_gw_conns = num("--soak-gw-conns")?.max(3) as usize,
+            "--soak-retry-ms" => o.soak_retry_ms = num("--soak-retry-ms")?,
+            "--soak-arg" => {
+                let v = args.next().ok_or("--soak-arg needs an argument")?;
+                o.extra.push(format!("--soak-arg={v}"));
+                o.soak_args.push(v);
+            }
+            s if s.starts_with("--soak-arg=") => {
+                o.extra.push(s.to_string());
+                o.soak_args.push(s["--soak-arg=".len()..].to_string());
+            }
+            "idle" => {
+                o.idle = true;
+                o.extra.push(a);
+            }
+            "soak" | "soak-plain" | "soak-intercept" | "soak-gateway" => {
+                use soak::Variant::*;
+                let v: &[soak::Variant] = match a.as_str() {
+                    "soak" => &[Plain, Intercept, Gateway],
+                    "soak-plain" => &[Plain],
+                    "soak-intercept" => &[Intercept],
+                    _ => &[Gateway],
+                };
+                for x in v {
+                    if !o.soak.contains(x) {
+                        o.soak.push(*x);
+                    }
+                }
+                o.extra.push(a);
+            }
             // Bare words arrive as cargo's benchmark-name filter; here they pick sections.
             "relay" => {
                 o.relay = true;
@@ -231,13 +314,15 @@ fn parse_opts() -> Res<Opts> {
             }
             s => {
                 return Err(format!(
-                    "unknown argument {s} (known: relay, intercept, gateway, capture, analyze, pieces, --mib, --reps, --rtts, --conns, --tls-mib, --tls-reps, --setups, --gw-mib, --gw-reps, --cap-mib, --cap-reps, --analyze-mib, --analyze-reps, --analyze-dir, --keep, --pieces-reps)"
+                    "unknown argument {s} (known: relay, intercept, gateway, capture, analyze, pieces, --mib, --reps, --rtts, --conns, --tls-mib, --tls-reps, --setups, --gw-mib, --gw-reps, --cap-mib, --cap-reps, --analyze-mib, --analyze-reps, --analyze-dir, --keep, --pieces-reps; idle, soak, soak-plain, soak-intercept, soak-gateway, --idle-conns, --soak-secs, --soak-conns, --soak-tls-conns, --soak-gw-conns, --soak-retry-ms, --soak-arg)"
                 )
                 .into())
             }
         }
     }
-    if !o.relay && !o.intercept && !o.gateway && !o.capture && !o.analyze && !o.pieces {
+    // The load sections take minutes to an hour: they run only when named.
+    let load = o.idle || !o.soak.is_empty();
+    if !o.relay && !o.intercept && !o.gateway && !o.capture && !o.analyze && !o.pieces && !load {
         o.relay = true;
         o.intercept = true;
         o.gateway = true;
@@ -290,6 +375,12 @@ fn run() -> Res<()> {
     };
     let an = opts.analyze.then(|| analyze::run(&env, &opts));
     let pc = opts.pieces.then(|| pieces::run(&env, &opts));
+    let idle = opts.idle.then(|| idle::run(&env, &opts));
+    let soaks: Vec<Res<soak::Soak>> = opts
+        .soak
+        .iter()
+        .map(|v| soak::run(&env, &opts, *v))
+        .collect();
 
     println!();
     if let Some((raw, rdp, lat, rss)) = &relay {
@@ -319,6 +410,12 @@ fn run() -> Res<()> {
     if let Some(Ok(p)) = &pc {
         pieces::print(&opts, p);
     }
+    if let Some(Ok(i)) = &idle {
+        idle::print(i);
+    }
+    for s in soaks.iter().flatten() {
+        soak::print(s);
+    }
     println!("Targets");
     if let Some((raw, rdp, lat, rss)) = &relay {
         report::print_targets(raw, rdp, lat, rss);
@@ -334,6 +431,11 @@ fn run() -> Res<()> {
         pieces::print_targets,
         &mut failed,
     );
+    section_targets(&idle, "idle connections", idle::print_targets, &mut failed);
+    for (v, s) in opts.soak.iter().zip(soaks) {
+        let name = format!("soak {}", v.name());
+        section_targets(&Some(s), &name, soak::print_targets, &mut failed);
+    }
     if !failed.is_empty() {
         return Err(failed.join("\n").into());
     }

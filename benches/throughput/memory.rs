@@ -17,7 +17,8 @@ pub(crate) struct Rss {
     pub(crate) after_kib: u64,
 }
 
-fn vm_rss_kib(pid: i32) -> Res<u64> {
+/// VmRSS of process `pid`, KiB.
+pub(crate) fn vm_rss_kib(pid: i32) -> Res<u64> {
     let s = fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = s
         .lines()

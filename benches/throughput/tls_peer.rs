@@ -134,6 +134,11 @@ impl Drop for TlsServer {
 
 /// An ECDSA P-256 self-signed certificate for localhost, TLS 1.2 and 1.3.
 fn server_config() -> Res<ServerConfig> {
+    Ok(server_config_and_cert()?.0)
+}
+
+/// [`server_config`]'s settings, and its certificate (to pin it).
+pub(crate) fn server_config_and_cert() -> Res<(ServerConfig, CertificateDer<'static>)> {
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
     let cert = rcgen::CertificateParams::new(vec![SERVER_NAME.to_string()])?.self_signed(&key)?;
     let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
@@ -144,7 +149,7 @@ fn server_config() -> Res<ServerConfig> {
     // The bench client never resumes (every setup is a full handshake), so tickets
     // would be work that no one uses.
     cfg.send_tls13_tickets = 0;
-    Ok(cfg)
+    Ok((cfg, cert.der().clone()))
 }
 
 /// Closing without a word (readiness probes) or tearing a finished connection down is
@@ -295,6 +300,11 @@ impl TlsClient {
         Ok(TlsClient {
             connector: TlsConnector::from(Arc::new(cfg)),
         })
+    }
+
+    /// The TLS connector, for clients that do their own opening.
+    pub(crate) fn connector(&self) -> TlsConnector {
+        self.connector.clone()
     }
 
     /// TCP connect, CR/CC selecting PROTOCOL_SSL, then the TLS handshake.
