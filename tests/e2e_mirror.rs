@@ -42,6 +42,45 @@ fn check_verdict(run: &Run, problem: Problem, client: Client, accepted: bool) {
     }
 }
 
+/// xrdp with TLS security presenting `cert`.
+fn tls_xrdp(cert: &CertFiles) -> Xrdp {
+    Xrdp::start(
+        &XrdpOpts::default()
+            .security_layer(SecurityLayer::Tls)
+            .cert(cert),
+    )
+    .expect("xrdp")
+}
+
+/// What a self-signed-host case runs against: a display, xrdp presenting a self-signed
+/// certificate (kept alive with the lab CA's files), and rdptap's local CA.
+struct SelfSignedLab {
+    x: Xvfb,
+    _lab: TestCa,
+    _cert: CertFiles,
+    server: Xrdp,
+    ca: support::TempDir,
+}
+
+/// A [`SelfSignedLab`]; None when peers are missing. Bind every field where it is used:
+/// the certificate's files go with its value.
+fn self_signed_lab() -> Option<SelfSignedLab> {
+    if !peers_available(&[XVFB, XRDP, XFREERDP, "openssl"]) {
+        return None;
+    }
+    let x = Xvfb::start().expect("Xvfb");
+    let lab = TestCa::new("rdptap mirror lab root");
+    let cert = Problem::SelfSigned.host_cert(&lab);
+    let server = tls_xrdp(&cert);
+    Some(SelfSignedLab {
+        x,
+        _lab: lab,
+        _cert: cert,
+        server,
+        ca: rdptap_ca(),
+    })
+}
+
 // ---------------------------------------------------------------------------------------
 // --intercept in front of xrdp
 
@@ -54,12 +93,7 @@ fn intercepted(problem: Problem, client: Client, extra: &[&str]) -> Option<Run> 
     let x = Xvfb::start().expect("Xvfb");
     let lab = TestCa::new("rdptap mirror lab root");
     let cert = problem.host_cert(&lab);
-    let server = Xrdp::start(
-        &XrdpOpts::default()
-            .security_layer(SecurityLayer::Tls)
-            .cert(&cert),
-    )
-    .expect("xrdp");
+    let server = tls_xrdp(&cert);
     let ca = rdptap_ca();
     let ca_pem = ca.path().join("rdptap-ca.pem");
     let trusted: [&Path; 2] = [&lab.cert, &ca_pem];
@@ -182,19 +216,16 @@ fn the_next_connection_to_the_same_host_gets_the_same_mirror() {
     // The first connection's answer is computed with a clean guess and started again
     // once the host's certificate is judged; the next one guesses right. Both present
     // the same mirroring leaf, and both sessions work for a client that accepts it.
-    if !peers_available(&[XVFB, XRDP, XFREERDP, "openssl"]) {
+    let Some(SelfSignedLab {
+        x,
+        _lab,
+        _cert,
+        server,
+        ca,
+    }) = self_signed_lab()
+    else {
         return;
-    }
-    let x = Xvfb::start().expect("Xvfb");
-    let lab = TestCa::new("rdptap mirror lab root");
-    let cert = Problem::SelfSigned.host_cert(&lab);
-    let server = Xrdp::start(
-        &XrdpOpts::default()
-            .security_layer(SecurityLayer::Tls)
-            .cert(&cert),
-    )
-    .expect("xrdp");
-    let ca = rdptap_ca();
+    };
     let d = ca.path().display().to_string();
     let proxy = Proxy::start(&server.addr().to_string(), &["--intercept", "--ca-dir", &d]);
     let args = vec![
@@ -229,19 +260,16 @@ fn without_mirroring_a_strict_client_accepts_what_it_would_refuse() {
     // --no-mirror is the old behaviour, kept for those who want it: rdptap's clean
     // certificate hides the host's problem, and the client no longer refuses. The
     // outcomes differ, which is why mirroring is the default.
-    if !peers_available(&[XVFB, XRDP, XFREERDP, "openssl"]) {
+    let Some(SelfSignedLab {
+        x,
+        _lab,
+        _cert,
+        server,
+        ca,
+    }) = self_signed_lab()
+    else {
         return;
-    }
-    let x = Xvfb::start().expect("Xvfb");
-    let lab = TestCa::new("rdptap mirror lab root");
-    let cert = Problem::SelfSigned.host_cert(&lab);
-    let server = Xrdp::start(
-        &XrdpOpts::default()
-            .security_layer(SecurityLayer::Tls)
-            .cert(&cert),
-    )
-    .expect("xrdp");
-    let ca = rdptap_ca();
+    };
     let ca_pem = ca.path().join("rdptap-ca.pem");
     let d = ca.path().display().to_string();
     let proxy = Proxy::start(
@@ -284,12 +312,7 @@ fn trusting_the_hosts_own_ca_true_certificate_makes_it_trusted() {
     }
     let x = Xvfb::start().expect("Xvfb");
     let cert = CertFiles::ca_true("mirror-ca-true");
-    let server = Xrdp::start(
-        &XrdpOpts::default()
-            .security_layer(SecurityLayer::Tls)
-            .cert(&cert),
-    )
-    .expect("xrdp");
+    let server = tls_xrdp(&cert);
     let ca = rdptap_ca();
     let ca_pem = ca.path().join("rdptap-ca.pem");
     let d = ca.path().display().to_string();
