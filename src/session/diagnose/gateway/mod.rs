@@ -4,6 +4,7 @@
 
 pub mod describe;
 mod inner;
+mod own_end;
 pub mod seen;
 
 use super::close::Close;
@@ -119,7 +120,16 @@ fn find(
             return f;
         }
     }
-    if let Some((at, dir, what)) = &g.incomplete {
+    if let Some(f) = own_end::cut_at_deadline(seen, g, close, &during, transport_name(transport)) {
+        return f;
+    }
+    // A body rdptap's own deadline cut (after someone else's close) is not the
+    // gateway's cut either: the rules below say who closed.
+    if let Some((at, dir, what)) = g
+        .incomplete
+        .as_ref()
+        .filter(|(_, dir, _)| !own_end::cut_by_rdptap(seen, *dir))
+    {
         let who = if *dir == Dir::S2C {
             "gateway"
         } else {

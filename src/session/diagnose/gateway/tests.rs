@@ -8,7 +8,7 @@ use crate::decode::tsgu::packet::{build, Packet};
 use crate::decode::tsgu::{Caps, ExtendedAuth, RedirFlags, Status};
 use crate::decode::Decoded;
 use crate::session::diagnose::Inputs;
-use crate::session::{Cause, Phase, TcpEvent, Timeline, Verdict, What};
+use crate::session::{Cause, ClosedBy, Phase, TcpEvent, Timeline, Verdict, What};
 use crate::vocab::Dir;
 use crate::vocab::{EndKind, StreamEnd};
 use base64::Engine;
@@ -452,4 +452,50 @@ fn with_gateway_passthrough_a_quick_close_after_the_handshake_is_a_refusal() {
     let v = gw_verdict(&cert_timeline(vec![expired()], None, 5000, true), true);
     assert_eq!(v.cause, Cause::Ok, "{v:#?}");
     assert_eq!(v.warnings[0].cause, Cause::CertExpired, "{v:#?}");
+}
+
+/// The tunnel open, then the gateway's next DATA packet relayed only in part.
+fn cut_download() -> Conv {
+    let mut c = open_tunnel();
+    let big = frame(&build::data(&[7u8; 4000]), false);
+    c.feed(Dir::S2C, &big[..1500]);
+    c
+}
+
+#[test]
+fn a_packet_cut_by_rdptaps_idle_timeout_is_not_blamed_on_the_gateway() {
+    for session in [false, true] {
+        let mut c = cut_download();
+        // The client stopped reading: rdptap's write deadline ends the direction.
+        c.end(Dir::S2C, EndKind::IdleTimeout)
+            .end(Dir::C2S, EndKind::Aborted);
+        let v = c.verdict(session);
+        assert_eq!(v.cause, Cause::IdleTimeout, "{v:#?}");
+        assert!(
+            v.summary.contains("rdptap's idle timeout")
+                && v.summary.contains("gateway-to-client")
+                && v.summary.contains("not because the gateway closed it"),
+            "{}",
+            v.summary
+        );
+        assert!(!v.summary.contains("the gateway closed after"), "{}", v.summary);
+        assert_eq!(v.closed_by, ClosedBy::Proxy);
+    }
+}
+
+#[test]
+fn a_packet_the_gateway_cut_is_still_the_gateways() {
+    let mut c = cut_download();
+    c.end(Dir::S2C, EndKind::Fin).end(Dir::C2S, EndKind::Fin);
+    let v = c.verdict(true);
+    assert_eq!(v.cause, Cause::GwHttpIncomplete, "{v:#?}");
+}
+
+#[test]
+fn a_packet_cut_by_the_linger_after_the_client_left_is_not_the_gateways() {
+    let mut c = cut_download();
+    c.end(Dir::C2S, EndKind::Fin).end(Dir::S2C, EndKind::Linger);
+    let v = c.verdict(true);
+    assert_ne!(v.cause, Cause::GwHttpIncomplete, "{v:#?}");
+    assert!(!v.summary.contains("the gateway closed after"), "{}", v.summary);
 }
