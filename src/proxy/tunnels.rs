@@ -322,6 +322,7 @@ mod tests {
             conn,
             started: Duration::ZERO,
             timeline: Timeline::default(),
+            carries: None,
         })
     }
 

@@ -10,7 +10,7 @@
 use super::core::Core;
 use super::{ConnInfo, Fact, Finished, SessionVerdict, Tracker};
 use crate::decode::gateway::{GwChannel, GwEvent, PacketSink};
-use crate::decode::http::HttpEvent;
+use crate::decode::http::{HttpEvent, Transport};
 use crate::decode::note::Note;
 use crate::decode::tls::{RecordStats, TlsDecoder, TlsEvent};
 use crate::decode::tsgu::order::GwStage;
@@ -237,6 +237,11 @@ impl Tracker for GatewayTracker {
                 conn: self.core.info.id,
                 started: self.core.info.start_offset,
                 timeline: std::mem::take(&mut self.core.timeline),
+                carries: match self.chan.transport() {
+                    Some(Transport::HttpIn) => Some(Dir::C2S),
+                    Some(Transport::HttpOut) => Some(Dir::S2C),
+                    _ => None,
+                },
             };
             if let Some((key, members)) = self.tunnels.depart(deposit) {
                 let (timeline, base) = merge(&members);

@@ -133,7 +133,9 @@ fn inner_timeline(t: &Timeline, from: usize) -> Timeline {
                     }
                 }
             }
-            What::Tcp(TcpEvent::StreamEnded { end: se }) => {
+            // The tunnel's stream that way ended where the channel that carries it
+            // ended, not where the other channel's back direction did.
+            What::Tcp(TcpEvent::StreamEnded { end: se }) if !e.back_channel => {
                 if let Some(d) = e.dir {
                     if !ended[d.idx()] {
                         ended[d.idx()] = true;

@@ -349,6 +349,8 @@ fn passthrough_end(
 #[cfg(test)]
 mod framing_tests;
 #[cfg(test)]
+mod session_tests;
+#[cfg(test)]
 mod tests;
 
 /// One channel of the two-channel HTTP transport carries one direction of the tunnel

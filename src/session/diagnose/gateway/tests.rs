@@ -478,7 +478,11 @@ fn a_packet_cut_by_rdptaps_idle_timeout_is_not_blamed_on_the_gateway() {
             "{}",
             v.summary
         );
-        assert!(!v.summary.contains("the gateway closed after"), "{}", v.summary);
+        assert!(
+            !v.summary.contains("the gateway closed after"),
+            "{}",
+            v.summary
+        );
         assert_eq!(v.closed_by, ClosedBy::Proxy);
     }
 }
@@ -497,5 +501,9 @@ fn a_packet_cut_by_the_linger_after_the_client_left_is_not_the_gateways() {
     c.end(Dir::C2S, EndKind::Fin).end(Dir::S2C, EndKind::Linger);
     let v = c.verdict(true);
     assert_ne!(v.cause, Cause::GwHttpIncomplete, "{v:#?}");
-    assert!(!v.summary.contains("the gateway closed after"), "{}", v.summary);
+    assert!(
+        !v.summary.contains("the gateway closed after"),
+        "{}",
+        v.summary
+    );
 }
