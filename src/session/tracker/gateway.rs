@@ -44,6 +44,11 @@ pub trait Tunnels: Send {
     fn linked(&self) -> bool;
     /// The TLS record counters of the RDP connection inside the linked tunnel.
     fn inner_stats(&self) -> [RecordStats; 2];
+    /// Where the RDP connection inside the linked tunnel is in the middle of a TLS
+    /// record, per direction: bytes read of it and its length.
+    fn inner_cut(&self) -> [Option<(u64, u64)>; 2] {
+        [None, None]
+    }
     /// The linked session's key.
     fn key(&self) -> Option<String>;
     /// A note about linking, once: an id that belongs to another client's session.
@@ -216,6 +221,7 @@ impl Tracker for GatewayTracker {
         };
         if self.tunnels.linked() {
             gin.inner_stats = self.tunnels.inner_stats();
+            gin.inner_cut = self.tunnels.inner_cut();
         }
         let verdict = gwdiag::diagnose(
             &Inputs {

@@ -21,6 +21,9 @@ pub use seen::GwSeen;
 pub struct GwInputs {
     /// TLS record counters of the inner RDP connection, [c2s, s2c].
     pub inner_stats: [RecordStats; 2],
+    /// Where the inner RDP connection's TLS stream stopped in the middle of a record,
+    /// [c2s, s2c]: bytes of the record relayed, and its length.
+    pub inner_cut: [Option<(u64, u64)>; 2],
     /// The outer TLS was relayed untouched (`--gateway-passthrough`).
     pub passthrough: bool,
     /// The timeline covers the whole gateway session (every channel), not one TCP

@@ -507,3 +507,63 @@ fn a_packet_cut_by_the_linger_after_the_client_left_is_not_the_gateways() {
         v.summary
     );
 }
+
+/// The tunnel open, the host's Connection Confirm selecting TLS, and half of the host's
+/// first TLS record.
+fn cut_inner_record() -> Conv {
+    let mut c = open_tunnel();
+    let cc = [
+        3u8, 0, 0, 19, 14, 0xd0, 0, 0, 0x12, 0x34, 0, 2, 0, 8, 0, 1, 0, 0, 0,
+    ];
+    c.feed(Dir::S2C, &frame(&build::data(&cc), false));
+    let mut half = vec![0x16u8, 3, 3, 0, 100];
+    half.extend_from_slice(&[0u8; 20]);
+    c.feed(Dir::S2C, &frame(&build::data(&half), false));
+    c
+}
+
+fn verdict_with_cut(c: &Conv) -> Verdict {
+    let tls = c.t.0.inner().tls();
+    diagnose(
+        &Inputs {
+            timeline: &c.tl,
+            tls_stats: Default::default(),
+            target: "gw",
+            linger: Duration::from_secs(1),
+            duration: c.now,
+            plain: Default::default(),
+            capture: false,
+        },
+        &GwInputs {
+            session: true,
+            inner_cut: [tls.mid_record(Dir::C2S), tls.mid_record(Dir::S2C)],
+            ..Default::default()
+        },
+    )
+}
+
+#[test]
+fn a_tunnel_closed_with_s_ok_in_the_middle_of_an_inner_record_is_not_orderly() {
+    let mut c = cut_inner_record();
+    c.feed(Dir::S2C, &frame(&build::close_channel(Status::OK), false))
+        .end(Dir::S2C, EndKind::Fin)
+        .end(Dir::C2S, EndKind::Fin);
+    let v = verdict_with_cut(&c);
+    assert_eq!(v.cause, Cause::ServerClosed, "{v:#?}");
+    assert!(v.inferred, "the host's reset is inferred");
+    assert!(
+        v.summary
+            .contains("stopped in the middle of a record, after 25 of its 105 bytes")
+            && v.summary.contains("S_OK"),
+        "{}",
+        v.summary
+    );
+}
+
+#[test]
+fn a_record_cut_by_the_clients_own_close_is_not_the_hosts_failure() {
+    let mut c = cut_inner_record();
+    c.end(Dir::C2S, EndKind::Fin).end(Dir::S2C, EndKind::Fin);
+    let v = verdict_with_cut(&c);
+    assert!(!v.summary.contains("middle of a record"), "{v:#?}");
+}
