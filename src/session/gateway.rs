@@ -146,6 +146,55 @@ mod tests {
         }
     }
 
+    fn ended(at_ms: u64, dir: Dir) -> (Duration, Option<Dir>, What) {
+        let end = crate::vocab::StreamEnd {
+            kind: crate::vocab::EndKind::Fin,
+            after: Duration::from_millis(at_ms),
+            bytes: 1,
+        };
+        let at = Duration::from_millis(at_ms);
+        (at, Some(dir), What::Tcp(TcpEvent::StreamEnded { end }))
+    }
+
+    #[test]
+    fn a_channels_back_direction_is_marked_and_ends_are_timed_from_the_session_start() {
+        let channel = |conn: u64, start_ms: u64, carries: Dir| {
+            let mut t = Timeline::default();
+            for (at, dir, what) in [ended(10, Dir::C2S), ended(20, Dir::S2C)] {
+                t.push(at, dir, what);
+            }
+            Deposit {
+                conn,
+                started: Duration::from_millis(start_ms),
+                timeline: t,
+                carries: Some(carries),
+            }
+        };
+        let members = [channel(1, 1000, Dir::S2C), channel(2, 1005, Dir::C2S)];
+        // Folded one at a time, then merged again, as the last member's finish does.
+        let folded = fold(&[fold(&members[..1]), members[1].clone()]);
+        let (t, base) = merge(&[folded]);
+        assert_eq!(base, Duration::from_millis(1000));
+        let ends: Vec<(u64, Dir, bool)> = t
+            .entries()
+            .filter_map(|e| match &e.what {
+                What::Tcp(TcpEvent::StreamEnded { end }) => {
+                    Some((end.after.as_millis() as u64, e.dir?, e.back_channel))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            ends,
+            [
+                (10, Dir::C2S, true),
+                (15, Dir::C2S, false),
+                (20, Dir::S2C, false),
+                (25, Dir::S2C, true),
+            ]
+        );
+    }
+
     #[test]
     fn many_members_leave_one_bounded_record_with_every_count() {
         let mut s = GwSession::new();

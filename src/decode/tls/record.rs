@@ -224,6 +224,19 @@ mod tests {
     }
 
     #[test]
+    fn the_middle_of_a_record_says_how_much_of_it_came() {
+        let mut f = RecordFramer::default();
+        let mut feed = |b: &[u8]| {
+            let mut d = b;
+            while !matches!(f.next(&mut d), Piece::NeedMore) {}
+            f.mid_record()
+        };
+        assert_eq!(feed(&[0x17, 3]), Some((2, 5)), "a cut header");
+        assert_eq!(feed(&[3, 0, 4, 1]), Some((6, 9)), "a cut body");
+        assert_eq!(feed(&[2, 3, 4]), None, "the record is whole");
+    }
+
+    #[test]
     fn bad_headers_are_refused_with_offset() {
         let (_, err) = frame(&[&[0x16, 3, 3, 0, 1, 0, 0x99, 3, 3, 0, 0]]);
         assert_eq!(err, Some(6));
