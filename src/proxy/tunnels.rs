@@ -277,6 +277,17 @@ impl Tunnels for Link {
         }
     }
 
+    fn inner_cut(&self) -> [Option<(u64, u64)>; 2] {
+        match &self.shared {
+            Some(t) => {
+                let st = t.lock();
+                let tls = st.session.tunnel.inner().tls();
+                [tls.mid_record(Dir::C2S), tls.mid_record(Dir::S2C)]
+            }
+            None => [None, None],
+        }
+    }
+
     fn key(&self) -> Option<String> {
         self.shared.as_ref().map(|t| t.key.clone())
     }
@@ -322,6 +333,7 @@ mod tests {
             conn,
             started: Duration::ZERO,
             timeline: Timeline::default(),
+            carries: None,
         })
     }
 

@@ -6,7 +6,8 @@
 //! is shared between them (see [`crate::session::tracker::Tunnels`]).
 
 use crate::decode::gateway::GwTunnel;
-use crate::session::{Entry, Timeline};
+use crate::session::{Entry, TcpEvent, Timeline, What};
+use crate::vocab::Dir;
 use std::time::Duration;
 
 /// A finished member connection's record, kept for the session verdict.
@@ -18,6 +19,9 @@ pub struct Deposit {
     pub started: Duration,
     /// Its timeline.
     pub timeline: Timeline,
+    /// The one direction of the tunnel the connection carries (an HTTP-transport
+    /// channel: IN carries the client's, OUT the gateway's), or None for both.
+    pub carries: Option<Dir>,
 }
 
 /// One gateway session.
@@ -73,24 +77,38 @@ pub fn fold(done: &[Deposit]) -> Deposit {
         conn: done.iter().map(|d| d.conn).min().unwrap_or_default(),
         started,
         timeline,
+        // Each merged entry keeps its own mark.
+        carries: None,
     }
 }
 
 /// The members' timelines merged in time order, renumbered, timed from the first
-/// member's start (which comes back too).
+/// member's start (which comes back too). Stream ends are timed from there too, and
+/// those of a channel's direction that carries none of the tunnel are marked
+/// [`Entry::back_channel`]: which channel ends first is a race, and the back direction
+/// of one (a gateway resetting an IN channel the client already closed) must not read
+/// as the end of the tunnel's stream.
 pub fn merge(done: &[Deposit]) -> (Timeline, Duration) {
     let base = done.iter().map(|d| d.started).min().unwrap_or_default();
-    let mut all: Vec<(Duration, u64, usize, &Entry)> = Vec::new();
-    for d in done {
+    // (time from the session's start, member, entry), sorted by time then member.
+    let mut all: Vec<(Duration, usize, &Entry)> = Vec::new();
+    for (i, d) in done.iter().enumerate() {
         let offset = d.started.saturating_sub(base);
         for e in d.timeline.entries() {
-            all.push((offset + e.at, d.conn, e.seq, e));
+            all.push((offset + e.at, i, e));
         }
     }
-    all.sort_by_key(|(at, conn, seq, _)| (*at, *conn, *seq));
+    all.sort_by_key(|(at, i, e)| (*at, done[*i].conn, e.seq));
     let mut t = Timeline::default();
-    for (at, _, _, e) in all {
-        t.push(at, e.dir, e.what.clone());
+    for (at, i, e) in all {
+        let (offset, carries) = (done[i].started.saturating_sub(base), done[i].carries);
+        let mut what = e.what.clone();
+        let mut back = e.back_channel;
+        if let What::Tcp(TcpEvent::StreamEnded { end }) = &mut what {
+            end.after += offset;
+            back |= carries.is_some_and(|c| e.dir.is_some_and(|d| d != c));
+        }
+        t.push_entry(at, e.dir, what, back);
     }
     for d in done {
         t.absorb_unkept(&d.timeline);
@@ -124,7 +142,57 @@ mod tests {
             conn,
             started: Duration::from_secs(conn),
             timeline: t,
+            carries: None,
         }
+    }
+
+    fn ended(at_ms: u64, dir: Dir) -> (Duration, Option<Dir>, What) {
+        let end = crate::vocab::StreamEnd {
+            kind: crate::vocab::EndKind::Fin,
+            after: Duration::from_millis(at_ms),
+            bytes: 1,
+        };
+        let at = Duration::from_millis(at_ms);
+        (at, Some(dir), What::Tcp(TcpEvent::StreamEnded { end }))
+    }
+
+    #[test]
+    fn a_channels_back_direction_is_marked_and_ends_are_timed_from_the_session_start() {
+        let channel = |conn: u64, start_ms: u64, carries: Dir| {
+            let mut t = Timeline::default();
+            for (at, dir, what) in [ended(10, Dir::C2S), ended(20, Dir::S2C)] {
+                t.push(at, dir, what);
+            }
+            Deposit {
+                conn,
+                started: Duration::from_millis(start_ms),
+                timeline: t,
+                carries: Some(carries),
+            }
+        };
+        let members = [channel(1, 1000, Dir::S2C), channel(2, 1005, Dir::C2S)];
+        // Folded one at a time, then merged again, as the last member's finish does.
+        let folded = fold(&[fold(&members[..1]), members[1].clone()]);
+        let (t, base) = merge(&[folded]);
+        assert_eq!(base, Duration::from_millis(1000));
+        let ends: Vec<(u64, Dir, bool)> = t
+            .entries()
+            .filter_map(|e| match &e.what {
+                What::Tcp(TcpEvent::StreamEnded { end }) => {
+                    Some((end.after.as_millis() as u64, e.dir?, e.back_channel))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            ends,
+            [
+                (10, Dir::C2S, true),
+                (15, Dir::C2S, false),
+                (20, Dir::S2C, false),
+                (25, Dir::S2C, true),
+            ]
+        );
     }
 
     #[test]

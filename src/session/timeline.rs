@@ -83,6 +83,10 @@ pub struct Entry {
     pub dir: Option<Dir>,
     /// What happened.
     pub what: What,
+    /// In a gateway session's merged timeline: an entry of a channel's direction that
+    /// carries none of the tunnel (the HTTP transport's IN response, OUT request), so
+    /// its end is not where the tunnel's stream that way ended.
+    pub back_channel: bool,
 }
 
 /// How many entries of each kind (per direction) a timeline keeps from the start.
@@ -133,6 +137,18 @@ impl Timeline {
     /// Appends an entry and returns its sequence number. The oldest of the latest
     /// entries of its kind may leave the timeline to make room.
     pub fn push(&mut self, at: Duration, dir: Option<Dir>, what: What) -> usize {
+        self.push_entry(at, dir, what, false)
+    }
+
+    /// [`Timeline::push`] for a merge, which says whether the entry is of a
+    /// [`Entry::back_channel`].
+    pub fn push_entry(
+        &mut self,
+        at: Duration,
+        dir: Option<Dir>,
+        what: What,
+        back_channel: bool,
+    ) -> usize {
         let seq = self.next;
         self.next += 1;
         let k = self
@@ -151,7 +167,16 @@ impl Timeline {
                 }
             }
         }
-        self.entries.insert(seq, Entry { seq, at, dir, what });
+        self.entries.insert(
+            seq,
+            Entry {
+                seq,
+                at,
+                dir,
+                what,
+                back_channel,
+            },
+        );
         seq
     }
 

@@ -218,6 +218,17 @@ impl TlsDecoder {
         self.sides[dir.idx()].hs.buffered()
     }
 
+    /// The bytes read of the record this direction is in the middle of, and its
+    /// whole length (a cut header counts as a 5-byte record); None between records or
+    /// once decoding stopped.
+    pub fn mid_record(&self, dir: Dir) -> Option<(u64, u64)> {
+        let side = &self.sides[dir.idx()];
+        if side.stopped {
+            return None;
+        }
+        side.framer.mid_record()
+    }
+
     /// True when decoding of this direction stopped after an error.
     pub fn stopped(&self, dir: Dir) -> bool {
         self.sides[dir.idx()].stopped

@@ -81,6 +81,17 @@ impl RecordFramer {
         self.cur
     }
 
+    /// Where the stream would end in the middle of a record: the record's bytes read
+    /// (header included) and its whole length; None between records.
+    pub fn mid_record(&self) -> Option<(u64, u64)> {
+        if self.hdr_len > 0 {
+            return Some((self.hdr_len as u64, HEADER_LEN as u64));
+        }
+        let h = self.cur.filter(|_| self.left > 0)?;
+        let whole = HEADER_LEN as u64 + u64::from(h.len);
+        Some((whole - self.left as u64, whole))
+    }
+
     /// Consumes bytes from the front of `data` and says what they were.
     pub fn next<'a>(&mut self, data: &mut &'a [u8]) -> Piece<'a> {
         if let Some(h) = self.cur {
@@ -210,6 +221,19 @@ mod tests {
                 assert_eq!(got, want, "cuts {a} {b}");
             }
         }
+    }
+
+    #[test]
+    fn the_middle_of_a_record_says_how_much_of_it_came() {
+        let mut f = RecordFramer::default();
+        let mut feed = |b: &[u8]| {
+            let mut d = b;
+            while !matches!(f.next(&mut d), Piece::NeedMore) {}
+            f.mid_record()
+        };
+        assert_eq!(feed(&[0x17, 3]), Some((2, 5)), "a cut header");
+        assert_eq!(feed(&[3, 0, 4, 1]), Some((6, 9)), "a cut body");
+        assert_eq!(feed(&[2, 3, 4]), None, "the record is whole");
     }
 
     #[test]

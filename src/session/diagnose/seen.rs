@@ -134,6 +134,7 @@ impl Seen {
     /// Digest a timeline.
     pub fn scan(t: &Timeline) -> Seen {
         let mut s = Seen::default();
+        let mut back_ends: [Option<(At, StreamEnd)>; 2] = [None, None];
         for e in t.entries() {
             let at = At {
                 seq: e.seq,
@@ -150,12 +151,23 @@ impl Seen {
                 }
                 What::Tcp(TcpEvent::StreamEnded { end }) => {
                     if let Some(d) = e.dir {
-                        s.ends[d.idx()] = Some((at, end.clone()));
+                        // A gateway channel's back direction ends count only where the
+                        // direction that carries the tunnel has no end.
+                        if e.back_channel {
+                            back_ends[d.idx()] = Some((at, end.clone()));
+                        } else {
+                            s.ends[d.idx()] = Some((at, end.clone()));
+                        }
                     }
                 }
                 What::Tcp(_) => {}
                 What::Note(n) => s.note(at, n),
                 What::Decoded(d) => s.decoded(at, e.dir.unwrap_or(Dir::C2S), d),
+            }
+        }
+        for (end, back) in s.ends.iter_mut().zip(back_ends) {
+            if end.is_none() {
+                *end = back;
             }
         }
         s

@@ -10,7 +10,7 @@
 use super::core::Core;
 use super::{ConnInfo, Fact, Finished, SessionVerdict, Tracker};
 use crate::decode::gateway::{GwChannel, GwEvent, PacketSink};
-use crate::decode::http::HttpEvent;
+use crate::decode::http::{HttpEvent, Transport};
 use crate::decode::note::Note;
 use crate::decode::tls::{RecordStats, TlsDecoder, TlsEvent};
 use crate::decode::tsgu::order::GwStage;
@@ -44,6 +44,11 @@ pub trait Tunnels: Send {
     fn linked(&self) -> bool;
     /// The TLS record counters of the RDP connection inside the linked tunnel.
     fn inner_stats(&self) -> [RecordStats; 2];
+    /// Where the RDP connection inside the linked tunnel is in the middle of a TLS
+    /// record, per direction: bytes read of it and its length.
+    fn inner_cut(&self) -> [Option<(u64, u64)>; 2] {
+        [None, None]
+    }
     /// The linked session's key.
     fn key(&self) -> Option<String>;
     /// A note about linking, once: an id that belongs to another client's session.
@@ -216,6 +221,7 @@ impl Tracker for GatewayTracker {
         };
         if self.tunnels.linked() {
             gin.inner_stats = self.tunnels.inner_stats();
+            gin.inner_cut = self.tunnels.inner_cut();
         }
         let verdict = gwdiag::diagnose(
             &Inputs {
@@ -237,6 +243,11 @@ impl Tracker for GatewayTracker {
                 conn: self.core.info.id,
                 started: self.core.info.start_offset,
                 timeline: std::mem::take(&mut self.core.timeline),
+                carries: match self.chan.transport() {
+                    Some(Transport::HttpIn) => Some(Dir::C2S),
+                    Some(Transport::HttpOut) => Some(Dir::S2C),
+                    _ => None,
+                },
             };
             if let Some((key, members)) = self.tunnels.depart(deposit) {
                 let (timeline, base) = merge(&members);

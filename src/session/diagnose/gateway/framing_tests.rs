@@ -23,7 +23,7 @@ use std::time::Duration;
 
 /// How a channel's tunnel body is framed.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Framing {
+pub(super) enum Framing {
     /// Neither Content-Length nor Transfer-Encoding.
     Bare,
     /// `HTTP/1.0` and `Connection: close`, no length (a downgrading proxy; OUT only).
@@ -106,9 +106,9 @@ impl Framing {
 }
 
 /// One TCP connection of the pair: its channel decoder and its own timeline.
-struct Leg {
-    ch: GwChannel,
-    tl: Timeline,
+pub(super) struct Leg {
+    pub(super) ch: GwChannel,
+    pub(super) tl: Timeline,
     /// Body bytes of the tunnel stream fed so far.
     fed: usize,
 }
@@ -122,14 +122,14 @@ impl PacketSink for Shared<'_> {
     }
 }
 
-const OUT: usize = 0;
-const IN: usize = 1;
+pub(super) const OUT: usize = 0;
+pub(super) const IN: usize = 1;
 
 /// The two channels of one gateway session, fed in pieces of `piece` bytes.
-struct Pair {
-    legs: [Leg; 2],
-    tunnel: GwTunnel,
-    now: Duration,
+pub(super) struct Pair {
+    pub(super) legs: [Leg; 2],
+    pub(super) tunnel: GwTunnel,
+    pub(super) now: Duration,
     piece: usize,
 }
 
@@ -248,7 +248,7 @@ fn request(method: &str, framing: &str) -> String {
 
 /// Where a scenario stops: this leg's tunnel stream ends after this many bytes.
 #[derive(Debug, Clone, Copy)]
-struct Cut {
+pub(super) struct Cut {
     leg: usize,
     at: usize,
 }
@@ -256,6 +256,21 @@ struct Cut {
 /// Plays one session: OUT's request and `200`, IN's authentication round and its tunnel
 /// request, then packets each way in protocol order, until the cut if there is one.
 fn play(out_f: Framing, in_f: Framing, cut: Option<Cut>, piece: usize) -> Pair {
+    let (mut p, stopped) = play_open(out_f, in_f, cut, piece);
+    if !stopped {
+        p.end(IN, Dir::C2S);
+        p.end(OUT, Dir::S2C);
+    }
+    p
+}
+
+/// [`play`] without the ends of a whole session: true when it stopped at the cut.
+pub(super) fn play_open(
+    out_f: Framing,
+    in_f: Framing,
+    cut: Option<Cut>,
+    piece: usize,
+) -> (Pair, bool) {
     let mut p = Pair::new(piece);
     p.feed(
         OUT,
@@ -309,12 +324,10 @@ fn play(out_f: Framing, in_f: Framing, cut: Option<Cut>, piece: usize) -> Pair {
         p.legs[leg].fed = upto;
         if let Some(c) = stop {
             p.end(c.leg, dirs[c.leg]);
-            return p;
+            return (p, true);
         }
     }
-    p.end(IN, Dir::C2S);
-    p.end(OUT, Dir::S2C);
-    p
+    (p, false)
 }
 
 /// The packets a leg decoded, by type name.

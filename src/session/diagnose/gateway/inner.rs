@@ -5,7 +5,7 @@ use super::super::{Finding, Inputs};
 use super::{transport_name, GwInputs, GwSeen};
 use crate::decode::ws::WsEvent;
 use crate::decode::DecodeEvent;
-use crate::session::{Cause, Phase, TcpEvent, Timeline, What};
+use crate::session::{Cause, ClosedBy, Phase, TcpEvent, Timeline, What};
 use crate::vocab::Dir;
 use crate::vocab::{EndKind, StreamEnd};
 
@@ -87,6 +87,9 @@ pub(super) fn inner_finding(input: &Inputs<'_>, gw: &GwInputs, g: &GwSeen) -> Op
             );
         }
     }
+    if let Some(f) = cut_record(gw, g, &v.cause, v.closed_by, &ctx) {
+        return Some(f);
+    }
     let f = Finding {
         cause: v.cause,
         summary: format!("{summary} — {ctx}"),
@@ -96,6 +99,57 @@ pub(super) fn inner_finding(input: &Inputs<'_>, gw: &GwInputs, g: &GwSeen) -> Op
         closed: Some((v.closed_by, v.close_kind)),
         mstsc: v.mstsc,
     };
+    Some(f)
+}
+
+/// The tunnel ended in the middle of an inner TLS record: whatever the gateway said,
+/// the RDP connection inside did not end in an orderly way. The client's TLS stack
+/// got half a record and then the end of the stream, which it reports as a broken
+/// connection, so this is the cause, not a warning.
+fn cut_record(
+    gw: &GwInputs,
+    g: &GwSeen,
+    cause: &Cause,
+    closed_by: ClosedBy,
+    ctx: &str,
+) -> Option<Finding> {
+    if !matches!(cause, Cause::Ok | Cause::ServerClosed | Cause::ClientClosed) {
+        return None;
+    }
+    // Only the side that ended first: a record the host was sending when the client
+    // left is cut by the client's close, which is no failure of the host.
+    let dir = match closed_by {
+        ClosedBy::Server => Dir::S2C,
+        ClosedBy::Client => Dir::C2S,
+        _ => return None,
+    };
+    let (got, whole) = gw.inner_cut[dir.idx()]?;
+    let (who, cause) = if dir == Dir::S2C {
+        ("host", Cause::ServerClosed)
+    } else {
+        ("client", Cause::ClientClosed)
+    };
+    let told = match &g.close_channel {
+        Some((_, d, status)) if status.is_ok() => format!(
+            "; the {} still closed the channel with {status}",
+            if *d == Dir::S2C { "gateway" } else { "client" }
+        ),
+        _ => String::new(),
+    };
+    let mut f = Finding::new(
+        cause,
+        format!(
+            "the {who}'s TLS stream inside the tunnel stopped in the middle of a record, after {got} of its {whole} bytes{told} (inferred: the {who}'s connection broke, e.g. a reset, and the gateway ended the tunnel as if it had closed); the {} saw a broken connection, not an orderly end — {ctx}",
+            if dir == Dir::S2C { "client" } else { "host" }
+        ),
+        if dir == Dir::S2C {
+            "check the host's event log (TerminalServices, System) at this time for a crash, a restart or a dropped connection, and the path between the gateway and the host; the gateway's log shows the channel's end"
+        } else {
+            "check the client machine and its network at this time: its stream to the host broke in the middle of a TLS record"
+        },
+    )
+    .inferred();
+    f.closed = Some((closed_by, crate::session::CloseKind::Error));
     Some(f)
 }
 
@@ -133,7 +187,9 @@ fn inner_timeline(t: &Timeline, from: usize) -> Timeline {
                     }
                 }
             }
-            What::Tcp(TcpEvent::StreamEnded { end: se }) => {
+            // The tunnel's stream that way ended where the channel that carries it
+            // ended, not where the other channel's back direction did.
+            What::Tcp(TcpEvent::StreamEnded { end: se }) if !e.back_channel => {
                 if let Some(d) = e.dir {
                     if !ended[d.idx()] {
                         ended[d.idx()] = true;

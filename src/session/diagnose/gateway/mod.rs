@@ -4,6 +4,7 @@
 
 pub mod describe;
 mod inner;
+mod own_end;
 pub mod seen;
 
 use super::close::Close;
@@ -20,6 +21,9 @@ pub use seen::GwSeen;
 pub struct GwInputs {
     /// TLS record counters of the inner RDP connection, [c2s, s2c].
     pub inner_stats: [RecordStats; 2],
+    /// Where the inner RDP connection's TLS stream stopped in the middle of a record,
+    /// [c2s, s2c]: bytes of the record relayed, and its length.
+    pub inner_cut: [Option<(u64, u64)>; 2],
     /// The outer TLS was relayed untouched (`--gateway-passthrough`).
     pub passthrough: bool,
     /// The timeline covers the whole gateway session (every channel), not one TCP
@@ -119,7 +123,16 @@ fn find(
             return f;
         }
     }
-    if let Some((at, dir, what)) = &g.incomplete {
+    if let Some(f) = own_end::cut_at_deadline(seen, g, close, &during, transport_name(transport)) {
+        return f;
+    }
+    // A body rdptap's own deadline cut (after someone else's close) is not the
+    // gateway's cut either: the rules below say who closed.
+    if let Some((at, dir, what)) = g
+        .incomplete
+        .as_ref()
+        .filter(|(_, dir, _)| !own_end::cut_by_rdptap(seen, *dir))
+    {
         let who = if *dir == Dir::S2C {
             "gateway"
         } else {
@@ -338,6 +351,8 @@ fn passthrough_end(
 
 #[cfg(test)]
 mod framing_tests;
+#[cfg(test)]
+mod session_tests;
 #[cfg(test)]
 mod tests;
 

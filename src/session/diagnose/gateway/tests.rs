@@ -8,7 +8,7 @@ use crate::decode::tsgu::packet::{build, Packet};
 use crate::decode::tsgu::{Caps, ExtendedAuth, RedirFlags, Status};
 use crate::decode::Decoded;
 use crate::session::diagnose::Inputs;
-use crate::session::{Cause, Phase, TcpEvent, Timeline, Verdict, What};
+use crate::session::{Cause, ClosedBy, Phase, TcpEvent, Timeline, Verdict, What};
 use crate::vocab::Dir;
 use crate::vocab::{EndKind, StreamEnd};
 use base64::Engine;
@@ -452,4 +452,118 @@ fn with_gateway_passthrough_a_quick_close_after_the_handshake_is_a_refusal() {
     let v = gw_verdict(&cert_timeline(vec![expired()], None, 5000, true), true);
     assert_eq!(v.cause, Cause::Ok, "{v:#?}");
     assert_eq!(v.warnings[0].cause, Cause::CertExpired, "{v:#?}");
+}
+
+/// The tunnel open, then the gateway's next DATA packet relayed only in part.
+fn cut_download() -> Conv {
+    let mut c = open_tunnel();
+    let big = frame(&build::data(&[7u8; 4000]), false);
+    c.feed(Dir::S2C, &big[..1500]);
+    c
+}
+
+#[test]
+fn a_packet_cut_by_rdptaps_idle_timeout_is_not_blamed_on_the_gateway() {
+    for session in [false, true] {
+        let mut c = cut_download();
+        // The client stopped reading: rdptap's write deadline ends the direction.
+        c.end(Dir::S2C, EndKind::IdleTimeout)
+            .end(Dir::C2S, EndKind::Aborted);
+        let v = c.verdict(session);
+        assert_eq!(v.cause, Cause::IdleTimeout, "{v:#?}");
+        assert!(
+            v.summary.contains("rdptap's idle timeout")
+                && v.summary.contains("gateway-to-client")
+                && v.summary.contains("not because the gateway closed it"),
+            "{}",
+            v.summary
+        );
+        assert!(
+            !v.summary.contains("the gateway closed after"),
+            "{}",
+            v.summary
+        );
+        assert_eq!(v.closed_by, ClosedBy::Proxy);
+    }
+}
+
+#[test]
+fn a_packet_the_gateway_cut_is_still_the_gateways() {
+    let mut c = cut_download();
+    c.end(Dir::S2C, EndKind::Fin).end(Dir::C2S, EndKind::Fin);
+    let v = c.verdict(true);
+    assert_eq!(v.cause, Cause::GwHttpIncomplete, "{v:#?}");
+}
+
+#[test]
+fn a_packet_cut_by_the_linger_after_the_client_left_is_not_the_gateways() {
+    let mut c = cut_download();
+    c.end(Dir::C2S, EndKind::Fin).end(Dir::S2C, EndKind::Linger);
+    let v = c.verdict(true);
+    assert_ne!(v.cause, Cause::GwHttpIncomplete, "{v:#?}");
+    assert!(
+        !v.summary.contains("the gateway closed after"),
+        "{}",
+        v.summary
+    );
+}
+
+/// The tunnel open, the host's Connection Confirm selecting TLS, and half of the host's
+/// first TLS record.
+fn cut_inner_record() -> Conv {
+    let mut c = open_tunnel();
+    let cc = [
+        3u8, 0, 0, 19, 14, 0xd0, 0, 0, 0x12, 0x34, 0, 2, 0, 8, 0, 1, 0, 0, 0,
+    ];
+    c.feed(Dir::S2C, &frame(&build::data(&cc), false));
+    let mut half = vec![0x16u8, 3, 3, 0, 100];
+    half.extend_from_slice(&[0u8; 20]);
+    c.feed(Dir::S2C, &frame(&build::data(&half), false));
+    c
+}
+
+fn verdict_with_cut(c: &Conv) -> Verdict {
+    let tls = c.t.0.inner().tls();
+    diagnose(
+        &Inputs {
+            timeline: &c.tl,
+            tls_stats: Default::default(),
+            target: "gw",
+            linger: Duration::from_secs(1),
+            duration: c.now,
+            plain: Default::default(),
+            capture: false,
+        },
+        &GwInputs {
+            session: true,
+            inner_cut: [tls.mid_record(Dir::C2S), tls.mid_record(Dir::S2C)],
+            ..Default::default()
+        },
+    )
+}
+
+#[test]
+fn a_tunnel_closed_with_s_ok_in_the_middle_of_an_inner_record_is_not_orderly() {
+    let mut c = cut_inner_record();
+    c.feed(Dir::S2C, &frame(&build::close_channel(Status::OK), false))
+        .end(Dir::S2C, EndKind::Fin)
+        .end(Dir::C2S, EndKind::Fin);
+    let v = verdict_with_cut(&c);
+    assert_eq!(v.cause, Cause::ServerClosed, "{v:#?}");
+    assert!(v.inferred, "the host's reset is inferred");
+    assert!(
+        v.summary
+            .contains("stopped in the middle of a record, after 25 of its 105 bytes")
+            && v.summary.contains("S_OK"),
+        "{}",
+        v.summary
+    );
+}
+
+#[test]
+fn a_record_cut_by_the_clients_own_close_is_not_the_hosts_failure() {
+    let mut c = cut_inner_record();
+    c.end(Dir::C2S, EndKind::Fin).end(Dir::S2C, EndKind::Fin);
+    let v = verdict_with_cut(&c);
+    assert!(!v.summary.contains("middle of a record"), "{v:#?}");
 }
