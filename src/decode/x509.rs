@@ -393,7 +393,9 @@ fn der_sequence(contents: &[u8]) -> Vec<u8> {
 }
 
 /// Whether `x`'s signature verifies with the key `spki`; None when ring cannot check
-/// the algorithm.
+/// the algorithm. Not x509-parser's `verify` feature: it refuses RSA keys under 2048
+/// bits, which old hosts' self-signed certificates still carry, and would then call
+/// their valid signature bad.
 fn signed_by_key(
     x: &X509Certificate<'_>,
     spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>,
